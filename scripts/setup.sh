@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Proxemix needs on a fresh Debian/Ubuntu machine; fast no-op when all is present.
+set -euo pipefail
+
+# System packages: Bevy on Linux (ALSA, udev, Wayland, xkbcommon), a fast linker (mold, clang as driver),
+# sox for measuring renders by hand, Xvfb + Mesa's software Vulkan for the screenshot tests.
+packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev
+          clang mold sox xvfb xauth mesa-vulkan-drivers libvulkan1)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The wasm target keeps the core honest about the browser (cargo check only).
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown || echo "setup: could not add wasm32-unknown-unknown (wasm check will be skipped)"
+fi

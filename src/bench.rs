@@ -1,0 +1,184 @@
+//! `proxemix bench`: real-time factor of the full chain against plain kira playback of the same stems, run
+//! side by side in one process so the ratio holds on a noisy machine.
+
+use std::time::Instant;
+
+use kira::sound::static_sound::{StaticSoundData, StaticSoundSettings};
+use kira::track::TrackBuilder;
+use kira::{AudioManager, AudioManagerSettings, Capacities, Frame};
+
+use crate::mix::graph::{GraphConfig, INTERNAL_BUFFER_FRAMES};
+use crate::mix::import::Audio;
+use crate::mix::mapping::EAR_HEIGHT_M;
+use crate::mix::offline::{OfflineBackend, OfflineGraph, OfflineSettings};
+use crate::scene::{Room, Scene, Stem};
+
+pub const SAMPLE_RATE: u32 = 48_000;
+const BLOCK: usize = 512;
+
+/// One row of the report.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchRow {
+    pub stems: usize,
+    pub seconds: f64,
+    /// Real-time factor of plain kira playback (no effects, no sends).
+    pub plain_rtf: f64,
+    /// Real-time factor of the full Proxemix chain.
+    pub full_rtf: f64,
+}
+
+impl BenchRow {
+    /// How many times more the full chain costs than plain playback.
+    pub fn cost_ratio(&self) -> f64 {
+        self.plain_rtf / self.full_rtf
+    }
+}
+
+/// Deterministic test stems: noise plus a few partials, different per stem, stereo.
+pub fn synthetic_stems(count: usize, seconds: f64) -> Vec<Audio> {
+    let frames = (seconds * SAMPLE_RATE as f64) as usize;
+    (0..count)
+        .map(|i| {
+            let mut seed = 0x1234_5678u32.wrapping_add(i as u32 * 7919);
+            let f0 = 55.0 * (1.0 + i as f32 * 0.37);
+            let data = (0..frames)
+                .map(|n| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    let noise = (seed as f32 / u32::MAX as f32 - 0.5) * 0.05;
+                    let t = n as f32 / SAMPLE_RATE as f32;
+                    let tone = 0.1 * (std::f32::consts::TAU * f0 * t).sin();
+                    Frame::new(tone + noise, tone - noise)
+                })
+                .collect();
+            Audio::from_frames(SAMPLE_RATE, data)
+        })
+        .collect()
+}
+
+/// A scene that exercises every stage: bodies near and far, high and low, small and large.
+pub fn bench_scene(count: usize) -> Scene {
+    let stems = (0..count)
+        .map(|i| {
+            let angle = (i as f32 / count.max(1) as f32 - 0.5) * 2.6;
+            let distance = 0.4 + (i % 7) as f32 * 1.3;
+            Stem {
+                name: format!("stem {i}"),
+                file: format!("stem{i}.wav"),
+                position: (
+                    distance * angle.sin(),
+                    EAR_HEIGHT_M + (i % 3) as f32 - 1.0,
+                    -distance * angle.cos(),
+                ),
+                size: 0.5 + (i % 4) as f32 * 0.5,
+                gain_db: -12.0,
+                spoil: 0.0,
+                muted: false,
+                solo: false,
+            }
+        })
+        .collect();
+    Scene {
+        version: 1,
+        name: "bench".into(),
+        notes: String::new(),
+        room: Room::default(),
+        stems,
+        master_gain_db: 0.0,
+        master_spoil: 0.0,
+        ceiling_dbtp: -1.0,
+    }
+}
+
+fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
+    let config = GraphConfig {
+        sample_rate: SAMPLE_RATE,
+        looping: false,
+    };
+    let mut graph = OfflineGraph::offline(scene, audio, config).expect("bench graph");
+    graph.start();
+    let mut buf = vec![0.0f32; 2 * BLOCK];
+    let start = Instant::now();
+    let mut done = 0;
+    while done < frames {
+        graph.backend_mut().render_block(&mut buf);
+        done += BLOCK;
+    }
+    std::hint::black_box(&buf);
+    start.elapsed().as_secs_f64()
+}
+
+fn time_plain(audio: &[Option<Audio>], frames: usize) -> f64 {
+    let mut manager = AudioManager::<OfflineBackend>::new(AudioManagerSettings {
+        capacities: Capacities {
+            sub_track_capacity: audio.len() + 4,
+            ..Default::default()
+        },
+        internal_buffer_size: INTERNAL_BUFFER_FRAMES,
+        backend_settings: OfflineSettings {
+            sample_rate: SAMPLE_RATE,
+        },
+        ..Default::default()
+    })
+    .expect("plain manager");
+    let mut tracks = Vec::new();
+    for a in audio.iter().flatten() {
+        let mut track = manager.add_sub_track(TrackBuilder::new()).expect("track");
+        let data = StaticSoundData {
+            sample_rate: a.sample_rate,
+            frames: a.frames.clone(),
+            settings: StaticSoundSettings::new(),
+            slice: None,
+        };
+        track.play(data).expect("play");
+        tracks.push(track);
+    }
+    let mut buf = vec![0.0f32; 2 * BLOCK];
+    let start = Instant::now();
+    let mut done = 0;
+    while done < frames {
+        manager.backend_mut().render_block(&mut buf);
+        done += BLOCK;
+    }
+    std::hint::black_box(&buf);
+    start.elapsed().as_secs_f64()
+}
+
+/// Runs plain and full renders alternately `rounds` times for each stem count; medians are reported.
+pub fn run(
+    stem_counts: &[usize],
+    seconds: f64,
+    rounds: usize,
+    mut report: impl FnMut(&BenchRow),
+) -> Vec<BenchRow> {
+    let frames = (seconds * SAMPLE_RATE as f64) as usize;
+    let mut rows = Vec::new();
+    for &count in stem_counts {
+        let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let scene = bench_scene(count);
+        let mut plain = Vec::new();
+        let mut full = Vec::new();
+        for _ in 0..rounds.max(1) {
+            plain.push(time_plain(&audio, frames));
+            full.push(time_full(&scene, &audio, frames));
+        }
+        let row = BenchRow {
+            stems: count,
+            seconds,
+            plain_rtf: seconds / median(&mut plain),
+            full_rtf: seconds / median(&mut full),
+        };
+        report(&row);
+        rows.push(row);
+    }
+    rows
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}

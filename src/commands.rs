@@ -1,0 +1,292 @@
+//! The `render`, `inspect` and `new` commands, as library functions the CLI and the tests both call.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::mix::import::{self, Audio, ImportError};
+use crate::mix::mapping::{self, Zone};
+use crate::mix::offline::{self, RenderOptions, Rendered, WavFormat};
+use crate::scene::{Room, Scene, Stem};
+
+/// A failure the user can act on; the CLI prints it and exits with code 2.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+impl From<crate::scene::SceneError> for UserError {
+    fn from(e: crate::scene::SceneError) -> Self {
+        UserError(e.to_string())
+    }
+}
+
+/// Loads every stem of a scene in parallel. Each slot is the audio or the reason it could not be used.
+pub fn load_scene_audio(
+    scene_path: &Path,
+    scene: &Scene,
+    sample_rate: u32,
+) -> Vec<Result<Audio, ImportError>> {
+    let paths: Vec<PathBuf> = scene
+        .stems
+        .iter()
+        .map(|s| Scene::resolve_file(scene_path, s))
+        .collect();
+    import::load_all(&paths, sample_rate)
+}
+
+/// Loads a scene and all of its audio; any stem that fails is an error naming every failing file (an export
+/// must not silently leave a stem out).
+pub fn load_for_render(
+    scene_path: &Path,
+    sample_rate: u32,
+) -> Result<(Scene, Vec<Option<Audio>>), UserError> {
+    let scene = Scene::load(scene_path)?;
+    let results = load_scene_audio(scene_path, &scene, sample_rate);
+    let failures: Vec<String> = results
+        .iter()
+        .zip(&scene.stems)
+        .filter_map(|(r, s)| {
+            r.as_ref()
+                .err()
+                .map(|e| format!("  stem \"{}\": {e}", s.name))
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Err(UserError(format!(
+            "{}: {} of {} stems could not be loaded:\n{}",
+            scene_path.display(),
+            failures.len(),
+            scene.stems.len(),
+            failures.join("\n")
+        )));
+    }
+    Ok((scene, results.into_iter().map(Result::ok).collect()))
+}
+
+/// `proxemix render`: renders a scene to a WAV file and returns the render (for its loudness).
+pub fn render_to_wav(
+    scene_path: &Path,
+    out: &Path,
+    options: &RenderOptions,
+    format: WavFormat,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Rendered, UserError> {
+    let (scene, audio) = load_for_render(scene_path, options.sample_rate)?;
+    if out.is_dir() {
+        return Err(UserError(format!(
+            "{}: is a directory; give a file name for the WAV",
+            out.display()
+        )));
+    }
+    let rendered =
+        offline::render(&scene, &audio, options, progress).map_err(|e| UserError(e.to_string()))?;
+    offline::write_wav(out, &rendered, format)
+        .map_err(|e| UserError(format!("{}: cannot write the WAV file: {e}", out.display())))?;
+    Ok(rendered)
+}
+
+/// `proxemix inspect`: one row per stem with the cues the mapping gives it.
+pub fn inspect(scene: &Scene) -> String {
+    let mixes = mapping::scene_mix(scene);
+    let acoustics = mapping::room_acoustics(&scene.room);
+    let mut s = String::new();
+    let _ = writeln!(s, "{} — {}", scene.name, scene.notes.trim());
+    let _ = writeln!(
+        s,
+        "room {} m, RT60 {} s, damping {}: critical distance {:.2} m{}",
+        scene.room.size,
+        scene.room.decay_s,
+        scene.room.damping,
+        acoustics.critical_distance_m,
+        if scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0 {
+            ", reverb off"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        s,
+        "{:<16} {:>7} {:<9} {:>8} {:>6} {:>6} {:>9} {:>7} {:>9} {:>9} {:>6} {:>6}",
+        "stem",
+        "dist m",
+        "zone",
+        "dry dB",
+        "pan",
+        "width",
+        "reverb dB",
+        "DRR dB",
+        "air Hz",
+        "pre-dly ms",
+        "tilt",
+        "spoil"
+    );
+    for (stem, m) in scene.stems.iter().zip(&mixes) {
+        let db = |v: Option<f32>| v.map_or("muted".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            s,
+            "{:<16} {:>7.2} {:<9} {:>8} {:>6.2} {:>6.2} {:>9} {:>7.1} {:>9} {:>9.1} {:>+6.1} {:>6.2}",
+            truncate(&stem.name, 16),
+            m.distance_m,
+            m.zone.name(),
+            db(m.dry_db),
+            m.pan,
+            m.width,
+            db(m.reverb_send_db),
+            m.drr_db,
+            m.air_cutoff_hz
+                .map_or("off".to_string(), |f| format!("{f:.0}")),
+            m.pre_delay_s * 1000.0,
+            m.tilt_db,
+            m.spoil,
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
+}
+
+/// What `proxemix new` made and what it had to leave out.
+#[derive(Debug)]
+pub struct NewScene {
+    pub scene: Scene,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// `proxemix new`: a scene from a folder of audio files, bodies on an arc in the social zone.
+pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| UserError(format!("{}: cannot read folder: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let mut usable = Vec::new();
+    let mut skipped = Vec::new();
+    for path in files {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        if !import::AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+            skipped.push((
+                path,
+                "not an audio file (expected .wav, .flac, .ogg or .mp3)".into(),
+            ));
+            continue;
+        }
+        match import::probe(&path) {
+            Ok(_) => usable.push(path),
+            Err(e) => skipped.push((path, e.reason)),
+        }
+    }
+    if usable.is_empty() {
+        return Err(UserError(format!(
+            "{}: no usable audio files found",
+            dir.display()
+        )));
+    }
+    let scene_dir = scene_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let n = usable.len();
+    // An arc in front of the listener, in the middle of the social zone, from -60° to +60°.
+    let radius = 0.5 * (Zone::PERSONAL_M + Zone::SOCIAL_M);
+    let stems = usable
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let t = if n == 1 {
+                0.5
+            } else {
+                i as f32 / (n - 1) as f32
+            };
+            let angle = (-60.0 + 120.0 * t).to_radians();
+            Stem {
+                name: path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| format!("stem {i}")),
+                file: relative_path(path, scene_dir)
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+                position: (
+                    round3(radius * angle.sin()),
+                    mapping::EAR_HEIGHT_M,
+                    round3(-radius * angle.cos()),
+                ),
+                size: 1.0,
+                gain_db: 0.0,
+                spoil: 0.0,
+                muted: false,
+                solo: false,
+            }
+        })
+        .collect();
+    let scene = Scene {
+        version: crate::scene::FORMAT_VERSION,
+        name: dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "New scene".into()),
+        notes: "Every stem at the same social distance on an arc: a neutral starting point to stage from.".into(),
+        room: Room::default(),
+        stems,
+        master_gain_db: 0.0,
+        master_spoil: 0.0,
+        ceiling_dbtp: -1.0,
+    };
+    Ok(NewScene { scene, skipped })
+}
+
+fn round3(v: f32) -> f32 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// `path` relative to `base` (both made absolute first), for portable scene files.
+pub fn relative_path(path: &Path, base: &Path) -> PathBuf {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (path, base) = (abs(path), abs(base));
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return path;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative_path(Path::new("/a/b/c.wav"), Path::new("/a/scenes")),
+            Path::new("../b/c.wav")
+        );
+        assert_eq!(
+            relative_path(Path::new("/a/c.wav"), Path::new("/a")),
+            Path::new("c.wav")
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! The `proxemix` command line: no arguments or a scene opens the stage; `render`, `inspect`, `new`, `bench`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use proxemix::commands::{self, UserError};
+use proxemix::mix::offline::{RenderOptions, WavFormat};
+use proxemix::scene::Scene;
+
+#[derive(Parser)]
+#[command(
+    name = "proxemix",
+    version,
+    about = "Stage a mix in space: each stem is a body in a room around you."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Scene to open on the stage (default: scenes/demo.ron).
+    scene: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a scene to a WAV file, exactly as the stage plays it.
+    Render {
+        scene: PathBuf,
+        /// Output WAV file (written to a temporary file, then renamed into place).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 48_000, value_parser = clap::value_parser!(u32).range(8_000..=192_000))]
+        sample_rate: u32,
+        /// Sample format.
+        #[arg(long, value_enum, default_value_t = Bits::B24)]
+        bits: Bits,
+        /// Length in seconds (default: the song once, plus the reverb tail). Longer than the song loops it.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Normalise to this integrated loudness (LUFS) with the master gain, before the limiter.
+        #[arg(long, allow_hyphen_values = true)]
+        normalize: Option<f64>,
+        /// Frames per render call (does not change the result).
+        #[arg(long, default_value_t = 512, hide = true)]
+        block: usize,
+    },
+    /// Print the cues each stem gets: distance, zone, levels, pan, width, reverb, air, pre-delay.
+    Inspect { scene: PathBuf },
+    /// Make a scene from a folder of audio files (bodies on an arc in the social zone).
+    New {
+        dir: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace an existing scene file (it is kept as NAME.bak).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Real-time factor of the full chain against plain kira playback (build with --release).
+    Bench {
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 64])]
+        stems: Vec<usize>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Bits {
+    #[value(name = "16")]
+    B16,
+    #[value(name = "24")]
+    B24,
+    #[value(name = "32f")]
+    B32f,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proxemix: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), UserError> {
+    match cli.command {
+        None => open_stage(cli.scene),
+        Some(Command::Inspect { scene }) => {
+            let loaded = Scene::load(&scene)?;
+            print!("{}", commands::inspect(&loaded));
+            Ok(())
+        }
+        Some(Command::Render {
+            scene,
+            output,
+            sample_rate,
+            bits,
+            seconds,
+            normalize,
+            block,
+        }) => {
+            if let Some(s) = seconds {
+                if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
+                    return Err(UserError(format!(
+                        "--seconds {s}: give a length between 0 and 3600 seconds"
+                    )));
+                }
+            }
+            if let Some(l) = normalize {
+                if !(l.is_finite() && (-70.0..=0.0).contains(&l)) {
+                    return Err(UserError(format!(
+                        "--normalize {l}: give a loudness between -70 and 0 LUFS"
+                    )));
+                }
+            }
+            let options = RenderOptions {
+                sample_rate,
+                seconds,
+                block_frames: block.clamp(1, 1 << 16),
+                normalize_lufs: normalize,
+            };
+            let format = match bits {
+                Bits::B16 => WavFormat::Int16,
+                Bits::B24 => WavFormat::Int24,
+                Bits::B32f => WavFormat::Float32,
+            };
+            let started = std::time::Instant::now();
+            let bar = progress_bar();
+            let rendered = commands::render_to_wav(&scene, &output, &options, format, &mut |p| {
+                set_progress(&bar, p)
+            })?;
+            finish_progress(&bar);
+            let elapsed = started.elapsed().as_secs_f64();
+            println!(
+                "wrote {} ({:.1} s, {} Hz)",
+                output.display(),
+                rendered.seconds(),
+                rendered.sample_rate
+            );
+            if let Some(g) = rendered.normalize_gain_db {
+                println!("normalised with {g:+.1} dB of master gain");
+            }
+            println!("loudness: {}", rendered.loudness);
+            println!(
+                "rendered in {elapsed:.2} s ({:.0}× real time)",
+                rendered.seconds() / elapsed.max(1e-9)
+            );
+            Ok(())
+        }
+        Some(Command::New { dir, output, force }) => {
+            if output.exists() && !force {
+                return Err(UserError(format!(
+                    "{}: already exists; choose another name or pass --force (the old file is kept as .bak)",
+                    output.display()
+                )));
+            }
+            let made = commands::new_scene(&dir, &output)?;
+            for (path, why) in &made.skipped {
+                eprintln!("skipped {}: {why}", path.display());
+            }
+            made.scene.save(&output)?;
+            println!(
+                "wrote {} with {} stems",
+                output.display(),
+                made.scene.stems.len()
+            );
+            Ok(())
+        }
+        Some(Command::Bench {
+            seconds,
+            rounds,
+            stems,
+        }) => {
+            if cfg!(debug_assertions) {
+                eprintln!(
+                    "note: this is a debug build; run `cargo run --release -- bench` for real figures"
+                );
+            }
+            println!(
+                "{:>6} {:>14} {:>14} {:>10}",
+                "stems", "plain kira ×RT", "full chain ×RT", "cost ratio"
+            );
+            proxemix::bench::run(&stems, seconds, rounds, |row| {
+                println!(
+                    "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
+                    row.stems,
+                    row.plain_rtf,
+                    row.full_rtf,
+                    row.cost_ratio()
+                );
+            });
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "app")]
+fn open_stage(scene: Option<PathBuf>) -> Result<(), UserError> {
+    proxemix::app::run(scene.unwrap_or_else(|| PathBuf::from("scenes/demo.ron")))
+}
+
+#[cfg(not(feature = "app"))]
+fn open_stage(_scene: Option<PathBuf>) -> Result<(), UserError> {
+    Err(UserError(
+        "this build has no stage (built without the `app` feature); use `proxemix render`, `inspect` or `new`".into(),
+    ))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+type Bar = indicatif::ProgressBar;
+#[cfg(target_arch = "wasm32")]
+type Bar = ();
+
+#[cfg(not(target_arch = "wasm32"))]
+fn progress_bar() -> Bar {
+    let bar = indicatif::ProgressBar::new(1000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "rendering [{bar:40}] {percent:>3}% {elapsed_precise}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+#[cfg(not(target_arch = "wasm32"))]
+fn set_progress(bar: &Bar, p: f64) {
+    bar.set_position((p * 1000.0) as u64);
+}
+#[cfg(not(target_arch = "wasm32"))]
+fn finish_progress(bar: &Bar) {
+    bar.finish_and_clear();
+}
+#[cfg(target_arch = "wasm32")]
+fn progress_bar() -> Bar {}
+#[cfg(target_arch = "wasm32")]
+fn set_progress(_: &Bar, _: f64) {}
+#[cfg(target_arch = "wasm32")]
+fn finish_progress(_: &Bar) {}

@@ -1,0 +1,314 @@
+//! The master chain, last on the main track: master gain → NaN guard → true-peak limiter → meter tap.
+//!
+//! kira's renderer clamps to ±1 and lets NaN through, so the guard and the ceiling are ours. The limiter looks
+//! ahead, estimates inter-sample peaks with a 4× polyphase interpolator (as BS.1770 true-peak meters do) and
+//! shapes its gain so that no sample, and in practice no inter-sample peak, passes the ceiling.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use kira::Frame;
+use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
+use kira::effect::{Effect, EffectBuilder};
+use kira::info::Info;
+
+use super::{AtomicF32, Ramps, flush};
+
+/// Lookahead of the limiter: long enough for a smooth attack, short enough to be inaudible as latency.
+pub const LOOKAHEAD_S: f32 = 0.0015;
+/// Release time constant.
+pub const RELEASE_S: f32 = 0.08;
+/// The limiter aims this far under the ceiling so that gain changes between samples and the interpolator's
+/// own error cannot carry an inter-sample peak over it.
+pub const TRUE_PEAK_MARGIN_DB: f32 = 0.3;
+/// Taps per phase of the inter-sample peak interpolator.
+const TAPS: usize = 8;
+/// Samples by which the interpolated window lags the newest input (the interpolation point sits between
+/// taps TAPS/2 - 1 and TAPS/2 from the end).
+const ANALYSIS_LAG: usize = TAPS / 2 - 1;
+
+/// What meters read: the audio clock (frames rendered) and peak/energy since they last looked.
+#[derive(Debug, Default)]
+pub struct MasterMeter {
+    /// Frames that have left the master chain: the audio-time clock of the whole graph.
+    pub frames: AtomicU64,
+    pub peak: [AtomicF32; 2],
+    /// Lowest limiter gain since last read (1 = not limiting).
+    pub min_gain: AtomicF32,
+    /// Non-finite chunks caught and silenced.
+    pub faults: AtomicU32,
+}
+
+impl MasterMeter {
+    pub fn new() -> Self {
+        let m = MasterMeter::default();
+        m.min_gain.store(1.0);
+        m
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MasterParams {
+    /// Linear master gain before the limiter.
+    pub gain: f32,
+    /// Ceiling in dBTP.
+    pub ceiling_dbtp: f32,
+}
+
+pub struct MasterChainBuilder {
+    pub params: MasterParams,
+    pub meter: Arc<MasterMeter>,
+}
+
+pub struct MasterChainHandle {
+    commands: CommandWriter<(MasterParams, f32)>,
+}
+
+impl MasterChainHandle {
+    /// Ramps the master gain over `ramp_s`; the ceiling changes at once.
+    pub fn set(&mut self, params: MasterParams, ramp_s: f32) {
+        self.commands.write((params, ramp_s.max(0.0)));
+    }
+}
+
+impl EffectBuilder for MasterChainBuilder {
+    type Handle = MasterChainHandle;
+
+    fn build(self) -> (Box<dyn Effect>, MasterChainHandle) {
+        let (writer, reader) = command_writer_and_reader();
+        let fx = MasterChain {
+            commands: reader,
+            sample_rate: 48_000.0,
+            gain: Ramps::new([self.params.gain]),
+            ceiling: 1.0,
+            target: 1.0,
+            ceiling_dbtp: self.params.ceiling_dbtp,
+            limiter: Limiter::default(),
+            meter: self.meter,
+        };
+        (Box::new(fx), MasterChainHandle { commands: writer })
+    }
+}
+
+struct MasterChain {
+    commands: CommandReader<(MasterParams, f32)>,
+    sample_rate: f32,
+    gain: Ramps<1>,
+    /// Hard sample ceiling (linear) and the limiter's aim just below it.
+    ceiling: f32,
+    target: f32,
+    ceiling_dbtp: f32,
+    limiter: Limiter,
+    meter: Arc<MasterMeter>,
+}
+
+impl MasterChain {
+    fn set_ceiling(&mut self, dbtp: f32) {
+        self.ceiling_dbtp = dbtp;
+        self.ceiling = 10f32.powf(dbtp / 20.0);
+        self.target = 10f32.powf((dbtp - TRUE_PEAK_MARGIN_DB) / 20.0);
+    }
+}
+
+impl Effect for MasterChain {
+    fn init(&mut self, sample_rate: u32, _internal_buffer_size: usize) {
+        self.on_change_sample_rate(sample_rate);
+    }
+
+    fn on_change_sample_rate(&mut self, sample_rate: u32) {
+        self.sample_rate = sample_rate as f32;
+        self.limiter = Limiter::new(self.sample_rate);
+        self.set_ceiling(self.ceiling_dbtp);
+    }
+
+    fn on_start_processing(&mut self) {
+        if let Some((params, ramp_s)) = self.commands.read() {
+            self.gain
+                .set([params.gain], (ramp_s * self.sample_rate).round() as u32);
+            self.set_ceiling(params.ceiling_dbtp);
+        }
+    }
+
+    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
+        let mut sum = 0.0f32;
+        for f in input.iter_mut() {
+            self.gain.advance();
+            let g = self.gain.current[0];
+            f.left *= g;
+            f.right *= g;
+            sum += f.left + f.right;
+        }
+        if !sum.is_finite() {
+            // Never let NaN or Inf reach the limiter (it would poison its state) or the device.
+            input.iter_mut().for_each(|f| *f = Frame::ZERO);
+            self.meter.faults.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut peak = [0.0f32; 2];
+        let mut min_gain = 1.0f32;
+        for f in input.iter_mut() {
+            let (l, r, g) = self.limiter.process(f.left, f.right, self.target);
+            min_gain = min_gain.min(g);
+            // Belt and braces: the limiter has already kept samples under the target.
+            f.left = flush(l.clamp(-self.ceiling, self.ceiling));
+            f.right = flush(r.clamp(-self.ceiling, self.ceiling));
+            peak[0] = peak[0].max(f.left.abs());
+            peak[1] = peak[1].max(f.right.abs());
+        }
+        self.meter.peak[0].fetch_max(peak[0]);
+        self.meter.peak[1].fetch_max(peak[1]);
+        if min_gain < self.meter.min_gain.load() {
+            self.meter.min_gain.store(min_gain);
+        }
+        self.meter
+            .frames
+            .fetch_add(input.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Look-ahead peak limiter with inter-sample peak detection.
+///
+/// Per sample: required gain = min(1, target / true-peak estimate); instant attack, exponential release; a
+/// running minimum over the look-ahead window, then a moving average over the same window. Every value in the
+/// average is at most the required gain of the sample leaving the delay, so the output never exceeds the target
+/// while the gain still moves smoothly (Signalsmith's "min-hold then box filter").
+#[derive(Default)]
+struct Limiter {
+    window: usize,
+    release: f32,
+    /// Input history for the interpolator, per channel (newest last).
+    history: [[f32; TAPS]; 2],
+    phases: [[f32; TAPS]; 3],
+    released: f32,
+    /// (index, gain) candidates for the running minimum, increasing gains.
+    minimum: VecDeque<(u64, f32)>,
+    held: Vec<f32>,
+    held_sum: f64,
+    delay: Vec<[f32; 2]>,
+    n: u64,
+}
+
+impl Limiter {
+    fn new(sample_rate: f32) -> Self {
+        let window = ((LOOKAHEAD_S * sample_rate).round() as usize).max(4);
+        let mut phases = [[0.0f32; TAPS]; 3];
+        for (p, phase) in phases.iter_mut().enumerate() {
+            let frac = (p + 1) as f32 / 4.0;
+            // Interpolation point between tap TAPS/2-1 and TAPS/2; Hann-windowed sinc, normalised to unit DC gain.
+            let centre = (TAPS / 2 - 1) as f32 + frac;
+            for (k, c) in phase.iter_mut().enumerate() {
+                let x = k as f32 - centre;
+                let sinc = if x.abs() < 1e-6 {
+                    1.0
+                } else {
+                    (std::f32::consts::PI * x).sin() / (std::f32::consts::PI * x)
+                };
+                let w = 0.5 + 0.5 * (std::f32::consts::PI * x / (TAPS as f32 / 2.0 + 0.5)).cos();
+                *c = sinc * w;
+            }
+            let sum: f32 = phase.iter().sum();
+            phase.iter_mut().for_each(|c| *c /= sum);
+        }
+        // The frame leaving at step n is the one analysed `window - 1` steps before the newest analysis.
+        let delay_len = window - 1 + ANALYSIS_LAG;
+        Limiter {
+            window,
+            release: 1.0 - (-1.0 / (RELEASE_S * sample_rate)).exp(),
+            history: [[0.0; TAPS]; 2],
+            phases,
+            released: 1.0,
+            minimum: VecDeque::with_capacity(window + 2),
+            held: vec![1.0; window],
+            held_sum: window as f64,
+            delay: vec![[0.0; 2]; delay_len],
+            n: 0,
+        }
+    }
+
+    /// Pushes one input frame; returns the limited frame that leaves the look-ahead delay, and its gain.
+    #[inline]
+    fn process(&mut self, l: f32, r: f32, target: f32) -> (f32, f32, f32) {
+        let mut peak = 0.0f32;
+        for (ch, x) in [l, r].into_iter().enumerate() {
+            let h = &mut self.history[ch];
+            h.copy_within(1.., 0);
+            h[TAPS - 1] = x;
+            peak = peak.max(h[TAPS / 2].abs());
+            for phase in &self.phases {
+                let mut v = 0.0;
+                for k in 0..TAPS {
+                    v += phase[k] * h[k];
+                }
+                peak = peak.max(v.abs());
+            }
+        }
+        let required = if peak > target { target / peak } else { 1.0 };
+        self.released = (self.released + (1.0 - self.released) * self.release).min(required);
+
+        // Running minimum of `released` over the last `window` samples.
+        let n = self.n;
+        while self
+            .minimum
+            .back()
+            .is_some_and(|&(_, g)| g >= self.released)
+        {
+            self.minimum.pop_back();
+        }
+        self.minimum.push_back((n, self.released));
+        while self
+            .minimum
+            .front()
+            .is_some_and(|&(i, _)| i + self.window as u64 <= n)
+        {
+            self.minimum.pop_front();
+        }
+        let held = self.minimum.front().map_or(1.0, |&(_, g)| g);
+
+        // Moving average of the held minimum over the same window (f64 keeps the running sum exact enough).
+        let slot = (n % self.window as u64) as usize;
+        self.held_sum += held as f64 - self.held[slot] as f64;
+        self.held[slot] = held;
+        let gain = ((self.held_sum / self.window as f64) as f32).min(1.0);
+
+        // The frame that leaves: input delayed so the gain computed for it has arrived.
+        let d = (n % self.delay.len() as u64) as usize;
+        let [dl, dr] = std::mem::replace(&mut self.delay[d], [l, r]);
+        self.n += 1;
+        (dl * gain, dr * gain, gain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_holds_the_ceiling_on_a_hot_sine() {
+        let sr = 48_000.0;
+        let mut lim = Limiter::new(sr);
+        let target = 10f32.powf(-1.3 / 20.0);
+        let mut max_out = 0.0f32;
+        for n in 0..48_000 {
+            // +12 dBFS sine at an awkward frequency: inter-sample peaks everywhere.
+            let x = 4.0 * (n as f32 * std::f32::consts::TAU * 11_025.3 / sr + 0.3).sin();
+            let (l, r, _) = lim.process(x, -x, target);
+            max_out = max_out.max(l.abs()).max(r.abs());
+        }
+        assert!(max_out <= target * 1.0001, "{max_out} > {target}");
+        assert!(
+            max_out > target * 0.8,
+            "limiter is not just muting: {max_out}"
+        );
+    }
+
+    #[test]
+    fn quiet_signals_pass_untouched_after_the_delay() {
+        let mut lim = Limiter::new(48_000.0);
+        let delay = lim.delay.len();
+        let input: Vec<f32> = (0..2000).map(|n| 0.1 * (n as f32 * 0.05).sin()).collect();
+        let out: Vec<f32> = input.iter().map(|&x| lim.process(x, x, 0.9).0).collect();
+        for n in delay..2000 {
+            assert_eq!(out[n], input[n - delay]);
+        }
+    }
+}

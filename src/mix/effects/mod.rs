@@ -1,0 +1,233 @@
+//! Our kira effects: the fused per-stem chain, the shared reverb, and the master chain (gain, limiter, meter).
+//!
+//! Real-time rules for everything in here: `process` never allocates, locks, logs or does I/O; every
+//! parameter arrives through a kira command writer and is ramped sample by sample (so output does not depend
+//! on how the renderer chunks the audio); no NaN, Inf or subnormal leaves an effect.
+
+pub mod master;
+pub mod reverb;
+pub mod stem_chain;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Magnitudes below this are flushed to zero in filter and delay state: far under 24-bit resolution and far
+/// above the subnormal range, where x86 arithmetic slows down by up to 100×.
+pub const FLUSH_BELOW: f32 = 1e-20;
+
+/// Flushes a tiny value (including subnormals) to exact zero.
+#[inline(always)]
+pub fn flush(x: f32) -> f32 {
+    if x.abs() < FLUSH_BELOW { 0.0 } else { x }
+}
+
+/// Coefficient of a one-pole low-pass `y += a·(x − y)` with a −3 dB point near `cutoff_hz` (impulse-invariant).
+/// Returns 1.0 (a pass-through) at or above Nyquist.
+pub fn one_pole_coefficient(cutoff_hz: f32, sample_rate: f32) -> f32 {
+    let nyquist = 0.5 * sample_rate;
+    if !(cutoff_hz < nyquist) {
+        return 1.0;
+    }
+    1.0 - (-std::f32::consts::TAU * cutoff_hz.max(1.0) / sample_rate).exp()
+}
+
+/// A set of parameters moved from their current values to new targets along one linear ramp, one step per
+/// sample. Stepping per sample (not per renderer chunk) keeps the output independent of block sizes.
+#[derive(Clone, Debug)]
+pub struct Ramps<const N: usize> {
+    pub current: [f32; N],
+    step: [f32; N],
+    target: [f32; N],
+    remaining: u32,
+}
+
+impl<const N: usize> Ramps<N> {
+    pub fn new(values: [f32; N]) -> Self {
+        Ramps {
+            current: values,
+            step: [0.0; N],
+            target: values,
+            remaining: 0,
+        }
+    }
+
+    /// Starts a ramp to `target` over `frames` samples (0 jumps at once).
+    pub fn set(&mut self, target: [f32; N], frames: u32) {
+        self.target = target;
+        if frames == 0 {
+            self.current = target;
+            self.remaining = 0;
+            return;
+        }
+        for i in 0..N {
+            self.step[i] = (target[i] - self.current[i]) / frames as f32;
+        }
+        self.remaining = frames;
+    }
+
+    pub fn target(&self) -> &[f32; N] {
+        &self.target
+    }
+
+    /// Samples left on the ramp.
+    pub fn remaining(&self) -> u32 {
+        self.remaining
+    }
+
+    /// One sample along the ramp; lands exactly on the target at the end.
+    #[inline(always)]
+    pub fn advance(&mut self) {
+        if self.remaining == 0 {
+            return;
+        }
+        self.remaining -= 1;
+        if self.remaining == 0 {
+            self.current = self.target;
+        } else {
+            for i in 0..N {
+                self.current[i] += self.step[i];
+            }
+        }
+    }
+}
+
+/// An `f32` shared between the audio thread and readers elsewhere (meters), stored as bits.
+#[derive(Debug, Default)]
+pub struct AtomicF32(AtomicU32);
+
+impl AtomicF32 {
+    pub fn new(v: f32) -> Self {
+        AtomicF32(AtomicU32::new(v.to_bits()))
+    }
+    pub fn load(&self) -> f32 {
+        f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+    pub fn store(&self, v: f32) {
+        self.0.store(v.to_bits(), Ordering::Relaxed)
+    }
+    /// Raises the stored value to `v` if `v` is larger (both non-negative).
+    pub fn fetch_max(&self, v: f32) {
+        // Non-negative floats order like their bit patterns.
+        self.0.fetch_max(v.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+    /// Reads the value and resets it to zero (peak-hold meters).
+    pub fn take(&self) -> f32 {
+        f32::from_bits(self.0.swap(0, Ordering::Relaxed))
+    }
+}
+
+/// A delay line whose length is a power of two, so wrapping is a mask. Allocated in `init`, never in `process`.
+#[derive(Clone, Debug, Default)]
+pub struct DelayLine {
+    buf: Vec<f32>,
+    mask: usize,
+    write: usize,
+}
+
+impl DelayLine {
+    /// A line that can delay by at least `max_delay` samples.
+    pub fn with_capacity(max_delay: usize) -> Self {
+        let len = (max_delay + 2).next_power_of_two();
+        DelayLine {
+            buf: vec![0.0; len],
+            mask: len - 1,
+            write: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.buf.len().saturating_sub(2)
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, x: f32) {
+        self.write = (self.write + 1) & self.mask;
+        self.buf[self.write] = x;
+    }
+
+    /// The sample pushed `delay` pushes ago (0 = the latest).
+    #[inline(always)]
+    pub fn tap(&self, delay: usize) -> f32 {
+        self.buf[(self.write.wrapping_sub(delay)) & self.mask]
+    }
+
+    /// Linear interpolation between taps, for smoothly moving delays.
+    #[inline(always)]
+    pub fn tap_fractional(&self, delay: f32) -> f32 {
+        let whole = delay as usize;
+        let frac = delay - whole as f32;
+        let a = self.tap(whole);
+        let b = self.tap(whole + 1);
+        a + frac * (b - a)
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.iter_mut().for_each(|s| *s = 0.0);
+    }
+}
+
+/// A Schroeder all-pass: flat magnitude, scrambled phase. Used to decorrelate and to diffuse.
+#[derive(Clone, Debug, Default)]
+pub struct AllPass {
+    line: DelayLine,
+    delay: usize,
+    gain: f32,
+}
+
+impl AllPass {
+    pub fn new(delay: usize, gain: f32) -> Self {
+        AllPass {
+            line: DelayLine::with_capacity(delay.max(1)),
+            delay: delay.max(1),
+            gain,
+        }
+    }
+
+    #[inline(always)]
+    pub fn process(&mut self, x: f32) -> f32 {
+        let delayed = self.line.tap(self.delay - 1);
+        let v = flush(x + self.gain * delayed);
+        self.line.push(v);
+        delayed - self.gain * v
+    }
+
+    pub fn clear(&mut self) {
+        self.line.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramps_land_exactly_and_do_not_depend_on_chunking() {
+        let mut a = Ramps::new([0.0, 1.0]);
+        a.set([1.0, -1.0], 100);
+        let mut seen = Vec::new();
+        for _ in 0..150 {
+            a.advance();
+            seen.push(a.current);
+        }
+        assert_eq!(a.current, [1.0, -1.0]);
+        assert_eq!(seen[99], [1.0, -1.0]);
+        assert!(seen[49][0] > 0.49 && seen[49][0] < 0.51);
+    }
+
+    #[test]
+    fn allpass_keeps_energy() {
+        let mut ap = AllPass::new(37, 0.6);
+        let mut energy = 0.0;
+        for n in 0..20_000 {
+            let y = ap.process(if n == 0 { 1.0 } else { 0.0 });
+            energy += y * y;
+        }
+        assert!((energy - 1.0).abs() < 1e-3, "{energy}");
+    }
+
+    #[test]
+    fn one_pole_cutoff_is_sane() {
+        assert_eq!(one_pole_coefficient(30_000.0, 48_000.0), 1.0);
+        let a = one_pole_coefficient(1000.0, 48_000.0);
+        assert!(a > 0.1 && a < 0.13, "{a}");
+    }
+}

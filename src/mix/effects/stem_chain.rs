@@ -1,0 +1,456 @@
+//! The per-stem chain, fused into one pass: tilt → width/pan → (pre-delayed send to the reverb bus) → proximity → air → dry gain.
+//!
+//! One effect instead of six stock ones: every stage that sits at identity is skipped, and the rest share one
+//! loop over the samples. The send is taken after width and pan (so the reverb hears where the body is) and
+//! before proximity and air (those are properties of the direct path, not of the room).
+
+use std::sync::Arc;
+
+use kira::Frame;
+use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
+use kira::effect::{Effect, EffectBuilder};
+use kira::info::Info;
+
+use super::reverb::ReverbBus;
+use super::{AllPass, AtomicF32, DelayLine, Ramps, flush, one_pole_coefficient};
+use crate::mix::mapping::{self, StemMix};
+
+/// The targets the chain moves to, in physical units; the effect turns them into coefficients at its own rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StemParams {
+    pub dry_gain: f32,
+    pub send_gain: f32,
+    pub pan: f32,
+    pub width: f32,
+    pub air_cutoff_hz: f32,
+    pub air_amount: f32,
+    pub pre_delay_s: f32,
+    pub proximity_db: f32,
+    pub tilt_db: f32,
+}
+
+impl StemParams {
+    pub fn from_mix(mix: &StemMix) -> StemParams {
+        StemParams {
+            dry_gain: mapping::db_to_amp(mix.dry_db),
+            send_gain: mapping::db_to_amp(mix.reverb_send_db),
+            pan: mix.pan,
+            width: mix.width,
+            air_cutoff_hz: mix.air_cutoff_hz.unwrap_or(f32::INFINITY),
+            air_amount: mix.air_amount,
+            pre_delay_s: mix.pre_delay_s,
+            proximity_db: mix.proximity_db,
+            tilt_db: mix.tilt_db,
+        }
+    }
+
+    /// A point source dead centre at unity gain, sending nothing: the output is the stem's mid on both sides.
+    pub fn centred_point() -> StemParams {
+        StemParams {
+            dry_gain: 1.0,
+            send_gain: 0.0,
+            pan: 0.0,
+            width: 0.0,
+            air_cutoff_hz: f32::INFINITY,
+            air_amount: 0.0,
+            pre_delay_s: 0.0,
+            proximity_db: 0.0,
+            tilt_db: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct StemCommand {
+    params: StemParams,
+    ramp_s: f32,
+}
+
+/// What the stage reads back: the peak of the stem's dry output since it last looked, and faults.
+#[derive(Debug, Default)]
+pub struct StemMeter {
+    pub peak: AtomicF32,
+    /// Set when a non-finite sample was caught (and silenced).
+    pub faults: std::sync::atomic::AtomicU32,
+}
+
+pub struct StemChainBuilder {
+    pub initial: StemParams,
+    pub bus: Arc<ReverbBus>,
+    pub meter: Arc<StemMeter>,
+}
+
+/// Sets the chain's targets from the main thread (live or offline).
+pub struct StemChainHandle {
+    commands: CommandWriter<StemCommand>,
+}
+
+impl StemChainHandle {
+    /// Moves every parameter to `params` along one linear ramp of `ramp_s` seconds.
+    pub fn set(&mut self, params: StemParams, ramp_s: f32) {
+        self.commands.write(StemCommand {
+            params,
+            ramp_s: ramp_s.max(0.0),
+        });
+    }
+}
+
+impl EffectBuilder for StemChainBuilder {
+    type Handle = StemChainHandle;
+
+    fn build(self) -> (Box<dyn Effect>, StemChainHandle) {
+        let (writer, reader) = command_writer_and_reader();
+        let chain = StemChain {
+            commands: reader,
+            params: self.initial,
+            sample_rate: 48_000.0,
+            ramps: Ramps::new([0.0; N]),
+            active: Active::default(),
+            tilt_a: 0.0,
+            prox_a: 0.0,
+            tilt_state: [0.0; 2],
+            prox_state: [0.0; 2],
+            air_state: [0.0; 2],
+            decorrelator: Vec::new(),
+            pre_delay: [DelayLine::default(), DelayLine::default()],
+            bus: self.bus,
+            meter: self.meter,
+            wet: Vec::new(),
+        };
+        (Box::new(chain), StemChainHandle { commands: writer })
+    }
+}
+
+// Indices of the ramped coefficients.
+const M_LL: usize = 0; // image matrix L←L
+const M_LR: usize = 1;
+const M_RL: usize = 2;
+const M_RR: usize = 3;
+const D_L: usize = 4; // decorrelated-mid weight into L
+const D_R: usize = 5;
+const DRY: usize = 6;
+const SEND: usize = 7;
+const TILT_HI: usize = 8; // gain above the pivot
+const TILT_DIFF: usize = 9; // gain below minus gain above
+const PROX: usize = 10; // low-shelf lift − 1 (linear)
+const AIR_A: usize = 11; // air one-pole coefficient
+const AIR_MIX: usize = 12;
+const DELAY: usize = 13; // pre-delay in samples
+const N: usize = 14;
+
+/// Which stages run; a stage is skipped when it is at identity at both ends of the current ramp.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Active {
+    tilt: bool,
+    decorrelate: bool,
+    send: bool,
+    proximity: bool,
+    air: bool,
+}
+
+struct StemChain {
+    commands: CommandReader<StemCommand>,
+    params: StemParams,
+    sample_rate: f32,
+    ramps: Ramps<N>,
+    active: Active,
+    tilt_a: f32,
+    prox_a: f32,
+    tilt_state: [f32; 2],
+    prox_state: [f32; 2],
+    air_state: [f32; 2],
+    decorrelator: Vec<AllPass>,
+    pre_delay: [DelayLine; 2],
+    bus: Arc<ReverbBus>,
+    meter: Arc<StemMeter>,
+    /// This chunk's send, before it is added to the shared bus (sized in `init`).
+    wet: Vec<[f32; 2]>,
+}
+
+/// Decorrelator all-pass delays (ms): mutually prime-ish and short, so transients do not smear audibly.
+const DECORRELATOR_MS: [f32; 3] = [1.3, 2.9, 4.7];
+const DECORRELATOR_GAIN: f32 = 0.6;
+
+impl StemChain {
+    fn coefficients(&self, p: &StemParams) -> [f32; N] {
+        let ([[la, lb], [ra, rb]], k) = mapping::image_matrix(p.pan, p.width);
+        let n = 1.0 / (1.0 + k * k).sqrt();
+        let tilt_lo = 10f32.powf(-p.tilt_db / 40.0);
+        let tilt_hi = 10f32.powf(p.tilt_db / 40.0);
+        let mut c = [0.0; N];
+        c[M_LL] = n * la;
+        c[M_LR] = n * lb;
+        c[M_RL] = n * ra;
+        c[M_RR] = n * rb;
+        c[D_L] = n * k * (la - lb);
+        c[D_R] = n * k * (ra - rb);
+        c[DRY] = p.dry_gain;
+        c[SEND] = p.send_gain;
+        c[TILT_HI] = tilt_hi;
+        c[TILT_DIFF] = tilt_lo - tilt_hi;
+        c[PROX] = 10f32.powf(p.proximity_db / 20.0) - 1.0;
+        c[AIR_A] = one_pole_coefficient(p.air_cutoff_hz, self.sample_rate);
+        c[AIR_MIX] = p.air_amount;
+        let max_delay = self.pre_delay[0].capacity().saturating_sub(2) as f32;
+        c[DELAY] = (p.pre_delay_s * self.sample_rate).clamp(0.0, max_delay);
+        c
+    }
+
+    /// Recomputes which stages must run for the current ramp; a stage switched on starts from clean state,
+    /// at a sample that only depends on when the command arrived (so renders stay deterministic).
+    fn update_active(&mut self) {
+        let (a, b) = (self.ramps.current, *self.ramps.target());
+        let either = |i: usize, identity: f32| a[i] != identity || b[i] != identity;
+        let next = Active {
+            tilt: either(TILT_DIFF, 0.0) || either(TILT_HI, 1.0),
+            decorrelate: either(D_L, 0.0) || either(D_R, 0.0),
+            send: either(SEND, 0.0),
+            proximity: either(PROX, 0.0),
+            air: either(AIR_MIX, 0.0),
+        };
+        if next.tilt && !self.active.tilt {
+            self.tilt_state = [0.0; 2];
+        }
+        if next.decorrelate && !self.active.decorrelate {
+            self.decorrelator.iter_mut().for_each(AllPass::clear);
+        }
+        if next.send && !self.active.send {
+            self.pre_delay.iter_mut().for_each(DelayLine::clear);
+        }
+        if next.proximity && !self.active.proximity {
+            self.prox_state = [0.0; 2];
+        }
+        if next.air && !self.active.air {
+            self.air_state = [0.0; 2];
+        }
+        self.active = next;
+    }
+
+    fn reset_state(&mut self) {
+        self.tilt_state = [0.0; 2];
+        self.prox_state = [0.0; 2];
+        self.air_state = [0.0; 2];
+        self.decorrelator.iter_mut().for_each(AllPass::clear);
+        self.pre_delay.iter_mut().for_each(DelayLine::clear);
+    }
+
+    /// Processes `frames` with the coefficients either ramping (`RAMP`) or constant.
+    #[inline(always)]
+    fn run<const RAMP: bool>(&mut self, frames: &mut [Frame], bus: &mut [[f32; 2]]) {
+        let act = self.active;
+        let (tilt_a, prox_a) = (self.tilt_a, self.prox_a);
+        let mut c = self.ramps.current;
+        for (frame, wet) in frames.iter_mut().zip(bus.iter_mut()) {
+            if RAMP {
+                self.ramps.advance();
+                c = self.ramps.current;
+            }
+            let (mut l, mut r) = (frame.left, frame.right);
+            if act.tilt {
+                self.tilt_state[0] += tilt_a * (l - self.tilt_state[0]);
+                self.tilt_state[1] += tilt_a * (r - self.tilt_state[1]);
+                l = c[TILT_HI] * l + c[TILT_DIFF] * self.tilt_state[0];
+                r = c[TILT_HI] * r + c[TILT_DIFF] * self.tilt_state[1];
+            }
+            let mut pl = c[M_LL] * l + c[M_LR] * r;
+            let mut pr = c[M_RL] * l + c[M_RR] * r;
+            if act.decorrelate {
+                let mut d = 0.5 * (l + r);
+                for ap in &mut self.decorrelator {
+                    d = ap.process(d);
+                }
+                pl += c[D_L] * d;
+                pr += c[D_R] * d;
+            }
+            if act.send {
+                self.pre_delay[0].push(pl * c[SEND]);
+                self.pre_delay[1].push(pr * c[SEND]);
+                wet[0] += self.pre_delay[0].tap_fractional(c[DELAY]);
+                wet[1] += self.pre_delay[1].tap_fractional(c[DELAY]);
+            }
+            if act.proximity {
+                self.prox_state[0] += prox_a * (pl - self.prox_state[0]);
+                self.prox_state[1] += prox_a * (pr - self.prox_state[1]);
+                pl += c[PROX] * self.prox_state[0];
+                pr += c[PROX] * self.prox_state[1];
+            }
+            if act.air {
+                self.air_state[0] += c[AIR_A] * (pl - self.air_state[0]);
+                self.air_state[1] += c[AIR_A] * (pr - self.air_state[1]);
+                pl += c[AIR_MIX] * (self.air_state[0] - pl);
+                pr += c[AIR_MIX] * (self.air_state[1] - pr);
+            }
+            frame.left = pl * c[DRY];
+            frame.right = pr * c[DRY];
+        }
+    }
+}
+
+impl Effect for StemChain {
+    fn init(&mut self, sample_rate: u32, internal_buffer_size: usize) {
+        self.wet = vec![[0.0; 2]; internal_buffer_size.max(1)];
+        self.on_change_sample_rate(sample_rate);
+        let start = self.coefficients(&self.params);
+        self.ramps = Ramps::new(start);
+        self.update_active();
+    }
+
+    fn on_change_sample_rate(&mut self, sample_rate: u32) {
+        self.sample_rate = sample_rate as f32;
+        let max_delay = (mapping::MAX_PRE_DELAY_S * self.sample_rate).ceil() as usize + 4;
+        self.pre_delay = [
+            DelayLine::with_capacity(max_delay),
+            DelayLine::with_capacity(max_delay),
+        ];
+        self.decorrelator = DECORRELATOR_MS
+            .iter()
+            .map(|ms| {
+                AllPass::new(
+                    (ms * 1e-3 * self.sample_rate).round() as usize,
+                    DECORRELATOR_GAIN,
+                )
+            })
+            .collect();
+        self.tilt_a = one_pole_coefficient(mapping::TILT_PIVOT_HZ, self.sample_rate);
+        self.prox_a = one_pole_coefficient(mapping::PROXIMITY_SHELF_HZ, self.sample_rate);
+        self.ramps = Ramps::new(self.coefficients(&self.params));
+        self.active = Active::default();
+        self.update_active();
+    }
+
+    fn on_start_processing(&mut self) {
+        if let Some(command) = self.commands.read() {
+            self.params = command.params;
+            let frames = (command.ramp_s * self.sample_rate).round() as u32;
+            let target = self.coefficients(&command.params);
+            self.ramps.set(target, frames);
+            self.update_active();
+        }
+    }
+
+    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
+        // kira never hands us more than its internal buffer size, but stay correct if it ever did.
+        let capacity = self.wet.len().max(1);
+        let mut wet = std::mem::take(&mut self.wet);
+        for part in input.chunks_mut(capacity) {
+            self.process_part(part, &mut wet[..part.len()]);
+        }
+        self.wet = wet;
+    }
+}
+
+impl StemChain {
+    fn process_part(&mut self, input: &mut [Frame], wet: &mut [[f32; 2]]) {
+        let sends_before = self.active.send;
+        if sends_before {
+            wet.iter_mut().for_each(|w| *w = [0.0; 2]);
+        }
+        let ramping = (self.ramps.remaining() as usize).min(input.len());
+        let (head, tail) = input.split_at_mut(ramping);
+        let (wet_head, wet_tail) = wet.split_at_mut(ramping);
+        if !head.is_empty() {
+            self.run::<true>(head, wet_head);
+            if self.ramps.remaining() == 0 {
+                self.update_active();
+            }
+        }
+        if !tail.is_empty() {
+            self.run::<false>(tail, wet_tail);
+        }
+        // Guard: one check per chunk; a non-finite value anywhere poisons the sum.
+        let mut peak = 0.0f32;
+        let mut sum = 0.0f32;
+        for f in input.iter() {
+            peak = peak.max(f.left.abs()).max(f.right.abs());
+            sum += f.left + f.right;
+        }
+        if sends_before {
+            for w in wet.iter() {
+                sum += w[0] + w[1];
+            }
+        }
+        if !sum.is_finite() {
+            input.iter_mut().for_each(|f| *f = Frame::ZERO);
+            self.reset_state();
+            self.meter
+                .faults
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            peak = 0.0;
+        } else {
+            for f in input.iter_mut() {
+                f.left = flush(f.left);
+                f.right = flush(f.right);
+            }
+            if sends_before {
+                // The bus is drained by the reverb on the main track, which kira processes after every
+                // sub-track of this chunk, on this same audio thread.
+                self.bus.add(wet);
+            }
+        }
+        for s in self
+            .tilt_state
+            .iter_mut()
+            .chain(&mut self.prox_state)
+            .chain(&mut self.air_state)
+        {
+            *s = flush(*s);
+        }
+        self.meter.peak.fetch_max(peak);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kira::info::MockInfoBuilder;
+
+    fn chain(params: StemParams) -> (Box<dyn Effect>, StemChainHandle, Arc<ReverbBus>) {
+        let bus = Arc::new(ReverbBus::new(128));
+        let (mut fx, handle) = StemChainBuilder {
+            initial: params,
+            bus: bus.clone(),
+            meter: Arc::new(StemMeter::default()),
+        }
+        .build();
+        fx.init(48_000, 128);
+        (fx, handle, bus)
+    }
+
+    #[test]
+    fn a_centred_point_plays_the_mid_on_both_sides() {
+        let (mut fx, _h, _bus) = chain(StemParams::centred_point());
+        let info = MockInfoBuilder::new().build();
+        let input: Vec<Frame> = (0..128)
+            .map(|i| Frame::new((i as f32 * 0.1).sin(), (i as f32 * 0.07).cos()))
+            .collect();
+        let mut out = input.clone();
+        fx.on_start_processing();
+        fx.process(&mut out, 1.0 / 48_000.0, &info);
+        for (o, i) in out.iter().zip(&input) {
+            let mid = 0.5 * (i.left + i.right);
+            assert!(
+                (o.left - mid).abs() < 1e-6 && (o.right - mid).abs() < 1e-6,
+                "{o:?} vs {mid}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_finite_input_is_silenced_and_counted() {
+        let bus = Arc::new(ReverbBus::new(128));
+        let meter = Arc::new(StemMeter::default());
+        let (mut fx, _h) = StemChainBuilder {
+            initial: StemParams::centred_point(),
+            bus,
+            meter: meter.clone(),
+        }
+        .build();
+        fx.init(48_000, 128);
+        let info = MockInfoBuilder::new().build();
+        let mut out = vec![Frame::new(0.5, 0.5); 128];
+        out[17].left = f32::NAN;
+        fx.process(&mut out, 1.0 / 48_000.0, &info);
+        assert!(out.iter().all(|f| f.left == 0.0 && f.right == 0.0));
+        assert_eq!(meter.faults.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+}

@@ -1,0 +1,494 @@
+//! Placement → StemMix: the laws (DESIGN.md) that turn where a body stands, and how big it is, into how it sounds.
+//!
+//! Everything here is a pure function of numbers, so the stage, `inspect`, the offline render and the tests all
+//! agree. Units: metres, seconds, hertz, decibels. The listener stands at the origin facing -Z (Bevy's forward)
+//! with ears [`EAR_HEIGHT_M`] above the floor.
+
+use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+use std::fmt;
+
+use crate::scene::{Room, Scene, Stem};
+
+/// Ear height of the seated listener. Heights are measured from the floor, so a body at this height is level
+/// with the ears and its brightness is neutral.
+pub const EAR_HEIGHT_M: f32 = 1.2;
+/// Nothing gets closer than this: a body cannot sit inside the listener's head, and the inverse-distance law
+/// would otherwise grow without bound.
+pub const MIN_DISTANCE_M: f32 = 0.1;
+/// Reference distance of the dry-level law: 0 dB at the edge of Hall's intimate zone.
+pub const LEVEL_REF_M: f32 = 0.45;
+/// Source level grows +3 dB per doubling of size (power ∝ size): a bigger body moves more air, so "quiet"
+/// and "far" can be told apart. Gentle on purpose, so size stays a secondary cue to distance.
+pub const SOURCE_DB_PER_SIZE_DOUBLING: f32 = 3.0;
+/// Radius of a body of size 1.0, metres: a singer or an instrument. The stage draws bodies this size.
+pub const BODY_RADIUS_PER_SIZE_M: f32 = 0.3;
+/// Directivity factor Q in the critical-distance formula: voices and most instruments radiate mostly forward.
+pub const SOURCE_DIRECTIVITY_Q: f32 = 2.0;
+/// The room is modelled as a shoebox of size × size × size/3 (a hall is wider than it is high).
+pub const ROOM_HEIGHT_RATIO: f32 = 1.0 / 3.0;
+/// Speed of sound (m/s) at 20 °C, for the pre-delay law.
+pub const SPEED_OF_SOUND_M_S: f32 = 343.0;
+/// Pre-delay never exceeds this: past ~80-100 ms the reverb detaches and reads as echo (Haas / speech fusion).
+pub const MAX_PRE_DELAY_S: f32 = 0.1;
+/// Air absorption starts to be drawn past this distance. At room scale ISO 9613-1 loss is tiny: this cue is a
+/// labelled artistic licence, as in game middleware (Wwise/FMOD distance LPF).
+pub const AIR_START_M: f32 = 1.0;
+/// The air low-pass fades in over this many metres past [`AIR_START_M`], so crossing the start is seamless.
+pub const AIR_FADE_M: f32 = 0.5;
+/// Air cutoff at [`AIR_START_M`] and how fast it falls: fc = 20 kHz · d^-0.65 (12.7 kHz at 2 m, 5 kHz at 8 m).
+pub const AIR_CUTOFF_AT_START_HZ: f32 = 20_000.0;
+pub const AIR_CUTOFF_EXPONENT: f32 = 0.65;
+/// Proximity effect: directional microphones lift the bass within an arm's length (~0.6 m). Listeners have
+/// learned to read that lift as "close", so we add it as a low shelf that grows as the body approaches.
+pub const PROXIMITY_START_M: f32 = 0.6;
+pub const PROXIMITY_MAX_DB: f32 = 6.0;
+pub const PROXIMITY_SHELF_HZ: f32 = 150.0;
+/// Brightness tilt from height (David Gibson: up is bright, down is dark), dB per metre above the ears.
+pub const TILT_DB_PER_M: f32 = 2.0;
+pub const TILT_MAX_DB: f32 = 6.0;
+/// Pivot of the tilt: below it the level goes one way, above it the other.
+pub const TILT_PIVOT_HZ: f32 = 800.0;
+
+/// Edward T. Hall's proxemic zones, by distance from the listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Zone {
+    Intimate,
+    Personal,
+    Social,
+    Public,
+}
+
+impl Zone {
+    /// Outer radius of each zone (metres); public has none.
+    pub const INTIMATE_M: f32 = 0.45;
+    pub const PERSONAL_M: f32 = 1.2;
+    pub const SOCIAL_M: f32 = 3.6;
+
+    pub fn at(distance_m: f32) -> Zone {
+        if distance_m < Zone::INTIMATE_M {
+            Zone::Intimate
+        } else if distance_m < Zone::PERSONAL_M {
+            Zone::Personal
+        } else if distance_m < Zone::SOCIAL_M {
+            Zone::Social
+        } else {
+            Zone::Public
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Zone::Intimate => "intimate",
+            Zone::Personal => "personal",
+            Zone::Social => "social",
+            Zone::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a body is and what the user asked of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    pub position: [f32; 3],
+    pub size: f32,
+    pub gain_db: f32,
+    pub spoil: f32,
+    /// False when muted, or when another stem is soloed.
+    pub audible: bool,
+}
+
+impl Placement {
+    pub fn from_stem(stem: &Stem, any_solo: bool) -> Placement {
+        Placement {
+            position: stem.position_array(),
+            size: stem.size,
+            gain_db: stem.gain_db,
+            spoil: stem.spoil,
+            audible: !stem.muted && (!any_solo || stem.solo),
+        }
+    }
+}
+
+/// Everything the mix graph needs for one stem, plus what the user is shown.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StemMix {
+    pub distance_m: f32,
+    /// Degrees; 0 ahead, +90 right, -90 left, ±180 behind.
+    pub azimuth_deg: f32,
+    pub zone: Zone,
+    /// Level of the direct sound (source level + distance law + trim), dB; `None` when silent.
+    pub dry_db: Option<f32>,
+    /// Constant-power pan position of the image centre, -1 (left) .. 1 (right).
+    pub pan: f32,
+    /// Apparent source width as a fraction of the stereo stage (0 point .. 1 full width); also the
+    /// amount of decorrelation added, so a wide body is wide even from a mono stem.
+    pub width: f32,
+    /// Level sent to the shared reverb, dB; `None` when silent.
+    pub reverb_send_db: Option<f32>,
+    /// Direct-to-reverberant ratio, dB (dry minus send): the strongest far-distance cue.
+    pub drr_db: f32,
+    /// Air low-pass cutoff; `None` when no air loss is applied.
+    pub air_cutoff_hz: Option<f32>,
+    /// How much of the air low-pass is mixed in (0 .. 1): fades in just past [`AIR_START_M`].
+    pub air_amount: f32,
+    /// Gap between the direct sound and the reverb onset.
+    pub pre_delay_s: f32,
+    /// Low-shelf lift below [`PROXIMITY_SHELF_HZ`], dB (proximity effect).
+    pub proximity_db: f32,
+    /// Brightness tilt around [`TILT_PIVOT_HZ`], dB (+ brighter, - darker).
+    pub tilt_db: f32,
+    pub spoil: f32,
+}
+
+/// Derived properties of a room.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoomAcoustics {
+    pub volume_m3: f32,
+    /// Where direct and reverberant energy are equal: r_c = 0.057·√(Q·V/RT60) (Sabine).
+    pub critical_distance_m: f32,
+    /// Half-width of the room: the extra path of the first side reflection grows with it.
+    pub reflection_offset_m: f32,
+}
+
+pub fn room_acoustics(room: &Room) -> RoomAcoustics {
+    let volume_m3 = room.size.powi(3) * ROOM_HEIGHT_RATIO;
+    let critical_distance_m = 0.057 * (SOURCE_DIRECTIVITY_Q * volume_m3 / room.decay_s).sqrt();
+    RoomAcoustics {
+        volume_m3,
+        critical_distance_m,
+        reflection_offset_m: room.size * 0.5,
+    }
+}
+
+/// Inverse-distance law: −6 dB per doubling of distance, 0 dB at [`LEVEL_REF_M`].
+pub fn distance_db(distance_m: f32) -> f32 {
+    -20.0 * (distance_m.max(MIN_DISTANCE_M) / LEVEL_REF_M).log10()
+}
+
+/// Source level from size: +3 dB per doubling (see [`SOURCE_DB_PER_SIZE_DOUBLING`]).
+pub fn source_db(size: f32) -> f32 {
+    SOURCE_DB_PER_SIZE_DOUBLING * size.max(1e-3).log2()
+}
+
+/// Distance from the listener's ears, never below [`MIN_DISTANCE_M`].
+pub fn distance_from_ears(position: [f32; 3]) -> f32 {
+    let [x, y, z] = position;
+    let dy = y - EAR_HEIGHT_M;
+    (x * x + dy * dy + z * z).sqrt().max(MIN_DISTANCE_M)
+}
+
+/// Pan position: the lateral component of the direction to the body (sin azimuth · cos elevation), so a body
+/// straight overhead is centred and moving it never jumps.
+pub fn pan_position(position: [f32; 3]) -> f32 {
+    let d = distance_from_ears(position);
+    (position[0] / d).clamp(-1.0, 1.0)
+}
+
+/// Apparent width: the angle the body subtends at the ears, as a fraction of the 180° stereo stage.
+pub fn apparent_width(size: f32, distance_m: f32) -> f32 {
+    let radius = BODY_RADIUS_PER_SIZE_M * size;
+    (2.0 * (radius / distance_m).atan() / PI).clamp(0.0, 1.0)
+}
+
+/// Air cutoff and how much of it to apply at a distance.
+pub fn air(distance_m: f32) -> (Option<f32>, f32) {
+    if distance_m <= AIR_START_M {
+        return (None, 0.0);
+    }
+    let cutoff = AIR_CUTOFF_AT_START_HZ * (distance_m / AIR_START_M).powf(-AIR_CUTOFF_EXPONENT);
+    let t = ((distance_m - AIR_START_M) / AIR_FADE_M).clamp(0.0, 1.0);
+    (Some(cutoff), t * t * (3.0 - 2.0 * t))
+}
+
+/// Gap between the direct sound and the first side reflection: (√(d² + w²) − d)/c for a wall offset w.
+/// Near bodies get a long gap (intimate, "in front of the room"), far bodies almost none.
+pub fn pre_delay_s(distance_m: f32, room: &RoomAcoustics) -> f32 {
+    let w = room.reflection_offset_m;
+    let extra_path = (distance_m * distance_m + w * w).sqrt() - distance_m;
+    (extra_path / SPEED_OF_SOUND_M_S).clamp(0.0, MAX_PRE_DELAY_S)
+}
+
+/// Proximity lift, growing smoothly from 0 dB at [`PROXIMITY_START_M`] to the maximum at [`MIN_DISTANCE_M`].
+pub fn proximity_db(distance_m: f32) -> f32 {
+    let t =
+        ((PROXIMITY_START_M - distance_m) / (PROXIMITY_START_M - MIN_DISTANCE_M)).clamp(0.0, 1.0);
+    PROXIMITY_MAX_DB * t * t * (3.0 - 2.0 * t)
+}
+
+/// Brightness tilt from height relative to the ears.
+pub fn tilt_db(height_m: f32) -> f32 {
+    (TILT_DB_PER_M * (height_m - EAR_HEIGHT_M)).clamp(-TILT_MAX_DB, TILT_MAX_DB)
+}
+
+/// The whole mapping for one body.
+pub fn stem_mix(placement: &Placement, room: &Room) -> StemMix {
+    let acoustics = room_acoustics(room);
+    let distance_m = distance_from_ears(placement.position);
+    let [x, _, z] = placement.position;
+    let azimuth_deg = if x.abs() < 1e-6 && z.abs() < 1e-6 {
+        0.0
+    } else {
+        x.atan2(-z).to_degrees()
+    };
+    let level_db = source_db(placement.size) + placement.gain_db;
+    let dry_db = level_db + distance_db(distance_m);
+    // The reverberant field is about as loud everywhere in the room: it equals the direct sound at the
+    // critical distance, so the send does not depend on where the body stands.
+    let send_db = level_db + distance_db(acoustics.critical_distance_m) + room.reverb_db;
+    let reverb_on = room.reverb_db > crate::scene::limits::REVERB_DB.0;
+    let (air_cutoff_hz, air_amount) = air(distance_m);
+    StemMix {
+        distance_m,
+        azimuth_deg,
+        zone: Zone::at(distance_m),
+        dry_db: placement.audible.then_some(dry_db),
+        pan: pan_position(placement.position),
+        width: apparent_width(placement.size, distance_m),
+        reverb_send_db: (placement.audible && reverb_on).then_some(send_db),
+        drr_db: dry_db - send_db,
+        air_cutoff_hz,
+        air_amount,
+        pre_delay_s: pre_delay_s(distance_m, &acoustics),
+        proximity_db: proximity_db(distance_m),
+        tilt_db: tilt_db(placement.position[1]),
+        spoil: placement.spoil,
+    }
+}
+
+/// The mapping for every stem of a scene (solo and mute applied).
+pub fn scene_mix(scene: &Scene) -> Vec<StemMix> {
+    let any_solo = scene.stems.iter().any(|s| s.solo);
+    scene
+        .stems
+        .iter()
+        .map(|s| stem_mix(&Placement::from_stem(s, any_solo), &scene.room))
+        .collect()
+}
+
+/// The 2×2 stereo matrix plus decorrelated-signal weights that place a stem's image.
+///
+/// The stem's two channels A and B (with `width` worth of an all-passed copy of the mid added to A and taken
+/// from B, normalised so their power is unchanged) are treated as two virtual sources at `pan ± width`, each
+/// panned with the constant-power sine/cosine law. The pair is scaled by `1/√(1 + ρ·cos Δθ)` with ρ the
+/// correlation of A and B for a mono input, so a mono stem keeps its power at every pan and width (unity at
+/// centre, +3 dB in one channel when hard-panned, as kira's own panning) and a stereo stem at full width keeps
+/// its own image. Returns `[[L←A, L←B], [R←A, R←B]]` and the decorrelation amount k.
+pub fn image_matrix(pan: f32, width: f32) -> ([[f32; 2]; 2], f32) {
+    let k = width.clamp(0.0, 1.0);
+    let pos_a = (pan - k).clamp(-1.0, 1.0);
+    let pos_b = (pan + k).clamp(-1.0, 1.0);
+    let theta_a = (pos_a + 1.0) * FRAC_PI_4;
+    let theta_b = (pos_b + 1.0) * FRAC_PI_4;
+    let rho = (1.0 - k * k) / (1.0 + k * k);
+    let scale = 1.0 / (1.0 + rho * (theta_a - theta_b).cos()).sqrt();
+    debug_assert!((theta_a - theta_b).abs() <= FRAC_PI_2 + 1e-5);
+    (
+        [
+            [scale * theta_a.cos(), scale * theta_b.cos()],
+            [scale * theta_a.sin(), scale * theta_b.sin()],
+        ],
+        k,
+    )
+}
+
+/// Converts decibels to amplitude; `None` (silence) becomes 0.
+pub fn db_to_amp(db: Option<f32>) -> f32 {
+    db.map_or(0.0, |db| 10f32.powf(db / 20.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f32, y: f32, z: f32) -> Placement {
+        Placement {
+            position: [x, y, z],
+            size: 1.0,
+            gain_db: 0.0,
+            spoil: 0.0,
+            audible: true,
+        }
+    }
+
+    fn room() -> Room {
+        Room::default()
+    }
+
+    fn ahead(d: f32) -> StemMix {
+        stem_mix(&at(0.0, EAR_HEIGHT_M, -d), &room())
+    }
+
+    #[test]
+    fn dry_level_falls_six_db_per_doubling() {
+        let a = ahead(1.0).dry_db.unwrap();
+        let b = ahead(2.0).dry_db.unwrap();
+        assert!((a - b - 6.0206).abs() < 1e-3, "{a} {b}");
+        assert!((ahead(LEVEL_REF_M).dry_db.unwrap()).abs() < 1e-4);
+    }
+
+    #[test]
+    fn distances_are_monotone_in_every_cue() {
+        let mut prev = ahead(MIN_DISTANCE_M);
+        for i in 1..400 {
+            let d = MIN_DISTANCE_M + i as f32 * 0.1;
+            let m = ahead(d);
+            assert!(m.dry_db < prev.dry_db, "dry at {d}");
+            assert!(m.drr_db < prev.drr_db, "drr at {d}");
+            assert_eq!(
+                m.reverb_send_db, prev.reverb_send_db,
+                "send is distance-independent"
+            );
+            assert!(m.pre_delay_s <= prev.pre_delay_s, "pre-delay at {d}");
+            assert!(m.proximity_db <= prev.proximity_db, "proximity at {d}");
+            assert!(m.width <= prev.width, "width at {d}");
+            match (m.air_cutoff_hz, prev.air_cutoff_hz) {
+                (Some(a), Some(b)) => assert!(a < b, "air at {d}"),
+                (None, Some(_)) => panic!("air vanished at {d}"),
+                _ => {}
+            }
+            assert!(m.air_amount >= prev.air_amount);
+            prev = m;
+        }
+    }
+
+    #[test]
+    fn boundaries_hold() {
+        // Inside the head the distance clamps, nothing becomes infinite.
+        let m = stem_mix(&at(0.0, EAR_HEIGHT_M, 0.0), &room());
+        assert_eq!(m.distance_m, MIN_DISTANCE_M);
+        assert!(m.dry_db.unwrap().is_finite());
+        assert_eq!(m.pan, 0.0);
+        assert_eq!(m.zone, Zone::Intimate);
+        assert!((m.proximity_db - PROXIMITY_MAX_DB).abs() < 1e-4);
+        // Far away: every cue stays in range.
+        let far = stem_mix(&at(999.0, 999.0, -999.0), &room());
+        assert_eq!(far.zone, Zone::Public);
+        assert!(far.pre_delay_s >= 0.0 && far.pre_delay_s <= MAX_PRE_DELAY_S);
+        assert!(far.air_cutoff_hz.unwrap() > 20.0);
+        assert_eq!(far.tilt_db, TILT_MAX_DB);
+        assert_eq!(far.air_amount, 1.0);
+        // Air starts exactly at its start distance, without a jump in amount.
+        assert_eq!(air(AIR_START_M), (None, 0.0));
+        assert!(air(AIR_START_M + 1e-3).1 < 1e-4);
+    }
+
+    #[test]
+    fn zones_follow_hall() {
+        assert_eq!(Zone::at(0.3), Zone::Intimate);
+        assert_eq!(Zone::at(0.45), Zone::Personal);
+        assert_eq!(Zone::at(1.19), Zone::Personal);
+        assert_eq!(Zone::at(2.0), Zone::Social);
+        assert_eq!(Zone::at(3.6), Zone::Public);
+    }
+
+    #[test]
+    fn pan_follows_azimuth() {
+        let left = stem_mix(&at(-2.0, EAR_HEIGHT_M, 0.0), &room());
+        assert_eq!(left.pan, -1.0);
+        assert!((left.azimuth_deg + 90.0).abs() < 1e-4);
+        let right = stem_mix(&at(2.0, EAR_HEIGHT_M, -2.0), &room());
+        assert!((right.pan - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-5);
+        assert!((right.azimuth_deg - 45.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn size_makes_louder_and_wider() {
+        let small = stem_mix(
+            &Placement {
+                size: 0.5,
+                ..at(0.0, EAR_HEIGHT_M, -2.0)
+            },
+            &room(),
+        );
+        let big = stem_mix(
+            &Placement {
+                size: 4.0,
+                ..at(0.0, EAR_HEIGHT_M, -2.0)
+            },
+            &room(),
+        );
+        assert!(big.width > small.width);
+        assert!((big.dry_db.unwrap() - small.dry_db.unwrap() - 9.0).abs() < 1e-3);
+        assert_eq!(
+            big.drr_db, small.drr_db,
+            "size changes level, not the direct-to-reverb ratio"
+        );
+    }
+
+    #[test]
+    fn height_tilts_brightness() {
+        assert!(stem_mix(&at(0.0, 3.0, -2.0), &room()).tilt_db > 0.0);
+        assert!(stem_mix(&at(0.0, 0.0, -2.0), &room()).tilt_db < 0.0);
+        assert_eq!(stem_mix(&at(0.0, EAR_HEIGHT_M, -2.0), &room()).tilt_db, 0.0);
+    }
+
+    #[test]
+    fn drr_is_zero_at_the_critical_distance() {
+        let rc = room_acoustics(&room()).critical_distance_m;
+        assert!(rc > 1.0 && rc < 3.0, "{rc}");
+        assert!(ahead(rc).drr_db.abs() < 1e-3);
+        let bigger_room = Room {
+            size: 30.0,
+            ..room()
+        };
+        assert!(room_acoustics(&bigger_room).critical_distance_m > rc);
+        let deader = Room {
+            decay_s: 0.4,
+            ..room()
+        };
+        assert!(room_acoustics(&deader).critical_distance_m > rc);
+    }
+
+    #[test]
+    fn muted_is_silent_and_reverb_off_sends_nothing() {
+        let m = stem_mix(
+            &Placement {
+                audible: false,
+                ..at(0.0, 1.2, -1.0)
+            },
+            &room(),
+        );
+        assert_eq!(m.dry_db, None);
+        assert_eq!(m.reverb_send_db, None);
+        let dry_room = Room {
+            reverb_db: -60.0,
+            ..room()
+        };
+        let m = stem_mix(&at(0.0, 1.2, -1.0), &dry_room);
+        assert!(m.dry_db.is_some());
+        assert_eq!(m.reverb_send_db, None);
+    }
+
+    #[test]
+    fn image_matrix_keeps_mono_power_and_stereo_identity() {
+        for pan in [-1.0, -0.5, 0.0, 0.3, 1.0] {
+            for width in [0.0, 0.2, 0.6, 1.0] {
+                let ([[la, lb], [ra, rb]], k) = image_matrix(pan, width);
+                // Mono input M: A = B = M scaled; decorrelated part D ⟂ M with weight ±k/√(1+k²).
+                let n = 1.0 / (1.0 + k * k).sqrt();
+                let l_m = (la + lb) * n;
+                let r_m = (ra + rb) * n;
+                let l_d = (la - lb) * n * k;
+                let r_d = (ra - rb) * n * k;
+                let power = l_m * l_m + r_m * r_m + l_d * l_d + r_d * r_d;
+                assert!(
+                    (power - 2.0).abs() < 1e-4,
+                    "pan {pan} width {width}: {power}"
+                );
+            }
+        }
+        let ([[la, lb], [ra, rb]], _) = image_matrix(0.0, 0.0);
+        assert!(
+            (la + lb - 1.0).abs() < 1e-6 && (ra + rb - 1.0).abs() < 1e-6,
+            "mono unity at centre"
+        );
+        let (m, _) = image_matrix(0.0, 1.0);
+        assert!((m[0][0] - 1.0).abs() < 1e-6 && m[0][1].abs() < 1e-6 && m[1][0].abs() < 1e-6);
+    }
+}

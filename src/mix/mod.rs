@@ -1,0 +1,11 @@
+//! The mix core: mapping, import, effects, the one mix graph and offline render. It never imports Bevy.
+
+pub mod effects;
+pub mod graph;
+pub mod import;
+pub mod mapping;
+pub mod offline;
+
+pub use graph::{GraphConfig, MixGraph};
+pub use import::Audio;
+pub use mapping::{StemMix, Zone};

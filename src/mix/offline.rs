@@ -1,0 +1,389 @@
+//! Offline export: a kira backend that renders as fast as the CPU allows, `render(scene)` through the same
+//! MixGraph the stage plays, BS.1770 loudness and true peak (ebur128), and WAV files written atomically.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Mutex;
+
+use kira::backend::{Backend, Renderer};
+
+use super::graph::{GraphConfig, GraphError, MixGraph};
+use super::import::Audio;
+use crate::scene::Scene;
+
+/// A backend with no device: the caller pumps the renderer block by block, so time is sample counts only.
+pub struct OfflineBackend {
+    sample_rate: u32,
+    // Renderer is Send but not Sync; the mutex makes the backend Sync (a Bevy resource) at no cost (get_mut).
+    renderer: Option<Mutex<Renderer>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct OfflineSettings {
+    pub sample_rate: u32,
+}
+
+impl Default for OfflineSettings {
+    fn default() -> Self {
+        OfflineSettings {
+            sample_rate: 48_000,
+        }
+    }
+}
+
+impl Backend for OfflineBackend {
+    type Settings = OfflineSettings;
+    type Error = std::convert::Infallible;
+
+    fn setup(
+        settings: OfflineSettings,
+        _internal_buffer_size: usize,
+    ) -> Result<(Self, u32), Self::Error> {
+        Ok((
+            OfflineBackend {
+                sample_rate: settings.sample_rate,
+                renderer: None,
+            },
+            settings.sample_rate,
+        ))
+    }
+
+    fn start(&mut self, renderer: Renderer) -> Result<(), Self::Error> {
+        self.renderer = Some(Mutex::new(renderer));
+        Ok(())
+    }
+}
+
+impl OfflineBackend {
+    /// One "device callback": applies every command sent since the last call, then renders
+    /// `out.len() / 2` interleaved stereo frames.
+    pub fn render_block(&mut self, out: &mut [f32]) {
+        let renderer = self
+            .renderer
+            .as_mut()
+            .expect("kira starts the backend in AudioManager::new");
+        let renderer = renderer.get_mut().unwrap_or_else(|e| e.into_inner());
+        renderer.on_start_processing();
+        renderer.process(out, 2);
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+}
+
+pub type OfflineGraph = MixGraph<OfflineBackend>;
+
+impl OfflineGraph {
+    /// Builds the graph for offline use at `config.sample_rate`, already at the scene's mapping.
+    pub fn offline(
+        scene: &Scene,
+        audio: &[Option<Audio>],
+        config: GraphConfig,
+    ) -> Result<Self, GraphError> {
+        MixGraph::new(
+            OfflineSettings {
+                sample_rate: config.sample_rate,
+            },
+            scene,
+            audio,
+            config,
+        )
+    }
+}
+
+/// How to render.
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions {
+    pub sample_rate: u32,
+    /// Length; `None` plays the song once and lets the reverb ring out.
+    pub seconds: Option<f64>,
+    /// Frames per backend call (a device's buffer size); the output does not depend on it.
+    pub block_frames: usize,
+    /// Target integrated loudness (LUFS), reached by the master gain before the limiter.
+    pub normalize_lufs: Option<f64>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            sample_rate: 48_000,
+            seconds: None,
+            block_frames: 512,
+            normalize_lufs: None,
+        }
+    }
+}
+
+/// BS.1770 measurements of a render.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Loudness {
+    /// Integrated loudness (LUFS); −∞ for silence.
+    pub integrated_lufs: f64,
+    pub loudness_range_lu: f64,
+    /// Highest true peak over both channels (dBTP).
+    pub true_peak_dbtp: f64,
+    pub sample_peak_dbfs: f64,
+}
+
+impl fmt::Display for Loudness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.integrated_lufs.is_finite() {
+            write!(f, "{:.1} LUFS integrated", self.integrated_lufs)?;
+        } else {
+            write!(f, "silent")?;
+        }
+        write!(
+            f,
+            ", true peak {:.2} dBTP, LRA {:.1} LU",
+            self.true_peak_dbtp, self.loudness_range_lu
+        )
+    }
+}
+
+/// Measures interleaved stereo audio.
+pub fn measure(interleaved: &[f32], sample_rate: u32) -> Loudness {
+    use ebur128::{EbuR128, Mode};
+    let mut meter = EbuR128::new(
+        2,
+        sample_rate,
+        Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK,
+    )
+    .expect("2 channels at a validated rate");
+    // Feed in pieces: ebur128 allocates per call in proportion to the call's size.
+    for part in interleaved.chunks(2 * 65_536) {
+        meter.add_frames_f32(part).expect("whole stereo frames");
+    }
+    let db = |x: f64| 20.0 * x.max(1e-12).log10();
+    let tp = (0..2)
+        .map(|c| meter.true_peak(c).unwrap_or(0.0))
+        .fold(0.0, f64::max);
+    let sp = (0..2)
+        .map(|c| meter.sample_peak(c).unwrap_or(0.0))
+        .fold(0.0, f64::max);
+    Loudness {
+        integrated_lufs: meter.loudness_global().unwrap_or(f64::NEG_INFINITY),
+        loudness_range_lu: meter.loudness_range().unwrap_or(0.0),
+        true_peak_dbtp: db(tp),
+        sample_peak_dbfs: db(sp),
+    }
+}
+
+/// A finished render: interleaved stereo at `sample_rate`.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub sample_rate: u32,
+    pub interleaved: Vec<f32>,
+    pub loudness: Loudness,
+    /// Master gain applied to reach `normalize_lufs` (dB), if asked.
+    pub normalize_gain_db: Option<f64>,
+}
+
+impl Rendered {
+    pub fn frames(&self) -> usize {
+        self.interleaved.len() / 2
+    }
+    pub fn seconds(&self) -> f64 {
+        self.frames() as f64 / self.sample_rate as f64
+    }
+}
+
+/// Length of the song (longest stem) in frames.
+pub fn song_frames(audio: &[Option<Audio>]) -> usize {
+    audio
+        .iter()
+        .flatten()
+        .map(|a| a.frames.len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// How long the reverb rings after the music stops: its RT60, capped, and a little for the limiter.
+pub fn tail_seconds(scene: &Scene) -> f64 {
+    let reverb_off = scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0;
+    if reverb_off {
+        0.1
+    } else {
+        (scene.room.decay_s as f64).min(10.0) + 0.1
+    }
+}
+
+/// Renders `scene` with its decoded stems, reporting progress (0..1) as it goes.
+pub fn render(
+    scene: &Scene,
+    audio: &[Option<Audio>],
+    options: &RenderOptions,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Rendered, GraphError> {
+    let sr = options.sample_rate;
+    let song = song_frames(audio);
+    let total_frames = match options.seconds {
+        Some(s) => (s * sr as f64).round() as usize,
+        None => song + (tail_seconds(scene) * sr as f64).round() as usize,
+    };
+    let looping = options
+        .seconds
+        .is_some_and(|_| total_frames > song && song > 0);
+    let config = GraphConfig {
+        sample_rate: sr,
+        looping,
+    };
+    let Some(target) = options.normalize_lufs else {
+        let (interleaved, loudness) = render_pass(
+            scene,
+            audio,
+            config,
+            total_frames,
+            options.block_frames,
+            progress,
+        )?;
+        return Ok(Rendered {
+            sample_rate: sr,
+            interleaved,
+            loudness,
+            normalize_gain_db: None,
+        });
+    };
+    // Normalising: measure once, set the master gain (before the limiter, so the ceiling still holds), render
+    // again. The second pass is what is written, and it is measured afresh.
+    let mut half = |p: f64| progress(0.5 * p);
+    let (_, first) = render_pass(
+        scene,
+        audio,
+        config,
+        total_frames,
+        options.block_frames,
+        &mut half,
+    )?;
+    let mut adjusted = scene.clone();
+    let gain_db = if first.integrated_lufs.is_finite() {
+        target - first.integrated_lufs
+    } else {
+        0.0
+    };
+    let lo_hi = crate::scene::limits::GAIN_DB;
+    adjusted.master_gain_db =
+        (scene.master_gain_db as f64 + gain_db).clamp(lo_hi.0 as f64, lo_hi.1 as f64) as f32;
+    let mut second_half = |p: f64| progress(0.5 + 0.5 * p);
+    let (interleaved, loudness) = render_pass(
+        &adjusted,
+        audio,
+        config,
+        total_frames,
+        options.block_frames,
+        &mut second_half,
+    )?;
+    Ok(Rendered {
+        sample_rate: sr,
+        interleaved,
+        loudness,
+        normalize_gain_db: Some((adjusted.master_gain_db - scene.master_gain_db) as f64),
+    })
+}
+
+fn render_pass(
+    scene: &Scene,
+    audio: &[Option<Audio>],
+    config: GraphConfig,
+    total_frames: usize,
+    block_frames: usize,
+    progress: &mut dyn FnMut(f64),
+) -> Result<(Vec<f32>, Loudness), GraphError> {
+    let mut graph = OfflineGraph::offline(scene, audio, config)?;
+    graph.start();
+    let block = block_frames.max(1);
+    let mut out = vec![0.0f32; total_frames * 2];
+    let mut done = 0;
+    let mut last_report = 0;
+    while done < total_frames {
+        let n = block.min(total_frames - done);
+        graph
+            .backend_mut()
+            .render_block(&mut out[2 * done..2 * (done + n)]);
+        done += n;
+        if done - last_report >= config.sample_rate as usize || done == total_frames {
+            progress(done as f64 / total_frames as f64);
+            last_report = done;
+        }
+    }
+    let loudness = measure(&out, config.sample_rate);
+    Ok((out, loudness))
+}
+
+/// Sample formats for WAV export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WavFormat {
+    /// 16-bit integer with TPDF dither.
+    Int16,
+    /// 24-bit integer.
+    Int24,
+    /// 32-bit float.
+    Float32,
+}
+
+/// Writes a render as a WAV file via a temporary file and a rename, so a failed export never leaves a broken
+/// file under the final name and never replaces a good one.
+pub fn write_wav(path: &Path, rendered: &Rendered, format: WavFormat) -> std::io::Result<()> {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rendered.sample_rate,
+        bits_per_sample: match format {
+            WavFormat::Int16 => 16,
+            WavFormat::Int24 => 24,
+            WavFormat::Float32 => 32,
+        },
+        sample_format: match format {
+            WavFormat::Float32 => hound::SampleFormat::Float,
+            _ => hound::SampleFormat::Int,
+        },
+    };
+    crate::write_atomically(path, false, |file| {
+        let mut writer = hound::WavWriter::new(file, spec).map_err(to_io)?;
+        match format {
+            WavFormat::Float32 => {
+                for &s in &rendered.interleaved {
+                    writer.write_sample(s).map_err(to_io)?;
+                }
+            }
+            WavFormat::Int24 => {
+                let scale = 8_388_607.0f64;
+                for &s in &rendered.interleaved {
+                    let v = (s as f64 * scale).round().clamp(-scale - 1.0, scale) as i32;
+                    writer.write_sample(v).map_err(to_io)?;
+                }
+            }
+            WavFormat::Int16 => {
+                // TPDF dither: the sum of two uniform ±½ LSB values, from a fixed seed so exports stay
+                // bit-identical.
+                let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+                let scale = 32_767.0f64;
+                for &s in &rendered.interleaved {
+                    let tpdf = rng.uniform() - rng.uniform();
+                    let v = (s as f64 * scale + tpdf).round().clamp(-scale - 1.0, scale) as i16;
+                    writer.write_sample(v).map_err(to_io)?;
+                }
+            }
+        }
+        writer.finalize().map_err(to_io)
+    })
+}
+
+fn to_io(e: hound::Error) -> std::io::Error {
+    match e {
+        hound::Error::IoError(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
+/// A tiny deterministic generator for dither (quality is irrelevant, repeatability is not).
+struct XorShift(u64);
+
+impl XorShift {
+    /// Uniform in [-0.5, 0.5).
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    }
+}

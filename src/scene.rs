@@ -1,0 +1,390 @@
+//! The scene file: a hand-editable RON document (format version 1), validated before anything reaches kira.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The only format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// kira's tracks are allocated up front; this caps what a scene may ask for.
+pub const MAX_STEMS: usize = 256;
+
+/// Valid ranges, one place, so the README, validation and error messages agree.
+pub mod limits {
+    /// Room size (characteristic length, metres): a booth to a stadium.
+    pub const ROOM_SIZE_M: (f32, f32) = (2.0, 200.0);
+    /// Reverberation time RT60 (seconds).
+    pub const DECAY_S: (f32, f32) = (0.1, 20.0);
+    /// High-frequency damping of the reverb tail (0 bright .. 1 dark).
+    pub const DAMPING: (f32, f32) = (0.0, 1.0);
+    /// Reverb return trim (dB); at the minimum the reverb is off.
+    pub const REVERB_DB: (f32, f32) = (-60.0, 12.0);
+    /// Any coordinate of a body (metres from the listener's feet).
+    pub const COORD_M: (f32, f32) = (-1000.0, 1000.0);
+    /// Body size (1.0 = a single voice or instrument).
+    pub const SIZE: (f32, f32) = (0.1, 10.0);
+    /// Per-stem and master trims (dB).
+    pub const GAIN_DB: (f32, f32) = (-60.0, 24.0);
+    /// The spoil macro.
+    pub const SPOIL: (f32, f32) = (0.0, 1.0);
+    /// Limiter ceiling (dBTP).
+    pub const CEILING_DBTP: (f32, f32) = (-24.0, 0.0);
+}
+
+/// A whole staging: a room, the stems in it and the master bus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scene {
+    pub version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub room: Room,
+    pub stems: Vec<Stem>,
+    /// Master trim before the limiter (dB).
+    #[serde(default)]
+    pub master_gain_db: f32,
+    /// Spoil on the whole mix (0..1).
+    #[serde(default)]
+    pub master_spoil: f32,
+    /// The limiter never lets the true peak past this (dBTP).
+    #[serde(default = "default_ceiling")]
+    pub ceiling_dbtp: f32,
+}
+
+fn default_ceiling() -> f32 {
+    -1.0
+}
+
+/// The room every body stands in; it sets the reverb and the critical distance.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Room {
+    /// Characteristic length in metres (the room is modelled as size × size × size/3).
+    pub size: f32,
+    /// Reverberation time RT60 in seconds.
+    pub decay_s: f32,
+    /// High-frequency damping of the tail, 0 (bright) .. 1 (dark).
+    pub damping: f32,
+    /// Reverb return trim in dB; -60 switches the reverb off.
+    #[serde(default)]
+    pub reverb_db: f32,
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Room {
+            size: 12.0,
+            decay_s: 1.6,
+            damping: 0.5,
+            reverb_db: 0.0,
+        }
+    }
+}
+
+/// One stem: an audio file and the body that stands for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stem {
+    pub name: String,
+    /// Path of the audio file, relative to the scene file.
+    pub file: String,
+    /// (x, y, z) in metres; the listener stands at the origin facing -Z, ears 1.2 m up.
+    pub position: (f32, f32, f32),
+    #[serde(default = "default_size")]
+    pub size: f32,
+    #[serde(default)]
+    pub gain_db: f32,
+    #[serde(default)]
+    pub spoil: f32,
+    #[serde(default)]
+    pub muted: bool,
+    #[serde(default)]
+    pub solo: bool,
+}
+
+fn default_size() -> f32 {
+    1.0
+}
+
+impl Stem {
+    pub fn position_array(&self) -> [f32; 3] {
+        [self.position.0, self.position.1, self.position.2]
+    }
+}
+
+/// Why a scene could not be read; every variant names the file.
+#[derive(Debug)]
+pub enum SceneError {
+    Io {
+        path: PathBuf,
+        message: String,
+    },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    Invalid {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for SceneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SceneError::Io { path, message } => write!(f, "{}: {message}", path.display()),
+            SceneError::Syntax {
+                path,
+                line,
+                column,
+                message,
+            } => {
+                write!(f, "{}:{line}:{column}: {message}", path.display())
+            }
+            SceneError::Invalid {
+                path,
+                field,
+                message,
+            } => {
+                write!(f, "{}: {field}: {message}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SceneError {}
+
+/// A problem with one value, found by [`Scene::validate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Scene {
+    /// Reads, parses and validates a scene file.
+    pub fn load(path: &Path) -> Result<Scene, SceneError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SceneError::Io {
+            path: path.to_owned(),
+            message: format!("cannot read scene file: {e}"),
+        })?;
+        Scene::parse(&text, path)
+    }
+
+    /// Parses and validates scene text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Scene, SceneError> {
+        let scene: Scene = ron::from_str(text).map_err(|e| SceneError::Syntax {
+            path: path.to_owned(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        scene
+            .validate()
+            .map_err(|Invalid { field, message }| SceneError::Invalid {
+                path: path.to_owned(),
+                field,
+                message,
+            })?;
+        Ok(scene)
+    }
+
+    /// Checks every value against [`limits`]; the first problem is reported with its field path.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        use limits::*;
+        if self.version != FORMAT_VERSION {
+            return Err(invalid(
+                "version",
+                format!(
+                    "format version {} is not supported (this build reads version {FORMAT_VERSION})",
+                    self.version
+                ),
+            ));
+        }
+        check_range("room.size", self.room.size, ROOM_SIZE_M)?;
+        check_range("room.decay_s", self.room.decay_s, DECAY_S)?;
+        check_range("room.damping", self.room.damping, DAMPING)?;
+        check_range("room.reverb_db", self.room.reverb_db, REVERB_DB)?;
+        check_range("master_gain_db", self.master_gain_db, GAIN_DB)?;
+        check_range("master_spoil", self.master_spoil, SPOIL)?;
+        check_range("ceiling_dbtp", self.ceiling_dbtp, CEILING_DBTP)?;
+        if self.stems.len() > MAX_STEMS {
+            return Err(invalid(
+                "stems",
+                format!(
+                    "{} stems; at most {MAX_STEMS} are supported",
+                    self.stems.len()
+                ),
+            ));
+        }
+        for (i, stem) in self.stems.iter().enumerate() {
+            let at = |field: &str| format!("stems[{i}].{field}");
+            if stem.name.trim().is_empty() {
+                return Err(invalid(&at("name"), "must not be empty".into()));
+            }
+            if stem.file.trim().is_empty() {
+                return Err(invalid(&at("file"), "must name an audio file".into()));
+            }
+            for (axis, v) in ["x", "y", "z"].iter().zip(stem.position_array()) {
+                check_range(&format!("{} ({axis})", at("position")), v, COORD_M)?;
+            }
+            check_range(&at("size"), stem.size, SIZE)?;
+            check_range(&at("gain_db"), stem.gain_db, GAIN_DB)?;
+            check_range(&at("spoil"), stem.spoil, SPOIL)?;
+        }
+        Ok(())
+    }
+
+    /// The audio file of `stem`, resolved against the directory of the scene file.
+    pub fn resolve_file(scene_path: &Path, stem: &Stem) -> PathBuf {
+        let file = Path::new(&stem.file);
+        if file.is_absolute() {
+            file.to_owned()
+        } else {
+            scene_path.parent().unwrap_or(Path::new(".")).join(file)
+        }
+    }
+
+    /// The scene as RON text, formatted for people.
+    pub fn to_ron(&self) -> String {
+        let config = ron::ser::PrettyConfig::new()
+            .depth_limit(3)
+            .struct_names(false);
+        ron::ser::to_string_pretty(self, config).expect("a scene always serializes")
+    }
+
+    /// Writes the scene atomically: a temporary file beside the target, then a rename.
+    /// An existing file is kept as `NAME.bak`.
+    pub fn save(&self, path: &Path) -> Result<(), SceneError> {
+        self.validate()
+            .map_err(|Invalid { field, message }| SceneError::Invalid {
+                path: path.to_owned(),
+                field,
+                message,
+            })?;
+        let io = |e: std::io::Error| SceneError::Io {
+            path: path.to_owned(),
+            message: format!("cannot save: {e}"),
+        };
+        let text = self.to_ron();
+        crate::atomic_write(path, text.as_bytes(), true).map_err(io)
+    }
+}
+
+fn invalid(field: &str, message: String) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        message,
+    }
+}
+
+fn check_range(field: &str, value: f32, (lo, hi): (f32, f32)) -> Result<(), Invalid> {
+    if !value.is_finite() {
+        return Err(invalid(field, format!("{value} is not a finite number")));
+    }
+    if value < lo || value > hi {
+        return Err(invalid(
+            field,
+            format!("{value} is outside the allowed range {lo} ..= {hi}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"(
+        version: 1,
+        name: "Intimate",
+        notes: "A voice close to you.",
+        room: (size: 12.0, decay_s: 1.6, damping: 0.5),
+        stems: [
+            (name: "vocal", file: "../assets/stems/vocal.ogg", position: (0.0, 1.6, -0.5), size: 1.0, gain_db: 0.0, spoil: 0.0, muted: false, solo: false),
+            (name: "bass", file: "bass.wav", position: (1.0, 0.5, -3.0)),
+        ],
+    )"#;
+
+    fn parse(text: &str) -> Result<Scene, SceneError> {
+        Scene::parse(text, Path::new("test.ron"))
+    }
+
+    #[test]
+    fn the_issue_example_parses_with_defaults() {
+        let scene = parse(GOOD).unwrap();
+        assert_eq!(scene.stems.len(), 2);
+        assert_eq!(scene.stems[1].size, 1.0);
+        assert_eq!(scene.ceiling_dbtp, -1.0);
+        assert_eq!(scene.room.reverb_db, 0.0);
+    }
+
+    #[test]
+    fn round_trips_through_ron() {
+        let scene = parse(GOOD).unwrap();
+        let again = parse(&scene.to_ron()).unwrap();
+        assert_eq!(scene, again);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_a_position() {
+        let text = GOOD.replace("size: 1.0, gain_db", "sise: 1.0, gain_db");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.starts_with("test.ron:7:"), "{err}");
+        assert!(err.contains("sise"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let text = GOOD.replace("name: \"bass\",", "name: \"bass\"");
+        let err = parse(&text).unwrap_err();
+        match err {
+            SceneError::Syntax { line, .. } => assert_eq!(line, 8),
+            other => panic!("expected a syntax error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn hostile_numbers_name_the_field() {
+        for (from, to, field) in [
+            (
+                "(0.0, 1.6, -0.5)",
+                "(NaN, 1.6, -0.5)",
+                "stems[0].position (x)",
+            ),
+            (
+                "(0.0, 1.6, -0.5)",
+                "(0.0, inf, -0.5)",
+                "stems[0].position (y)",
+            ),
+            (
+                "(0.0, 1.6, -0.5)",
+                "(0.0, 1.6, -1e30)",
+                "stems[0].position (z)",
+            ),
+            ("size: 1.0", "size: -1.0", "stems[0].size"),
+            ("spoil: 0.0", "spoil: 7.0", "stems[0].spoil"),
+            ("decay_s: 1.6", "decay_s: 1e39", "room.decay_s"),
+            ("version: 1", "version: 9", "version"),
+        ] {
+            let err = parse(&GOOD.replace(from, to)).unwrap_err();
+            match &err {
+                SceneError::Invalid { field: f, .. } => assert_eq!(f, field, "{err}"),
+                other => panic!("{to}: expected an invalid value, got {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn files_resolve_against_the_scene_directory() {
+        let scene = parse(GOOD).unwrap();
+        let p = Scene::resolve_file(Path::new("/a/scenes/x.ron"), &scene.stems[0]);
+        assert_eq!(p, Path::new("/a/scenes/../assets/stems/vocal.ogg"));
+    }
+}
