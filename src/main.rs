@@ -105,19 +105,19 @@ fn run(cli: Cli) -> Result<(), UserError> {
             normalize,
             block,
         }) => {
-            if let Some(s) = seconds {
-                if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
-                    return Err(UserError(format!(
-                        "--seconds {s}: give a length between 0 and 3600 seconds"
-                    )));
-                }
+            if let Some(s) = seconds
+                && !(s.is_finite() && s > 0.0 && s <= 3600.0)
+            {
+                return Err(UserError(format!(
+                    "--seconds {s}: give a length between 0 and 3600 seconds"
+                )));
             }
-            if let Some(l) = normalize {
-                if !(l.is_finite() && (-70.0..=0.0).contains(&l)) {
-                    return Err(UserError(format!(
-                        "--normalize {l}: give a loudness between -70 and 0 LUFS"
-                    )));
-                }
+            if let Some(l) = normalize
+                && !(l.is_finite() && (-70.0..=0.0).contains(&l))
+            {
+                return Err(UserError(format!(
+                    "--normalize {l}: give a loudness between -70 and 0 LUFS"
+                )));
             }
             let options = RenderOptions {
                 sample_rate,

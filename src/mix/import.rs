@@ -140,14 +140,14 @@ fn open(path: &Path) -> Result<Reader, ImportError> {
         )));
     }
     let frames = track.num_frames;
-    if let Some(n) = frames {
-        if n > MAX_DURATION_S * sample_rate as u64 {
-            return Err(fail(format!(
-                "the header declares {:.0} minutes of audio; the limit for a stem is {} minutes",
-                n as f64 / sample_rate as f64 / 60.0,
-                MAX_DURATION_S / 60
-            )));
-        }
+    if let Some(n) = frames
+        && n > MAX_DURATION_S * sample_rate as u64
+    {
+        return Err(fail(format!(
+            "the header declares {:.0} minutes of audio; the limit for a stem is {} minutes",
+            n as f64 / sample_rate as f64 / 60.0,
+            MAX_DURATION_S / 60
+        )));
     }
     let track_id = track.id;
     let format_name = format.format_info().short_name.to_string();

@@ -271,30 +271,31 @@ pub fn scene_mix(scene: &Scene) -> Vec<StemMix> {
         .collect()
 }
 
-/// The 2×2 stereo matrix plus decorrelated-signal weights that place a stem's image.
-///
-/// The stem's two channels A and B (with `width` worth of an all-passed copy of the mid added to A and taken
-/// from B, normalised so their power is unchanged) are treated as two virtual sources at `pan ± width`, each
-/// panned with the constant-power sine/cosine law. The pair is scaled by `1/√(1 + ρ·cos Δθ)` with ρ the
-/// correlation of A and B for a mono input, so a mono stem keeps its power at every pan and width (unity at
-/// centre, +3 dB in one channel when hard-panned, as kira's own panning) and a stereo stem at full width keeps
-/// its own image. Returns `[[L←A, L←B], [R←A, R←B]]` and the decorrelation amount k.
-pub fn image_matrix(pan: f32, width: f32) -> ([[f32; 2]; 2], f32) {
-    let k = width.clamp(0.0, 1.0);
-    let pos_a = (pan - k).clamp(-1.0, 1.0);
-    let pos_b = (pan + k).clamp(-1.0, 1.0);
-    let theta_a = (pos_a + 1.0) * FRAC_PI_4;
-    let theta_b = (pos_b + 1.0) * FRAC_PI_4;
-    let rho = (1.0 - k * k) / (1.0 + k * k);
-    let scale = 1.0 / (1.0 + rho * (theta_a - theta_b).cos()).sqrt();
+/// The 2×2 stereo matrix that places a stem's image: its two channels are treated as two virtual sources at
+/// `pan ∓ width`, each panned with the constant-power sine/cosine law, and the pair is scaled by
+/// `1/√(1 + cos Δθ)` so a mono stem keeps its power at every pan and width (unity at centre, +3 dB in one
+/// channel when hard-panned, as kira's own panning) while a stereo stem at full width keeps its own image.
+/// Returns `[[L←L, L←R], [R←L, R←R]]`.
+pub fn image_matrix(pan: f32, width: f32) -> [[f32; 2]; 2] {
+    let spread = width.clamp(0.0, 1.0);
+    let theta_a = ((pan - spread).clamp(-1.0, 1.0) + 1.0) * FRAC_PI_4;
+    let theta_b = ((pan + spread).clamp(-1.0, 1.0) + 1.0) * FRAC_PI_4;
     debug_assert!((theta_a - theta_b).abs() <= FRAC_PI_2 + 1e-5);
-    (
-        [
-            [scale * theta_a.cos(), scale * theta_b.cos()],
-            [scale * theta_a.sin(), scale * theta_b.sin()],
-        ],
-        k,
-    )
+    let scale = 1.0 / (1.0 + (theta_a - theta_b).cos()).sqrt();
+    [
+        [scale * theta_a.cos(), scale * theta_b.cos()],
+        [scale * theta_a.sin(), scale * theta_b.sin()],
+    ]
+}
+
+/// How much decorrelated signal (an all-passed copy of the mid, added to L and subtracted from R) a body of
+/// this width gets, and how much the direct image is scaled to keep the power: `(direct, decorrelated)` with
+/// direct² + decorrelated² = 1. A mono stem at centre then has inter-channel correlation 1 − 2·decorrelated²:
+/// 1 for a point, 0 for a body as wide as the stage. The power 1.5 keeps small bodies focused (a singer a few
+/// metres away is a point) and lets only big or near bodies spread.
+pub fn decorrelation(width: f32) -> (f32, f32) {
+    let c2 = 0.5 * width.clamp(0.0, 1.0).powf(1.5);
+    ((1.0 - c2).sqrt(), c2.sqrt())
 }
 
 /// Converts decibels to amplitude; `None` (silence) becomes 0.
@@ -469,26 +470,25 @@ mod tests {
     fn image_matrix_keeps_mono_power_and_stereo_identity() {
         for pan in [-1.0, -0.5, 0.0, 0.3, 1.0] {
             for width in [0.0, 0.2, 0.6, 1.0] {
-                let ([[la, lb], [ra, rb]], k) = image_matrix(pan, width);
-                // Mono input M: A = B = M scaled; decorrelated part D ⟂ M with weight ±k/√(1+k²).
-                let n = 1.0 / (1.0 + k * k).sqrt();
-                let l_m = (la + lb) * n;
-                let r_m = (ra + rb) * n;
-                let l_d = (la - lb) * n * k;
-                let r_d = (ra - rb) * n * k;
-                let power = l_m * l_m + r_m * r_m + l_d * l_d + r_d * r_d;
+                let [[la, lb], [ra, rb]] = image_matrix(pan, width);
+                let (direct, decorrelated) = decorrelation(width);
+                // Mono input M on both channels, D an all-passed copy of M (same power, uncorrelated).
+                let power = direct * direct * ((la + lb).powi(2) + (ra + rb).powi(2))
+                    + 2.0 * decorrelated * decorrelated;
                 assert!(
                     (power - 2.0).abs() < 1e-4,
                     "pan {pan} width {width}: {power}"
                 );
             }
         }
-        let ([[la, lb], [ra, rb]], _) = image_matrix(0.0, 0.0);
+        let [[la, lb], [ra, rb]] = image_matrix(0.0, 0.0);
         assert!(
             (la + lb - 1.0).abs() < 1e-6 && (ra + rb - 1.0).abs() < 1e-6,
             "mono unity at centre"
         );
-        let (m, _) = image_matrix(0.0, 1.0);
+        let m = image_matrix(0.0, 1.0);
         assert!((m[0][0] - 1.0).abs() < 1e-6 && m[0][1].abs() < 1e-6 && m[1][0].abs() < 1e-6);
+        assert_eq!(decorrelation(0.0), (1.0, 0.0));
+        assert!(decorrelation(0.3).1 < decorrelation(0.6).1);
     }
 }

@@ -22,8 +22,8 @@ pub const RELEASE_S: f32 = 0.08;
 /// The limiter aims this far under the ceiling so that gain changes between samples and the interpolator's
 /// own error cannot carry an inter-sample peak over it.
 pub const TRUE_PEAK_MARGIN_DB: f32 = 0.3;
-/// Taps per phase of the inter-sample peak interpolator.
-const TAPS: usize = 8;
+/// Taps per phase of the inter-sample peak interpolator (48 in all, as the BS.1770-4 true-peak filter).
+const TAPS: usize = 12;
 /// Samples by which the interpolated window lags the newest input (the interpolation point sits between
 /// taps TAPS/2 - 1 and TAPS/2 from the end).
 const ANALYSIS_LAG: usize = TAPS / 2 - 1;

@@ -4,6 +4,9 @@
 //! parameter arrives through a kira command writer and is ramped sample by sample (so output does not depend
 //! on how the renderer chunks the audio); no NaN, Inf or subnormal leaves an effect.
 
+// DSP loops here walk several parallel arrays by one index; iterator chains would hide that.
+#![allow(clippy::needless_range_loop)]
+
 pub mod master;
 pub mod reverb;
 pub mod stem_chain;
@@ -24,7 +27,8 @@ pub fn flush(x: f32) -> f32 {
 /// Returns 1.0 (a pass-through) at or above Nyquist.
 pub fn one_pole_coefficient(cutoff_hz: f32, sample_rate: f32) -> f32 {
     let nyquist = 0.5 * sample_rate;
-    if !(cutoff_hz < nyquist) {
+    // NaN and anything at or above Nyquist pass straight through.
+    if cutoff_hz.is_nan() || cutoff_hz >= nyquist {
         return 1.0;
     }
     1.0 - (-std::f32::consts::TAU * cutoff_hz.max(1.0) / sample_rate).exp()

@@ -173,8 +173,8 @@ const DECORRELATOR_GAIN: f32 = 0.6;
 
 impl StemChain {
     fn coefficients(&self, p: &StemParams) -> [f32; N] {
-        let ([[la, lb], [ra, rb]], k) = mapping::image_matrix(p.pan, p.width);
-        let n = 1.0 / (1.0 + k * k).sqrt();
+        let [[la, lb], [ra, rb]] = mapping::image_matrix(p.pan, p.width);
+        let (n, decorrelated) = mapping::decorrelation(p.width);
         let tilt_lo = 10f32.powf(-p.tilt_db / 40.0);
         let tilt_hi = 10f32.powf(p.tilt_db / 40.0);
         let mut c = [0.0; N];
@@ -182,8 +182,8 @@ impl StemChain {
         c[M_LR] = n * lb;
         c[M_RL] = n * ra;
         c[M_RR] = n * rb;
-        c[D_L] = n * k * (la - lb);
-        c[D_R] = n * k * (ra - rb);
+        c[D_L] = decorrelated;
+        c[D_R] = -decorrelated;
         c[DRY] = p.dry_gain;
         c[SEND] = p.send_gain;
         c[TILT_HI] = tilt_hi;

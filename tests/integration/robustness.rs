@@ -1,0 +1,240 @@
+//! Determinism, clean output, the limiter's ceiling, and hostile scenes and audio.
+
+use proxemix::mix::import;
+use proxemix::mix::offline::{self, RenderOptions};
+use proxemix::scene::Scene;
+
+use crate::common::*;
+
+const EAR: f32 = proxemix::mix::mapping::EAR_HEIGHT_M;
+
+fn busy_scene(dir: &TempDir) -> String {
+    write_mono_wav(&dir.path("a.wav"), &noise(SR as usize * 2, 0.3, 5));
+    write_mono_wav(&dir.path("b.wav"), &low_chord(SR as usize * 2, 0.4));
+    scene_text(
+        &[
+            stem("a", "a.wav", (-1.0, 2.5, -0.4), 2.0, -3.0),
+            stem("b", "b.wav", (3.0, 0.2, -6.0), 0.5, 0.0),
+            stem("c", "a.wav", (0.0, EAR, 5.0), 6.0, -6.0),
+        ],
+        0.0,
+    )
+}
+
+#[test]
+fn the_same_scene_renders_bit_identically_at_any_block_size() {
+    let dir = TempDir::new("determinism");
+    let scene = busy_scene(&dir);
+    let first = render(&dir, &scene, "one", Some(3.0), 512);
+    let again = render(&dir, &scene, "two", Some(3.0), 512);
+    assert!(first == again, "two renders of one scene differ");
+    for block in [100, 4096] {
+        let other = render(&dir, &scene, &format!("block{block}"), Some(3.0), block);
+        let worst = first
+            .0
+            .iter()
+            .zip(&other.0)
+            .chain(first.1.iter().zip(&other.1))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let worst_db = 20.0 * (worst.max(1e-30) as f64).log10();
+        assert!(
+            worst_db <= -120.0,
+            "block {block}: differs by {worst_db:.1} dBFS"
+        );
+    }
+    assert_clean(&first.0);
+    assert_clean(&first.1);
+    // The file on disk is the same bytes too.
+    assert_eq!(
+        std::fs::read(dir.path("one.wav")).unwrap(),
+        std::fs::read(dir.path("two.wav")).unwrap()
+    );
+}
+
+#[test]
+fn a_worst_case_scene_stays_under_the_ceiling() {
+    let dir = TempDir::new("ceiling");
+    // Full-scale noise and square-ish chords, all at the listener's head, big and boosted.
+    write_mono_wav(&dir.path("n.wav"), &noise(SR as usize * 2, 1.0, 9));
+    let square: Vec<f32> = low_chord(SR as usize * 2, 1.0)
+        .iter()
+        .map(|v| v.signum())
+        .collect();
+    write_mono_wav(&dir.path("s.wav"), &square);
+    let stems: Vec<String> = (0..8)
+        .map(|i| {
+            stem(
+                &format!("s{i}"),
+                if i % 2 == 0 { "n.wav" } else { "s.wav" },
+                (0.0, EAR, 0.0),
+                10.0,
+                24.0,
+            )
+        })
+        .collect();
+    let scene_path = dir.path("worst.ron");
+    std::fs::write(&scene_path, scene_text(&stems, 12.0)).unwrap();
+    let (scene, audio) = proxemix::commands::load_for_render(&scene_path, SR).unwrap();
+    let rendered = offline::render(
+        &scene,
+        &audio,
+        &RenderOptions {
+            seconds: Some(2.0),
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_clean(&rendered.interleaved);
+    let tp = rendered.loudness.true_peak_dbtp;
+    eprintln!("worst case: {}", rendered.loudness);
+    assert!(
+        tp <= scene.ceiling_dbtp as f64 + 0.05,
+        "true peak {tp:.2} dBTP over the {} dBTP ceiling",
+        scene.ceiling_dbtp
+    );
+    assert!(
+        rendered.loudness.integrated_lufs > -12.0,
+        "the limiter should be working, not muting"
+    );
+}
+
+#[test]
+fn normalising_reaches_the_target_loudness() {
+    let dir = TempDir::new("normalize");
+    let scene_path = dir.path("s.ron");
+    std::fs::write(&scene_path, busy_scene(&dir)).unwrap();
+    let (scene, audio) = proxemix::commands::load_for_render(&scene_path, SR).unwrap();
+    let options = RenderOptions {
+        seconds: Some(2.0),
+        normalize_lufs: Some(-20.0),
+        ..Default::default()
+    };
+    let rendered = offline::render(&scene, &audio, &options, &mut |_| {}).unwrap();
+    assert!(
+        (rendered.loudness.integrated_lufs + 20.0).abs() < 0.3,
+        "{}",
+        rendered.loudness
+    );
+}
+
+#[test]
+fn hostile_audio_files_are_refused_with_a_reason() {
+    let dir = TempDir::new("hostile-audio");
+    let good = dir.path("good.wav");
+    write_mono_wav(&good, &noise(SR as usize, 0.3, 1));
+    let bytes = std::fs::read(&good).unwrap();
+    // Empty.
+    std::fs::write(dir.path("empty.wav"), b"").unwrap();
+    // Truncated: header says one second, half the data is gone.
+    std::fs::write(dir.path("truncated.wav"), &bytes[..bytes.len() / 2]).unwrap();
+    // Mislabelled: text with an audio extension.
+    std::fs::write(dir.path("text.mp3"), "this is not audio\n".repeat(200)).unwrap();
+    // Garbage after a valid RIFF header start.
+    let mut garbage = bytes[..12].to_vec();
+    garbage.extend(noise(4000, 1.0, 2).iter().map(|v| (v * 127.0) as i8 as u8));
+    std::fs::write(dir.path("garbage.wav"), &garbage).unwrap();
+    // Six channels.
+    let spec = hound::WavSpec {
+        channels: 6,
+        sample_rate: SR,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.path("surround.wav"), spec).unwrap();
+    for _ in 0..6000 {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+    // A float WAV holding NaN.
+    let mut with_nan = noise(1000, 0.3, 4);
+    with_nan[500] = f32::NAN;
+    write_mono_wav(&dir.path("nan.wav"), &with_nan);
+    // A header claiming days of audio (patched data chunk size, no data behind it).
+    let mut huge = bytes[..44].to_vec();
+    huge[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(dir.path("huge.wav"), &huge).unwrap();
+
+    for (file, reason) in [
+        ("empty.wav", "empty"),
+        ("truncated.wav", "truncated"),
+        ("text.mp3", "not a readable"),
+        ("garbage.wav", ""),
+        ("surround.wav", "6 channels"),
+        ("nan.wav", "non-finite"),
+        ("huge.wav", ""),
+        ("missing.wav", "cannot open"),
+    ] {
+        let path = dir.path(file);
+        let err = import::load(&path, SR).expect_err(file);
+        let text = err.to_string();
+        eprintln!("{text}");
+        assert!(text.contains(file), "{text}");
+        assert!(text.contains(reason), "{file}: {text}");
+    }
+    // The good file still loads, and a scene with one bad stem names the bad one.
+    assert!(import::load(&good, SR).is_ok());
+    let scene = scene_text(
+        &[
+            stem("good", "good.wav", (0.0, EAR, -1.0), 1.0, 0.0),
+            stem("bad", "nan.wav", (1.0, EAR, -1.0), 1.0, 0.0),
+        ],
+        0.0,
+    );
+    let path = dir.path("mixed.ron");
+    std::fs::write(&path, scene).unwrap();
+    let loaded = Scene::load(&path).unwrap();
+    let results = proxemix::commands::load_scene_audio(&path, &loaded, SR);
+    assert!(results[0].is_ok() && results[1].is_err());
+    let err = proxemix::commands::load_for_render(&path, SR)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nan.wav") && err.contains("\"bad\"") && err.contains("1 of 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_export_leaves_the_old_file_alone() {
+    let dir = TempDir::new("atomic");
+    let out = dir.path("mix.wav");
+    std::fs::write(&out, b"the user's earlier export").unwrap();
+    // A scene whose stem is missing fails before anything is written.
+    let scene = scene_text(&[stem("gone", "gone.wav", (0.0, EAR, -1.0), 1.0, 0.0)], 0.0);
+    std::fs::write(dir.path("s.ron"), scene).unwrap();
+    let options = RenderOptions::default();
+    assert!(
+        proxemix::commands::render_to_wav(
+            &dir.path("s.ron"),
+            &out,
+            &options,
+            offline::WavFormat::Int16,
+            &mut |_| {}
+        )
+        .is_err()
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"the user's earlier export");
+    // Writing into a folder that does not exist fails without leaving temporary files behind.
+    let rendered = offline::Rendered {
+        sample_rate: SR,
+        interleaved: vec![0.0; 96],
+        loudness: offline::measure(&[0.0; 96], SR),
+        normalize_gain_db: None,
+    };
+    assert!(
+        offline::write_wav(
+            &dir.path("no/such/dir/x.wav"),
+            &rendered,
+            offline::WavFormat::Int24
+        )
+        .is_err()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
