@@ -176,16 +176,29 @@ impl Effect for MasterChain {
 struct Limiter {
     window: usize,
     release: f32,
-    /// Input history for the interpolator, per channel (newest last).
-    history: [[f32; TAPS]; 2],
+    /// Input history for the interpolator, per channel: each sample is written twice, TAPS apart, so the
+    /// window ending at the newest sample is always one contiguous slice.
+    history: [[f32; 2 * TAPS]; 2],
+    history_pos: usize,
     phases: [[f32; TAPS]; 3],
+    /// Largest Σ|h| over the phases: no interpolated value can exceed the window's peak times this.
+    overshoot: f32,
+    /// Samples for which the window still holds a sample loud enough to need the interpolator.
+    hot: usize,
     released: f32,
     /// (index, gain) candidates for the running minimum, increasing gains.
     minimum: VecDeque<(u64, f32)>,
     held: Vec<f32>,
+    held_slot: usize,
     held_sum: f64,
+    /// How many of `held` are below 1.
+    held_below: usize,
     delay: Vec<[f32; 2]>,
+    delay_slot: usize,
     n: u64,
+    /// True while the gain is 1 and every stored gain is 1: the running minimum and average then need no
+    /// work until a sample asks for less than unity (the state they would hold is known exactly).
+    idle: bool,
 }
 
 impl Limiter {
@@ -211,69 +224,122 @@ impl Limiter {
         }
         // The frame leaving at step n is the one analysed `window - 1` steps before the newest analysis.
         let delay_len = window - 1 + ANALYSIS_LAG;
+        let overshoot = phases
+            .iter()
+            .map(|p| p.iter().map(|c| c.abs()).sum::<f32>())
+            .fold(1.0, f32::max);
         Limiter {
             window,
             release: 1.0 - (-1.0 / (RELEASE_S * sample_rate)).exp(),
-            history: [[0.0; TAPS]; 2],
+            history: [[0.0; 2 * TAPS]; 2],
+            history_pos: 0,
             phases,
+            overshoot,
+            hot: 0,
             released: 1.0,
             minimum: VecDeque::with_capacity(window + 2),
             held: vec![1.0; window],
+            held_slot: 0,
             held_sum: window as f64,
+            held_below: 0,
             delay: vec![[0.0; 2]; delay_len],
+            delay_slot: 0,
             n: 0,
+            idle: true,
         }
     }
 
     /// Pushes one input frame; returns the limited frame that leaves the look-ahead delay, and its gain.
     #[inline]
     fn process(&mut self, l: f32, r: f32, target: f32) -> (f32, f32, f32) {
-        let mut peak = 0.0f32;
+        self.history_pos = if self.history_pos + 1 == TAPS {
+            0
+        } else {
+            self.history_pos + 1
+        };
+        let pos = self.history_pos;
         for (ch, x) in [l, r].into_iter().enumerate() {
-            let h = &mut self.history[ch];
-            h.copy_within(1.., 0);
-            h[TAPS - 1] = x;
-            peak = peak.max(h[TAPS / 2].abs());
-            for phase in &self.phases {
-                let mut v = 0.0;
-                for k in 0..TAPS {
-                    v += phase[k] * h[k];
+            self.history[ch][pos] = x;
+            self.history[ch][pos + TAPS] = x;
+        }
+        // Only a window holding a sample above target/overshoot can interpolate past the target; skipping the
+        // rest gives exactly the same gain (1) for a fraction of the work.
+        if l.abs().max(r.abs()) * self.overshoot > target {
+            self.hot = TAPS;
+        }
+        let mut peak = 0.0f32;
+        if self.hot > 0 {
+            self.hot -= 1;
+            for ch in 0..2 {
+                let h = &self.history[ch][pos + 1..pos + 1 + TAPS];
+                peak = peak.max(h[TAPS / 2].abs());
+                for phase in &self.phases {
+                    let mut v = 0.0;
+                    for k in 0..TAPS {
+                        v += phase[k] * h[k];
+                    }
+                    peak = peak.max(v.abs());
                 }
-                peak = peak.max(v.abs());
             }
         }
         let required = if peak > target { target / peak } else { 1.0 };
-        self.released = (self.released + (1.0 - self.released) * self.release).min(required);
-
-        // Running minimum of `released` over the last `window` samples.
         let n = self.n;
-        while self
-            .minimum
-            .back()
-            .is_some_and(|&(_, g)| g >= self.released)
-        {
-            self.minimum.pop_back();
-        }
-        self.minimum.push_back((n, self.released));
-        while self
-            .minimum
-            .front()
-            .is_some_and(|&(i, _)| i + self.window as u64 <= n)
-        {
-            self.minimum.pop_front();
-        }
-        let held = self.minimum.front().map_or(1.0, |&(_, g)| g);
+        self.n += 1;
+        let gain = if self.idle && required >= 1.0 {
+            1.0
+        } else {
+            if self.idle {
+                // Leaving idle: the state idling stood for is "every gain seen so far was 1".
+                self.idle = false;
+                self.released = 1.0;
+                self.minimum.clear();
+                self.minimum.push_back((n.wrapping_sub(1), 1.0));
+            }
+            self.released = (self.released + (1.0 - self.released) * self.release).min(required);
 
-        // Moving average of the held minimum over the same window (f64 keeps the running sum exact enough).
-        let slot = (n % self.window as u64) as usize;
-        self.held_sum += held as f64 - self.held[slot] as f64;
-        self.held[slot] = held;
-        let gain = ((self.held_sum / self.window as f64) as f32).min(1.0);
+            // Running minimum of `released` over the last `window` samples.
+            while self
+                .minimum
+                .back()
+                .is_some_and(|&(_, g)| g >= self.released)
+            {
+                self.minimum.pop_back();
+            }
+            self.minimum.push_back((n, self.released));
+            while self
+                .minimum
+                .front()
+                .is_some_and(|&(i, _)| i + self.window as u64 <= n)
+            {
+                self.minimum.pop_front();
+            }
+            let held = self.minimum.front().map_or(1.0, |&(_, g)| g);
+
+            // Moving average of the held minimum over the same window (f64 keeps the running sum exact enough).
+            let old = std::mem::replace(&mut self.held[self.held_slot], held);
+            self.held_sum += held as f64 - old as f64;
+            self.held_below = self.held_below + usize::from(held < 1.0) - usize::from(old < 1.0);
+            self.held_slot = if self.held_slot + 1 == self.window {
+                0
+            } else {
+                self.held_slot + 1
+            };
+            let gain = ((self.held_sum / self.window as f64) as f32).min(1.0);
+            if self.released >= 1.0 && self.held_below == 0 {
+                // Back at rest: the sum is exactly `window` again, so idling reproduces the same values.
+                self.held_sum = self.window as f64;
+                self.idle = true;
+            }
+            gain
+        };
 
         // The frame that leaves: input delayed so the gain computed for it has arrived.
-        let d = (n % self.delay.len() as u64) as usize;
-        let [dl, dr] = std::mem::replace(&mut self.delay[d], [l, r]);
-        self.n += 1;
+        let [dl, dr] = std::mem::replace(&mut self.delay[self.delay_slot], [l, r]);
+        self.delay_slot = if self.delay_slot + 1 == self.delay.len() {
+            0
+        } else {
+            self.delay_slot + 1
+        };
         (dl * gain, dr * gain, gain)
     }
 }

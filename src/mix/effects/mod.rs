@@ -119,20 +119,42 @@ impl AtomicF32 {
     }
 }
 
+/// What a delay line can hold: mono samples or stereo frames.
+pub trait DelaySample: Copy + Default {
+    fn lerp(self, other: Self, t: f32) -> Self;
+}
+
+impl DelaySample for f32 {
+    #[inline(always)]
+    fn lerp(self, other: f32, t: f32) -> f32 {
+        self + t * (other - self)
+    }
+}
+
+impl DelaySample for [f32; 2] {
+    #[inline(always)]
+    fn lerp(self, other: [f32; 2], t: f32) -> [f32; 2] {
+        [
+            self[0] + t * (other[0] - self[0]),
+            self[1] + t * (other[1] - self[1]),
+        ]
+    }
+}
+
 /// A delay line whose length is a power of two, so wrapping is a mask. Allocated in `init`, never in `process`.
 #[derive(Clone, Debug, Default)]
-pub struct DelayLine {
-    buf: Vec<f32>,
+pub struct DelayLine<T: DelaySample = f32> {
+    buf: Vec<T>,
     mask: usize,
     write: usize,
 }
 
-impl DelayLine {
+impl<T: DelaySample> DelayLine<T> {
     /// A line that can delay by at least `max_delay` samples.
     pub fn with_capacity(max_delay: usize) -> Self {
         let len = (max_delay + 2).next_power_of_two();
         DelayLine {
-            buf: vec![0.0; len],
+            buf: vec![T::default(); len],
             mask: len - 1,
             write: 0,
         }
@@ -143,29 +165,54 @@ impl DelayLine {
     }
 
     #[inline(always)]
-    pub fn push(&mut self, x: f32) {
+    pub fn push(&mut self, x: T) {
         self.write = (self.write + 1) & self.mask;
         self.buf[self.write] = x;
     }
 
     /// The sample pushed `delay` pushes ago (0 = the latest).
     #[inline(always)]
-    pub fn tap(&self, delay: usize) -> f32 {
+    pub fn tap(&self, delay: usize) -> T {
         self.buf[(self.write.wrapping_sub(delay)) & self.mask]
     }
 
     /// Linear interpolation between taps, for smoothly moving delays.
     #[inline(always)]
-    pub fn tap_fractional(&self, delay: f32) -> f32 {
+    pub fn tap_fractional(&self, delay: f32) -> T {
         let whole = delay as usize;
-        let frac = delay - whole as f32;
-        let a = self.tap(whole);
-        let b = self.tap(whole + 1);
-        a + frac * (b - a)
+        self.tap(whole)
+            .lerp(self.tap(whole + 1), delay - whole as f32)
     }
 
     pub fn clear(&mut self) {
-        self.buf.iter_mut().for_each(|s| *s = 0.0);
+        self.buf.iter_mut().for_each(|s| *s = T::default());
+    }
+
+    /// Fills `out` with consecutive samples, the first being `delay` pushes ago: `out[k] = tap(delay - k)`.
+    /// Reads at most two contiguous runs. `delay` must be at least `out.len() - 1`.
+    pub fn read_block(&self, delay: usize, out: &mut [T]) {
+        debug_assert!(delay + 1 >= out.len());
+        let mut start = self.write.wrapping_sub(delay) & self.mask;
+        let mut done = 0;
+        while done < out.len() {
+            let run = (out.len() - done).min(self.buf.len() - start);
+            out[done..done + run].copy_from_slice(&self.buf[start..start + run]);
+            done += run;
+            start = 0;
+        }
+    }
+
+    /// Pushes every sample of `xs`, oldest first.
+    pub fn push_block(&mut self, xs: &[T]) {
+        let mut start = (self.write + 1) & self.mask;
+        let mut done = 0;
+        while done < xs.len() {
+            let run = (xs.len() - done).min(self.buf.len() - start);
+            self.buf[start..start + run].copy_from_slice(&xs[done..done + run]);
+            done += run;
+            start = 0;
+        }
+        self.write = (self.write + xs.len()) & self.mask;
     }
 }
 
@@ -215,6 +262,26 @@ mod tests {
         assert_eq!(a.current, [1.0, -1.0]);
         assert_eq!(seen[99], [1.0, -1.0]);
         assert!(seen[49][0] > 0.49 && seen[49][0] < 0.51);
+    }
+
+    #[test]
+    fn block_reads_and_writes_match_single_samples() {
+        let mut a: DelayLine = DelayLine::with_capacity(20);
+        let mut b: DelayLine = DelayLine::with_capacity(20);
+        let xs: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        for chunk in xs.chunks(7) {
+            let mut expected = vec![0.0; chunk.len()];
+            for (k, e) in expected.iter_mut().enumerate() {
+                *e = a.tap(12 - k);
+            }
+            let mut got = vec![0.0; chunk.len()];
+            b.read_block(12, &mut got);
+            assert_eq!(got, expected);
+            chunk.iter().for_each(|&x| a.push(x));
+            b.push_block(chunk);
+        }
+        assert_eq!(a.tap(0), 99.0);
+        assert_eq!(b.tap(5), 94.0);
     }
 
     #[test]

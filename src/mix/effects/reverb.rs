@@ -98,7 +98,12 @@ impl EffectBuilder for ReverbReturnBuilder {
             diffusers: [Vec::new(), Vec::new()],
             output_scale: 0.0,
             return_gain: Ramps::new([self.params.return_gain]),
-            scratch: Vec::new(),
+            min_length: 1,
+            send: Vec::new(),
+            input: Default::default(),
+            taps: Default::default(),
+            feedback: Default::default(),
+            reflect: Vec::new(),
         };
         (Box::new(fx), ReverbReturnHandle { commands: writer })
     }
@@ -113,7 +118,7 @@ const BASE_LENGTHS_S: [f32; LINES] = [
 const BASE_ROOM_M: f32 = 12.0;
 const SCALE_RANGE: (f32, f32) = (0.35, 2.5);
 /// Input diffusion (ms per channel, different per side for a decorrelated stereo field).
-const DIFFUSER_MS: [[f32; 3]; 2] = [[4.77, 3.59, 1.27], [4.31, 3.11, 1.53]];
+const DIFFUSER_MS: [[f32; 2]; 2] = [[4.77, 1.27], [4.31, 1.53]];
 const DIFFUSER_GAIN: f32 = 0.62;
 /// Damping maps 0..1 to an in-loop low-pass from 16 kHz down to 1.5 kHz.
 const DAMPING_CUTOFF_HZ: (f32, f32) = (16_000.0, 1_500.0);
@@ -133,7 +138,14 @@ struct ReverbReturn {
     diffusers: [Vec<AllPass>; 2],
     output_scale: f32,
     return_gain: Ramps<1>,
-    scratch: Vec<[f32; 2]>,
+    /// Shortest line in samples: blocks never exceed it.
+    min_length: usize,
+    /// Per-block scratch, sized in `init`.
+    send: Vec<[f32; 2]>,
+    input: [Vec<f32>; 2],
+    taps: [Vec<f32>; LINES],
+    feedback: [Vec<f32>; LINES],
+    reflect: Vec<f32>,
 }
 
 impl ReverbReturn {
@@ -149,6 +161,7 @@ impl ReverbReturn {
             self.gains[i] = 10f32.powf(-3.0 * length as f32 / (sr * self.params.decay_s.max(0.05)));
             mean_length += length as f32 / LINES as f32;
         }
+        self.min_length = self.lengths.iter().copied().min().unwrap_or(2) - 1;
         let (bright, dark) = DAMPING_CUTOFF_HZ;
         let cutoff = bright * (dark / bright).powf(self.params.damping.clamp(0.0, 1.0));
         self.damp_a = one_pole_coefficient(cutoff, sr);
@@ -169,7 +182,12 @@ impl ReverbReturn {
 
 impl Effect for ReverbReturn {
     fn init(&mut self, sample_rate: u32, internal_buffer_size: usize) {
-        self.scratch = vec![[0.0; 2]; internal_buffer_size.max(self.bus.max_frames())];
+        let block = internal_buffer_size.max(self.bus.max_frames());
+        self.send = vec![[0.0; 2]; block];
+        self.input = [vec![0.0; block], vec![0.0; block]];
+        self.taps = std::array::from_fn(|_| vec![0.0; block]);
+        self.feedback = std::array::from_fn(|_| vec![0.0; block]);
+        self.reflect = vec![0.0; block];
         self.on_change_sample_rate(sample_rate);
     }
 
@@ -211,55 +229,91 @@ impl Effect for ReverbReturn {
     }
 
     fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        for part in input.chunks_mut(scratch.len().max(1)) {
-            let send = &mut scratch[..part.len()];
-            self.bus.drain(send);
-            let mut energy = 0.0f32;
-            for (frame, s) in part.iter_mut().zip(send.iter()) {
-                self.return_gain.advance();
-                let g = self.return_gain.current[0];
-                let mut in_l = s[0];
-                let mut in_r = s[1];
-                for ap in &mut self.diffusers[0] {
-                    in_l = ap.process(in_l);
-                }
-                for ap in &mut self.diffusers[1] {
-                    in_r = ap.process(in_r);
-                }
-                let mut taps = [0.0f32; LINES];
-                let mut sum = 0.0;
-                for i in 0..LINES {
-                    let raw = self.lines[i].tap(self.lengths[i] - 1);
-                    self.damp_state[i] =
-                        flush(self.damp_state[i] + self.damp_a * (raw - self.damp_state[i]));
-                    taps[i] = self.damp_state[i] * self.gains[i];
-                    sum += taps[i];
-                }
-                // Householder reflection: x − (2/N)·Σx, energy-preserving.
-                let reflect = sum * (2.0 / LINES as f32);
-                // Inject: left into even lines, right into odd, with alternating signs; scaled so the
-                // injected energy equals the input energy (LINES/2 lines per side).
-                let inject = 0.5; // 4 lines × 0.5² = 1
-                for i in 0..LINES {
-                    let x = if i % 2 == 0 { in_l } else { in_r };
-                    let sign = if i % 4 < 2 { 1.0 } else { -1.0 };
-                    self.lines[i].push(flush(taps[i] - reflect + sign * inject * x));
-                }
-                let out_l = taps[0] - taps[2] + taps[4] - taps[6];
-                let out_r = taps[1] - taps[3] + taps[5] - taps[7];
-                let (wl, wr) = (out_l * self.output_scale * g, out_r * self.output_scale * g);
-                energy += wl + wr;
-                frame.left += wl;
-                frame.right += wr;
+        // Every line is longer than a block, so a whole block of each line's output was written before the
+        // block began: read it in one go, mix, and write the block back. Same arithmetic as sample by sample.
+        let block = self.send.len().min(self.min_length).max(1);
+        for part in input.chunks_mut(block) {
+            self.process_block(part);
+        }
+    }
+}
+
+impl ReverbReturn {
+    fn process_block(&mut self, part: &mut [Frame]) {
+        let n = part.len();
+        let send = &mut self.send[..n];
+        self.bus.drain(send);
+        let [in_l, in_r] = &mut self.input;
+        for ((s, l), r) in send.iter().zip(in_l.iter_mut()).zip(in_r.iter_mut()) {
+            let mut x = s[0];
+            for ap in &mut self.diffusers[0] {
+                x = ap.process(x);
             }
-            if !energy.is_finite() {
-                // Something upstream slipped through; start the room over rather than ring forever.
-                part.iter_mut().for_each(|f| *f = Frame::ZERO);
-                self.reset();
+            *l = x;
+            let mut x = s[1];
+            for ap in &mut self.diffusers[1] {
+                x = ap.process(x);
+            }
+            *r = x;
+        }
+        // Each line's output over the block, damped and attenuated for the decay.
+        for i in 0..LINES {
+            let taps = &mut self.taps[i][..n];
+            self.lines[i].read_block(self.lengths[i] - 1, taps);
+            let (a, g) = (self.damp_a, self.gains[i]);
+            let mut state = self.damp_state[i];
+            for t in taps.iter_mut() {
+                // With little damping (1 - a) is small and the state can fall into the subnormal range
+                // within a few samples, so it is flushed every sample.
+                state = flush(state + a * (*t - state));
+                *t = state * g;
+            }
+            self.damp_state[i] = state;
+        }
+        // Householder feedback (x − (2/N)·Σx, energy-preserving) plus the input: left into even lines, right
+        // into odd, alternating signs, 0.5 each (4 lines × 0.5² = unit energy per side). Written as passes over
+        // the block, line by line, so each pass is a simple vector loop.
+        let reflect = &mut self.reflect[..n];
+        reflect.copy_from_slice(&self.taps[0][..n]);
+        for i in 1..LINES {
+            for (r, t) in reflect.iter_mut().zip(&self.taps[i][..n]) {
+                *r += t;
             }
         }
-        self.scratch = scratch;
+        reflect.iter_mut().for_each(|r| *r *= 2.0 / LINES as f32);
+        for i in 0..LINES {
+            let x = &self.input[i % 2][..n];
+            let sign = if i % 4 < 2 { 0.5 } else { -0.5 };
+            for (((f, t), r), x) in self.feedback[i][..n]
+                .iter_mut()
+                .zip(&self.taps[i][..n])
+                .zip(reflect.iter())
+                .zip(x)
+            {
+                // Flushed here, in the loop that closes the feedback: tiny differences of nearly equal taps
+                // would otherwise recirculate down into the subnormal range.
+                *f = flush(t - r + sign * x);
+            }
+        }
+        let mut energy = 0.0f32;
+        for (k, frame) in part.iter_mut().enumerate() {
+            self.return_gain.advance();
+            let g = self.return_gain.current[0] * self.output_scale;
+            let t = &self.taps;
+            let wl = (t[0][k] - t[2][k] + t[4][k] - t[6][k]) * g;
+            let wr = (t[1][k] - t[3][k] + t[5][k] - t[7][k]) * g;
+            energy += wl + wr;
+            frame.left += wl;
+            frame.right += wr;
+        }
+        for i in 0..LINES {
+            self.lines[i].push_block(&self.feedback[i][..n]);
+        }
+        if !energy.is_finite() {
+            // Something upstream slipped through; start the room over rather than ring forever.
+            part.iter_mut().for_each(|f| *f = Frame::ZERO);
+            self.reset();
+        }
     }
 }
 
