@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::mix::import::{self, Audio, ImportError};
-use crate::mix::mapping::{self, Zone};
+use crate::mix::mapping;
 use crate::mix::offline::{self, RenderOptions, Rendered, WavFormat};
 use crate::scene::{Room, Scene, Stem};
 
@@ -130,7 +130,7 @@ pub fn inspect(scene: &Scene) -> String {
         let db = |v: Option<f32>| v.map_or("muted".to_string(), |v| format!("{v:.1}"));
         let _ = writeln!(
             s,
-            "{:<16} {:>7.2} {:<9} {:>8} {:>6.2} {:>6.2} {:>9} {:>7.1} {:>9} {:>9.1} {:>+6.1} {:>6.2}",
+            "{:<16} {:>7.2} {:<9} {:>8} {:>6.2} {:>6.2} {:>9} {:>7.1} {:>9} {:>10.1} {:>+6.1} {:>6.2}",
             truncate(&stem.name, 16),
             m.distance_m,
             m.zone.name(),
@@ -204,8 +204,9 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let n = usable.len();
-    // An arc in front of the listener, in the middle of the social zone, from -60° to +60°.
-    let radius = 0.5 * (Zone::PERSONAL_M + Zone::SOCIAL_M);
+    // An arc in front of the listener, inside the social zone (1.2-3.6 m), from -60° to +60°; 1.8 m is just
+    // past the default room's critical distance, a neutral place to stage from.
+    let radius = NEW_SCENE_RADIUS_M;
     let stems = usable
         .iter()
         .enumerate()
@@ -241,7 +242,7 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         version: crate::scene::FORMAT_VERSION,
         name: dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "New scene".into()),
         notes: "Every stem at the same social distance on an arc: a neutral starting point to stage from.".into(),
-        room: Room::default(),
+        room: Room { reverb_db: NEW_SCENE_REVERB_DB, ..Room::default() },
         stems,
         master_gain_db: 0.0,
         master_spoil: 0.0,
@@ -249,6 +250,12 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
     };
     Ok(NewScene { scene, skipped })
 }
+
+/// Where `proxemix new` puts every body.
+pub const NEW_SCENE_RADIUS_M: f32 = 1.8;
+/// The reverb trim of a new scene: records are mixed drier than rooms sound, so a starting point keeps the
+/// room 6 dB down (the laws still hold; only the overall wetness moves).
+pub const NEW_SCENE_REVERB_DB: f32 = -6.0;
 
 fn round3(v: f32) -> f32 {
     (v * 1000.0).round() / 1000.0

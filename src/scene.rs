@@ -253,10 +253,13 @@ impl Scene {
 
     /// The scene as RON text, formatted for people.
     pub fn to_ron(&self) -> String {
+        // Depth 2: one line per stem, which is how people read and diff a staging.
         let config = ron::ser::PrettyConfig::new()
-            .depth_limit(3)
+            .depth_limit(2)
             .struct_names(false);
-        ron::ser::to_string_pretty(self, config).expect("a scene always serializes")
+        let mut text = ron::ser::to_string_pretty(self, config).expect("a scene always serializes");
+        text.push('\n');
+        text
     }
 
     /// Writes the scene atomically: a temporary file beside the target, then a rename.

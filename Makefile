@@ -1,0 +1,35 @@
+# The two commands (see README): `make run` opens the stage with the demo song, `make test` runs every test.
+# Both install missing system packages first (scripts/setup.sh).
+
+CARGO ?= cargo
+SCENE ?= scenes/demo.ron
+
+.PHONY: run test setup bench core-is-bevy-free
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(CARGO) run -- $(SCENE)
+
+test: setup
+	$(CARGO) fmt --check
+	$(MAKE) --no-print-directory core-is-bevy-free
+	$(CARGO) clippy --no-default-features --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --no-default-features
+	$(CARGO) test
+	$(CARGO) check --no-default-features --target wasm32-unknown-unknown
+
+# The core and the render/inspect/new commands build without Bevy: nothing Bevy in the dependency tree,
+# and the binary builds.
+core-is-bevy-free:
+	@if $(CARGO) tree --no-default-features -e normal --prefix none | grep -qE '^bevy'; then \
+		echo "the --no-default-features build depends on Bevy:"; \
+		$(CARGO) tree --no-default-features -e normal -i bevy; exit 1; fi
+	$(CARGO) build --no-default-features
+	@echo "core builds without Bevy"
+
+# Real-time factor of the full chain against plain kira playback (release build).
+bench: setup
+	$(CARGO) run --release --no-default-features -- bench
