@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: run test setup bench core-is-bevy-free
+.PHONY: run test setup bench core-is-bevy-free demo-song
 
 setup:
 	@bash scripts/setup.sh
@@ -33,3 +33,12 @@ core-is-bevy-free:
 # Real-time factor of the full chain against plain kira playback (release build).
 bench: setup
 	$(CARGO) run --release --no-default-features -- bench
+
+# Regenerates the demo song's stems (assets/stems/) from assets/make_demo_song.py. Not needed to run or test:
+# the stems are committed. Installs FluidSynth, the FluidR3 GM SoundFont (~120 MB) and espeak-ng first.
+demo-song: setup
+	@missing=""; for p in fluidsynth fluid-soundfont-gm espeak-ng sox libsox-fmt-base python3; do \
+		dpkg-query -W -f='${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then s=""; [ "$$(id -u)" -ne 0 ] && s=sudo; $$s apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends $$missing; fi
+	python3 assets/make_demo_song.py

@@ -69,15 +69,53 @@ pub fn load_for_render(
     Ok((scene, results.into_iter().map(Result::ok).collect()))
 }
 
+/// Which stems to hear, on top of the scene's own mute and solo (e.g. "the vocal alone", "all but the vocal").
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    pub solo: Vec<String>,
+    pub mute: Vec<String>,
+}
+
+impl Selection {
+    /// Applies the selection to a scene; a name that matches no stem is an error listing the stems.
+    pub fn apply(&self, scene: &mut Scene) -> Result<(), UserError> {
+        let known: Vec<&str> = scene.stems.iter().map(|s| s.name.as_str()).collect();
+        for name in self.solo.iter().chain(&self.mute) {
+            if !known.contains(&name.as_str()) {
+                return Err(UserError(format!(
+                    "no stem named \"{name}\" (the stems are: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        if !self.solo.is_empty() {
+            for stem in &mut scene.stems {
+                stem.solo = self.solo.contains(&stem.name);
+                stem.muted = stem.muted && !stem.solo;
+            }
+        }
+        for stem in &mut scene.stems {
+            if self.mute.contains(&stem.name) {
+                stem.muted = true;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `proxemix render`: renders a scene to a WAV file and returns the render (for its loudness).
 pub fn render_to_wav(
     scene_path: &Path,
     out: &Path,
     options: &RenderOptions,
     format: WavFormat,
+    selection: &Selection,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, UserError> {
-    let (scene, audio) = load_for_render(scene_path, options.sample_rate)?;
+    let (mut scene, audio) = load_for_render(scene_path, options.sample_rate)?;
+    selection
+        .apply(&mut scene)
+        .map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
     if out.is_dir() {
         return Err(UserError(format!(
             "{}: is a directory; give a file name for the WAV",

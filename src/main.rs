@@ -41,6 +41,12 @@ enum Command {
         /// Normalise to this integrated loudness (LUFS) with the master gain, before the limiter.
         #[arg(long, allow_hyphen_values = true)]
         normalize: Option<f64>,
+        /// Hear only these stems (repeatable): e.g. `--solo vocal` renders the vocal alone.
+        #[arg(long)]
+        solo: Vec<String>,
+        /// Silence these stems (repeatable): e.g. `--mute vocal` renders the rest.
+        #[arg(long)]
+        mute: Vec<String>,
         /// Frames per render call (does not change the result).
         #[arg(long, default_value_t = 512, hide = true)]
         block: usize,
@@ -103,6 +109,8 @@ fn run(cli: Cli) -> Result<(), UserError> {
             bits,
             seconds,
             normalize,
+            solo,
+            mute,
             block,
         }) => {
             if let Some(s) = seconds
@@ -132,9 +140,11 @@ fn run(cli: Cli) -> Result<(), UserError> {
             };
             let started = std::time::Instant::now();
             let bar = progress_bar();
-            let rendered = commands::render_to_wav(&scene, &output, &options, format, &mut |p| {
-                set_progress(&bar, p)
-            })?;
+            let selection = commands::Selection { solo, mute };
+            let rendered =
+                commands::render_to_wav(&scene, &output, &options, format, &selection, &mut |p| {
+                    set_progress(&bar, p)
+                })?;
             finish_progress(&bar);
             let elapsed = started.elapsed().as_secs_f64();
             println!(

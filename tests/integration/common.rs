@@ -103,7 +103,15 @@ pub fn render(
         block_frames: block,
         normalize_lufs: None,
     };
-    commands::render_to_wav(&scene_path, &out, &options, WavFormat::Float32, &mut |_| {}).unwrap();
+    commands::render_to_wav(
+        &scene_path,
+        &out,
+        &options,
+        WavFormat::Float32,
+        &Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     read_stereo(&out)
 }
 

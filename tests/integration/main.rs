@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod demo_song;
 mod import;
 mod laws;
 mod robustness;

@@ -211,6 +211,7 @@ fn a_failed_export_leaves_the_old_file_alone() {
             &out,
             &options,
             offline::WavFormat::Int16,
+            &Default::default(),
             &mut |_| {}
         )
         .is_err()
