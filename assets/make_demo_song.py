@@ -232,6 +232,9 @@ def pad_part():
 # --- rendering ----------------------------------------------------------------------------------------------
 
 def run(*cmd):
+    if cmd[0] == "sox":
+        # -R: sox's dither uses the same random numbers on every run, so the stems are reproducible.
+        cmd = ("sox", "-R") + tuple(cmd[1:])
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -247,7 +250,7 @@ def render_midi(name, notes, program, channel, tmp):
 
 def read_float(path, trim=None):
     """Reads any WAV via sox into interleaved stereo floats (list of [l, r])."""
-    raw = subprocess.run(["sox", path, "-t", "f32", "-r", str(RATE), "-c", "2", "-"], check=True,
+    raw = subprocess.run(["sox", "-R", path, "-t", "f32", "-r", str(RATE), "-c", "2", "-"], check=True,
                          capture_output=True).stdout
     samples = array.array("f")
     samples.frombytes(raw)
@@ -260,7 +263,7 @@ def read_float(path, trim=None):
 
 
 def read_mono(path):
-    raw = subprocess.run(["sox", path, "-t", "f32", "-c", "1", "-"], check=True, capture_output=True).stdout
+    raw = subprocess.run(["sox", "-R", path, "-t", "f32", "-c", "1", "-"], check=True, capture_output=True).stdout
     samples = array.array("f")
     samples.frombytes(raw)
     return samples
