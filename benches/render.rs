@@ -1,17 +1,8 @@
 //! `cargo bench --no-default-features`: the same figures as `proxemix bench` (full chain vs plain kira).
 
 fn main() {
-    println!(
-        "{:>6} {:>14} {:>14} {:>10}",
-        "stems", "plain kira ×RT", "full chain ×RT", "cost ratio"
-    );
+    println!("{:>6} {:>14} {:>14} {:>10}", "stems", "plain kira ×RT", "full chain ×RT", "cost ratio");
     proxemix::bench::run(&[8, 16, 64], 30.0, 3, |row| {
-        println!(
-            "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
-            row.stems,
-            row.plain_rtf,
-            row.full_rtf,
-            row.cost_ratio()
-        );
+        println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.plain_rtf, row.full_rtf, row.cost_ratio());
     });
 }

@@ -66,11 +66,7 @@ pub fn bench_scene(count: usize) -> Scene {
             Stem {
                 name: format!("stem {i}"),
                 file: format!("stem{i}.wav"),
-                position: (
-                    distance * angle.sin(),
-                    EAR_HEIGHT_M + (i % 3) as f32 - 1.0,
-                    -distance * angle.cos(),
-                ),
+                position: (distance * angle.sin(), EAR_HEIGHT_M + (i % 3) as f32 - 1.0, -distance * angle.cos()),
                 size: 0.5 + (i % 4) as f32 * 0.5,
                 gain_db: -12.0,
                 spoil: 0.0,
@@ -92,10 +88,7 @@ pub fn bench_scene(count: usize) -> Scene {
 }
 
 fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
-    let config = GraphConfig {
-        sample_rate: SAMPLE_RATE,
-        looping: false,
-    };
+    let config = GraphConfig { sample_rate: SAMPLE_RATE, looping: false };
     let mut graph = OfflineGraph::offline(scene, audio, config).expect("bench graph");
     graph.start();
     let mut buf = vec![0.0f32; 2 * BLOCK];
@@ -111,14 +104,9 @@ fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
 
 fn time_plain(audio: &[Option<Audio>], frames: usize) -> f64 {
     let mut manager = AudioManager::<OfflineBackend>::new(AudioManagerSettings {
-        capacities: Capacities {
-            sub_track_capacity: audio.len() + 4,
-            ..Default::default()
-        },
+        capacities: Capacities { sub_track_capacity: audio.len() + 4, ..Default::default() },
         internal_buffer_size: INTERNAL_BUFFER_FRAMES,
-        backend_settings: OfflineSettings {
-            sample_rate: SAMPLE_RATE,
-        },
+        backend_settings: OfflineSettings { sample_rate: SAMPLE_RATE },
         ..Default::default()
     })
     .expect("plain manager");
@@ -146,19 +134,11 @@ fn time_plain(audio: &[Option<Audio>], frames: usize) -> f64 {
 }
 
 /// Runs plain and full renders alternately `rounds` times for each stem count; medians are reported.
-pub fn run(
-    stem_counts: &[usize],
-    seconds: f64,
-    rounds: usize,
-    mut report: impl FnMut(&BenchRow),
-) -> Vec<BenchRow> {
+pub fn run(stem_counts: &[usize], seconds: f64, rounds: usize, mut report: impl FnMut(&BenchRow)) -> Vec<BenchRow> {
     let frames = (seconds * SAMPLE_RATE as f64) as usize;
     let mut rows = Vec::new();
     for &count in stem_counts {
-        let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds).into_iter().map(Some).collect();
         let scene = bench_scene(count);
         let mut plain = Vec::new();
         let mut full = Vec::new();

@@ -27,35 +27,20 @@ impl From<crate::scene::SceneError> for UserError {
 }
 
 /// Loads every stem of a scene in parallel. Each slot is the audio or the reason it could not be used.
-pub fn load_scene_audio(
-    scene_path: &Path,
-    scene: &Scene,
-    sample_rate: u32,
-) -> Vec<Result<Audio, ImportError>> {
-    let paths: Vec<PathBuf> = scene
-        .stems
-        .iter()
-        .map(|s| Scene::resolve_file(scene_path, s))
-        .collect();
+pub fn load_scene_audio(scene_path: &Path, scene: &Scene, sample_rate: u32) -> Vec<Result<Audio, ImportError>> {
+    let paths: Vec<PathBuf> = scene.stems.iter().map(|s| Scene::resolve_file(scene_path, s)).collect();
     import::load_all(&paths, sample_rate)
 }
 
 /// Loads a scene and all of its audio; any stem that fails is an error naming every failing file (an export
 /// must not silently leave a stem out).
-pub fn load_for_render(
-    scene_path: &Path,
-    sample_rate: u32,
-) -> Result<(Scene, Vec<Option<Audio>>), UserError> {
+pub fn load_for_render(scene_path: &Path, sample_rate: u32) -> Result<(Scene, Vec<Option<Audio>>), UserError> {
     let scene = Scene::load(scene_path)?;
     let results = load_scene_audio(scene_path, &scene, sample_rate);
     let failures: Vec<String> = results
         .iter()
         .zip(&scene.stems)
-        .filter_map(|(r, s)| {
-            r.as_ref()
-                .err()
-                .map(|e| format!("  stem \"{}\": {e}", s.name))
-        })
+        .filter_map(|(r, s)| r.as_ref().err().map(|e| format!("  stem \"{}\": {e}", s.name)))
         .collect();
     if !failures.is_empty() {
         return Err(UserError(format!(
@@ -82,10 +67,7 @@ impl Selection {
         let known: Vec<&str> = scene.stems.iter().map(|s| s.name.as_str()).collect();
         for name in self.solo.iter().chain(&self.mute) {
             if !known.contains(&name.as_str()) {
-                return Err(UserError(format!(
-                    "no stem named \"{name}\" (the stems are: {})",
-                    known.join(", ")
-                )));
+                return Err(UserError(format!("no stem named \"{name}\" (the stems are: {})", known.join(", "))));
             }
         }
         if !self.solo.is_empty() {
@@ -113,17 +95,11 @@ pub fn render_to_wav(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, UserError> {
     let (mut scene, audio) = load_for_render(scene_path, options.sample_rate)?;
-    selection
-        .apply(&mut scene)
-        .map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
+    selection.apply(&mut scene).map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
     if out.is_dir() {
-        return Err(UserError(format!(
-            "{}: is a directory; give a file name for the WAV",
-            out.display()
-        )));
+        return Err(UserError(format!("{}: is a directory; give a file name for the WAV", out.display())));
     }
-    let rendered =
-        offline::render(&scene, &audio, options, progress).map_err(|e| UserError(e.to_string()))?;
+    let rendered = offline::render(&scene, &audio, options, progress).map_err(|e| UserError(e.to_string()))?;
     offline::write_wav(out, &rendered, format)
         .map_err(|e| UserError(format!("{}: cannot write the WAV file: {e}", out.display())))?;
     Ok(rendered)
@@ -142,11 +118,7 @@ pub fn inspect(scene: &Scene) -> String {
         scene.room.decay_s,
         scene.room.damping,
         acoustics.critical_distance_m,
-        if scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0 {
-            ", reverb off"
-        } else {
-            ""
-        }
+        if scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0 { ", reverb off" } else { "" }
     );
     let _ = writeln!(
         s,
@@ -177,8 +149,7 @@ pub fn inspect(scene: &Scene) -> String {
             m.width,
             db(m.reverb_send_db),
             m.drr_db,
-            m.air_cutoff_hz
-                .map_or("off".to_string(), |f| format!("{f:.0}")),
+            m.air_cutoff_hz.map_or("off".to_string(), |f| format!("{f:.0}")),
             m.pre_delay_s * 1000.0,
             m.tilt_db,
             m.spoil,
@@ -188,11 +159,7 @@ pub fn inspect(scene: &Scene) -> String {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        s.chars().take(n - 1).chain(['…']).collect()
-    }
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
 }
 
 /// What `proxemix new` made and what it had to leave out.
@@ -204,26 +171,16 @@ pub struct NewScene {
 
 /// `proxemix new`: a scene from a folder of audio files, bodies on an arc in the social zone.
 pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| UserError(format!("{}: cannot read folder: {e}", dir.display())))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| UserError(format!("{}: cannot read folder: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
     files.sort();
     let mut usable = Vec::new();
     let mut skipped = Vec::new();
     for path in files {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
         if !import::AUDIO_EXTENSIONS.contains(&ext.as_str()) {
-            skipped.push((
-                path,
-                "not an audio file (expected .wav, .flac, .ogg or .mp3)".into(),
-            ));
+            skipped.push((path, "not an audio file (expected .wav, .flac, .ogg or .mp3)".into()));
             continue;
         }
         match import::probe(&path) {
@@ -232,16 +189,11 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         }
     }
     if usable.is_empty() {
-        return Err(UserError(format!(
-            "{}: no usable audio files found",
-            dir.display()
-        )));
+        return Err(UserError(format!("{}: no usable audio files found", dir.display())));
     }
-    let scene_dir = scene_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let scene_dir = scene_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let n = usable.len();
+    let mut names: Vec<String> = Vec::with_capacity(n);
     // An arc in front of the listener, inside the social zone (1.2-3.6 m), from -60° to +60°; 1.8 m is just
     // past the default room's critical distance, a neutral place to stage from.
     let radius = NEW_SCENE_RADIUS_M;
@@ -249,25 +201,22 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         .iter()
         .enumerate()
         .map(|(i, path)| {
-            let t = if n == 1 {
-                0.5
-            } else {
-                i as f32 / (n - 1) as f32
-            };
+            let t = if n == 1 { 0.5 } else { i as f32 / (n - 1) as f32 };
             let angle = (-60.0 + 120.0 * t).to_radians();
+            // Names identify stems: "take.wav" and "take.flac" become "take" and "take 2".
+            let base =
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("stem {i}"));
+            let mut name = base.clone();
+            let mut k = 2;
+            while names.contains(&name) {
+                name = format!("{base} {k}");
+                k += 1;
+            }
+            names.push(name.clone());
             Stem {
-                name: path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| format!("stem {i}")),
-                file: relative_path(path, scene_dir)
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-                position: (
-                    round3(radius * angle.sin()),
-                    mapping::EAR_HEIGHT_M,
-                    round3(-radius * angle.cos()),
-                ),
+                name,
+                file: relative_path(path, scene_dir).to_string_lossy().replace('\\', "/"),
+                position: (round3(radius * angle.sin()), mapping::EAR_HEIGHT_M, round3(-radius * angle.cos())),
                 size: 1.0,
                 gain_db: 0.0,
                 spoil: 0.0,
@@ -325,13 +274,7 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(
-            relative_path(Path::new("/a/b/c.wav"), Path::new("/a/scenes")),
-            Path::new("../b/c.wav")
-        );
-        assert_eq!(
-            relative_path(Path::new("/a/c.wav"), Path::new("/a")),
-            Path::new("c.wav")
-        );
+        assert_eq!(relative_path(Path::new("/a/b/c.wav"), Path::new("/a/scenes")), Path::new("../b/c.wav"));
+        assert_eq!(relative_path(Path::new("/a/c.wav"), Path::new("/a")), Path::new("c.wav"));
     }
 }

@@ -10,11 +10,7 @@ use proxemix::mix::offline::{RenderOptions, WavFormat};
 use proxemix::scene::Scene;
 
 #[derive(Parser)]
-#[command(
-    name = "proxemix",
-    version,
-    about = "Stage a mix in space: each stem is a body in a room around you."
-)]
+#[command(name = "proxemix", version, about = "Stage a mix in space: each stem is a body in a room around you.")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -102,30 +98,16 @@ fn run(cli: Cli) -> Result<(), UserError> {
             print!("{}", commands::inspect(&loaded));
             Ok(())
         }
-        Some(Command::Render {
-            scene,
-            output,
-            sample_rate,
-            bits,
-            seconds,
-            normalize,
-            solo,
-            mute,
-            block,
-        }) => {
+        Some(Command::Render { scene, output, sample_rate, bits, seconds, normalize, solo, mute, block }) => {
             if let Some(s) = seconds
                 && !(s.is_finite() && s > 0.0 && s <= 3600.0)
             {
-                return Err(UserError(format!(
-                    "--seconds {s}: give a length between 0 and 3600 seconds"
-                )));
+                return Err(UserError(format!("--seconds {s}: give a length between 0 and 3600 seconds")));
             }
             if let Some(l) = normalize
                 && !(l.is_finite() && (-70.0..=0.0).contains(&l))
             {
-                return Err(UserError(format!(
-                    "--normalize {l}: give a loudness between -70 and 0 LUFS"
-                )));
+                return Err(UserError(format!("--normalize {l}: give a loudness between -70 and 0 LUFS")));
             }
             let options = RenderOptions {
                 sample_rate,
@@ -142,25 +124,15 @@ fn run(cli: Cli) -> Result<(), UserError> {
             let bar = progress_bar();
             let selection = commands::Selection { solo, mute };
             let rendered =
-                commands::render_to_wav(&scene, &output, &options, format, &selection, &mut |p| {
-                    set_progress(&bar, p)
-                })?;
+                commands::render_to_wav(&scene, &output, &options, format, &selection, &mut |p| set_progress(&bar, p))?;
             finish_progress(&bar);
             let elapsed = started.elapsed().as_secs_f64();
-            println!(
-                "wrote {} ({:.1} s, {} Hz)",
-                output.display(),
-                rendered.seconds(),
-                rendered.sample_rate
-            );
+            println!("wrote {} ({:.1} s, {} Hz)", output.display(), rendered.seconds(), rendered.sample_rate);
             if let Some(g) = rendered.normalize_gain_db {
                 println!("normalised with {g:+.1} dB of master gain");
             }
             println!("loudness: {}", rendered.loudness);
-            println!(
-                "rendered in {elapsed:.2} s ({:.0}× real time)",
-                rendered.seconds() / elapsed.max(1e-9)
-            );
+            println!("rendered in {elapsed:.2} s ({:.0}× real time)", rendered.seconds() / elapsed.max(1e-9));
             Ok(())
         }
         Some(Command::New { dir, output, force }) => {
@@ -175,35 +147,16 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 eprintln!("skipped {}: {why}", path.display());
             }
             made.scene.save(&output)?;
-            println!(
-                "wrote {} with {} stems",
-                output.display(),
-                made.scene.stems.len()
-            );
+            println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
             Ok(())
         }
-        Some(Command::Bench {
-            seconds,
-            rounds,
-            stems,
-        }) => {
+        Some(Command::Bench { seconds, rounds, stems }) => {
             if cfg!(debug_assertions) {
-                eprintln!(
-                    "note: this is a debug build; run `cargo run --release -- bench` for real figures"
-                );
+                eprintln!("note: this is a debug build; run `cargo run --release -- bench` for real figures");
             }
-            println!(
-                "{:>6} {:>14} {:>14} {:>10}",
-                "stems", "plain kira ×RT", "full chain ×RT", "cost ratio"
-            );
+            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "plain kira ×RT", "full chain ×RT", "cost ratio");
             proxemix::bench::run(&stems, seconds, rounds, |row| {
-                println!(
-                    "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
-                    row.stems,
-                    row.plain_rtf,
-                    row.full_rtf,
-                    row.cost_ratio()
-                );
+                println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.plain_rtf, row.full_rtf, row.cost_ratio());
             });
             Ok(())
         }
@@ -231,11 +184,9 @@ type Bar = ();
 fn progress_bar() -> Bar {
     let bar = indicatif::ProgressBar::new(1000);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "rendering [{bar:40}] {percent:>3}% {elapsed_precise}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("rendering [{bar:40}] {percent:>3}% {elapsed_precise}")
+            .expect("static template")
+            .progress_chars("=> "),
     );
     bar
 }

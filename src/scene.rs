@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: u32 = 1;
 /// kira's tracks are allocated up front; this caps what a scene may ask for.
 pub const MAX_STEMS: usize = 256;
+/// A scene is a small text file; anything bigger is not one (and is not read into memory).
+pub const MAX_SCENE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Valid ranges, one place, so the README, validation and error messages agree.
 pub mod limits {
@@ -75,12 +77,7 @@ pub struct Room {
 
 impl Default for Room {
     fn default() -> Self {
-        Room {
-            size: 12.0,
-            decay_s: 1.6,
-            damping: 0.5,
-            reverb_db: 0.0,
-        }
+        Room { size: 12.0, decay_s: 1.6, damping: 0.5, reverb_db: 0.0 }
     }
 }
 
@@ -118,40 +115,19 @@ impl Stem {
 /// Why a scene could not be read; every variant names the file.
 #[derive(Debug)]
 pub enum SceneError {
-    Io {
-        path: PathBuf,
-        message: String,
-    },
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    Invalid {
-        path: PathBuf,
-        field: String,
-        message: String,
-    },
+    Io { path: PathBuf, message: String },
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    Invalid { path: PathBuf, field: String, message: String },
 }
 
 impl fmt::Display for SceneError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SceneError::Io { path, message } => write!(f, "{}: {message}", path.display()),
-            SceneError::Syntax {
-                path,
-                line,
-                column,
-                message,
-            } => {
+            SceneError::Syntax { path, line, column, message } => {
                 write!(f, "{}:{line}:{column}: {message}", path.display())
             }
-            SceneError::Invalid {
-                path,
-                field,
-                message,
-            } => {
+            SceneError::Invalid { path, field, message } => {
                 write!(f, "{}: {field}: {message}", path.display())
             }
         }
@@ -170,10 +146,12 @@ pub struct Invalid {
 impl Scene {
     /// Reads, parses and validates a scene file.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SceneError::Io {
-            path: path.to_owned(),
-            message: format!("cannot read scene file: {e}"),
-        })?;
+        let io = |message: String| SceneError::Io { path: path.to_owned(), message };
+        let size = std::fs::metadata(path).map_err(|e| io(format!("cannot read scene file: {e}")))?.len();
+        if size > MAX_SCENE_BYTES {
+            return Err(io(format!("{size} bytes is too large for a scene file (the limit is {MAX_SCENE_BYTES})")));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
         Scene::parse(&text, path)
     }
 
@@ -185,13 +163,11 @@ impl Scene {
             column: e.span.start.col,
             message: e.code.to_string(),
         })?;
-        scene
-            .validate()
-            .map_err(|Invalid { field, message }| SceneError::Invalid {
-                path: path.to_owned(),
-                field,
-                message,
-            })?;
+        scene.validate().map_err(|Invalid { field, message }| SceneError::Invalid {
+            path: path.to_owned(),
+            field,
+            message,
+        })?;
         Ok(scene)
     }
 
@@ -201,10 +177,7 @@ impl Scene {
         if self.version != FORMAT_VERSION {
             return Err(invalid(
                 "version",
-                format!(
-                    "format version {} is not supported (this build reads version {FORMAT_VERSION})",
-                    self.version
-                ),
+                format!("format version {} is not supported (this build reads version {FORMAT_VERSION})", self.version),
             ));
         }
         check_range("room.size", self.room.size, ROOM_SIZE_M)?;
@@ -215,18 +188,18 @@ impl Scene {
         check_range("master_spoil", self.master_spoil, SPOIL)?;
         check_range("ceiling_dbtp", self.ceiling_dbtp, CEILING_DBTP)?;
         if self.stems.len() > MAX_STEMS {
-            return Err(invalid(
-                "stems",
-                format!(
-                    "{} stems; at most {MAX_STEMS} are supported",
-                    self.stems.len()
-                ),
-            ));
+            return Err(invalid("stems", format!("{} stems; at most {MAX_STEMS} are supported", self.stems.len())));
         }
         for (i, stem) in self.stems.iter().enumerate() {
             let at = |field: &str| format!("stems[{i}].{field}");
             if stem.name.trim().is_empty() {
                 return Err(invalid(&at("name"), "must not be empty".into()));
+            }
+            if let Some(first) = self.stems[..i].iter().position(|s| s.name == stem.name) {
+                return Err(invalid(
+                    &at("name"),
+                    format!("\"{}\" is already the name of stems[{first}]; names identify stems", stem.name),
+                ));
             }
             if stem.file.trim().is_empty() {
                 return Err(invalid(&at("file"), "must name an audio file".into()));
@@ -244,19 +217,13 @@ impl Scene {
     /// The audio file of `stem`, resolved against the directory of the scene file.
     pub fn resolve_file(scene_path: &Path, stem: &Stem) -> PathBuf {
         let file = Path::new(&stem.file);
-        if file.is_absolute() {
-            file.to_owned()
-        } else {
-            scene_path.parent().unwrap_or(Path::new(".")).join(file)
-        }
+        if file.is_absolute() { file.to_owned() } else { scene_path.parent().unwrap_or(Path::new(".")).join(file) }
     }
 
     /// The scene as RON text, formatted for people.
     pub fn to_ron(&self) -> String {
         // Depth 2: one line per stem, which is how people read and diff a staging.
-        let config = ron::ser::PrettyConfig::new()
-            .depth_limit(2)
-            .struct_names(false);
+        let config = ron::ser::PrettyConfig::new().depth_limit(2).struct_names(false);
         let mut text = ron::ser::to_string_pretty(self, config).expect("a scene always serializes");
         text.push('\n');
         text
@@ -265,26 +232,19 @@ impl Scene {
     /// Writes the scene atomically: a temporary file beside the target, then a rename.
     /// An existing file is kept as `NAME.bak`.
     pub fn save(&self, path: &Path) -> Result<(), SceneError> {
-        self.validate()
-            .map_err(|Invalid { field, message }| SceneError::Invalid {
-                path: path.to_owned(),
-                field,
-                message,
-            })?;
-        let io = |e: std::io::Error| SceneError::Io {
+        self.validate().map_err(|Invalid { field, message }| SceneError::Invalid {
             path: path.to_owned(),
-            message: format!("cannot save: {e}"),
-        };
+            field,
+            message,
+        })?;
+        let io = |e: std::io::Error| SceneError::Io { path: path.to_owned(), message: format!("cannot save: {e}") };
         let text = self.to_ron();
         crate::atomic_write(path, text.as_bytes(), true).map_err(io)
     }
 }
 
 fn invalid(field: &str, message: String) -> Invalid {
-    Invalid {
-        field: field.to_owned(),
-        message,
-    }
+    Invalid { field: field.to_owned(), message }
 }
 
 fn check_range(field: &str, value: f32, (lo, hi): (f32, f32)) -> Result<(), Invalid> {
@@ -292,10 +252,7 @@ fn check_range(field: &str, value: f32, (lo, hi): (f32, f32)) -> Result<(), Inva
         return Err(invalid(field, format!("{value} is not a finite number")));
     }
     if value < lo || value > hi {
-        return Err(invalid(
-            field,
-            format!("{value} is outside the allowed range {lo} ..= {hi}"),
-        ));
+        return Err(invalid(field, format!("{value} is outside the allowed range {lo} ..= {hi}")));
     }
     Ok(())
 }
@@ -356,25 +313,14 @@ mod tests {
     #[test]
     fn hostile_numbers_name_the_field() {
         for (from, to, field) in [
-            (
-                "(0.0, 1.6, -0.5)",
-                "(NaN, 1.6, -0.5)",
-                "stems[0].position (x)",
-            ),
-            (
-                "(0.0, 1.6, -0.5)",
-                "(0.0, inf, -0.5)",
-                "stems[0].position (y)",
-            ),
-            (
-                "(0.0, 1.6, -0.5)",
-                "(0.0, 1.6, -1e30)",
-                "stems[0].position (z)",
-            ),
+            ("(0.0, 1.6, -0.5)", "(NaN, 1.6, -0.5)", "stems[0].position (x)"),
+            ("(0.0, 1.6, -0.5)", "(0.0, inf, -0.5)", "stems[0].position (y)"),
+            ("(0.0, 1.6, -0.5)", "(0.0, 1.6, -1e30)", "stems[0].position (z)"),
             ("size: 1.0", "size: -1.0", "stems[0].size"),
             ("spoil: 0.0", "spoil: 7.0", "stems[0].spoil"),
             ("decay_s: 1.6", "decay_s: 1e39", "room.decay_s"),
             ("version: 1", "version: 9", "version"),
+            ("name: \"bass\"", "name: \"vocal\"", "stems[1].name"),
         ] {
             let err = parse(&GOOD.replace(from, to)).unwrap_err();
             match &err {

@@ -5,7 +5,5 @@ use std::path::PathBuf;
 use crate::commands::UserError;
 
 pub fn run(_scene: PathBuf) -> Result<(), UserError> {
-    Err(UserError(
-        "the interactive stage is not built yet; use `proxemix render` to hear a scene".into(),
-    ))
+    Err(UserError("the interactive stage is not built yet; use `proxemix render` to hear a scene".into()))
 }

@@ -85,27 +85,17 @@ where
         let bus = Arc::new(ReverbBus::new(INTERNAL_BUFFER_FRAMES));
         let meter = Arc::new(MasterMeter::new());
         let mut main = MainTrackBuilder::new();
-        let reverb = main.add_effect(ReverbReturnBuilder {
-            params: reverb_params(&scene.room),
-            bus: bus.clone(),
-        });
-        let master = main.add_effect(MasterChainBuilder {
-            params: master_params(scene),
-            meter: meter.clone(),
-        });
+        let reverb = main.add_effect(ReverbReturnBuilder { params: reverb_params(&scene.room), bus: bus.clone() });
+        let master = main.add_effect(MasterChainBuilder { params: master_params(scene), meter: meter.clone() });
         let mut manager = AudioManager::<B>::new(AudioManagerSettings {
-            capacities: Capacities {
-                sub_track_capacity: (scene.stems.len() + 4).max(16),
-                ..Capacities::default()
-            },
+            capacities: Capacities { sub_track_capacity: (scene.stems.len() + 4).max(16), ..Capacities::default() },
             main_track_builder: main,
             internal_buffer_size: INTERNAL_BUFFER_FRAMES,
             backend_settings,
         })
         .map_err(|e| GraphError::Backend(e.to_string()))?;
-        let mut clock = manager
-            .add_clock(ClockSpeed::TicksPerSecond(1.0))
-            .map_err(|e| GraphError::Kira(e.to_string()))?;
+        let mut clock =
+            manager.add_clock(ClockSpeed::TicksPerSecond(1.0)).map_err(|e| GraphError::Kira(e.to_string()))?;
         clock.stop();
         let mixes = mapping::scene_mix(scene);
         let mut voices = Vec::with_capacity(scene.stems.len());
@@ -117,50 +107,24 @@ where
                 bus: bus.clone(),
                 meter: stem_meter.clone(),
             });
-            let mut track = manager
-                .add_sub_track(builder)
-                .map_err(|_| GraphError::TooManyStems(scene.stems.len()))?;
+            let mut track = manager.add_sub_track(builder).map_err(|_| GraphError::TooManyStems(scene.stems.len()))?;
             let sound = match audio.get(i).and_then(|a| a.as_ref()) {
                 Some(a) => {
                     // All stems wait for the same clock tick, so they start in the same sample.
-                    let mut settings = StaticSoundSettings::new().start_time(ClockTime {
-                        clock: clock.id(),
-                        ticks: 0,
-                        fraction: 0.0,
-                    });
+                    let mut settings =
+                        StaticSoundSettings::new().start_time(ClockTime { clock: clock.id(), ticks: 0, fraction: 0.0 });
                     if config.looping {
                         settings = settings.loop_region(..);
                     }
-                    let data = StaticSoundData {
-                        sample_rate: a.sample_rate,
-                        frames: a.frames.clone(),
-                        settings,
-                        slice: None,
-                    };
-                    Some(
-                        track
-                            .play(data)
-                            .map_err(|e| GraphError::Kira(e.to_string()))?,
-                    )
+                    let data =
+                        StaticSoundData { sample_rate: a.sample_rate, frames: a.frames.clone(), settings, slice: None };
+                    Some(track.play(data).map_err(|e| GraphError::Kira(e.to_string()))?)
                 }
                 None => None,
             };
-            voices.push(StemVoice {
-                _track: track,
-                chain,
-                sound,
-                meter: stem_meter,
-            });
+            voices.push(StemVoice { _track: track, chain, sound, meter: stem_meter });
         }
-        Ok(MixGraph {
-            manager,
-            clock,
-            voices,
-            reverb,
-            master,
-            meter,
-            config,
-        })
+        Ok(MixGraph { manager, clock, voices, reverb, master, meter, config })
     }
 
     pub fn config(&self) -> GraphConfig {
@@ -179,9 +143,7 @@ where
     /// Moves stem `index` to a new mapping along a ramp of at least [`MIN_RAMP_S`].
     pub fn apply(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
         if let Some(voice) = self.voices.get_mut(index) {
-            voice
-                .chain
-                .set(StemParams::from_mix(mix), ramp_s.max(MIN_RAMP_S));
+            voice.chain.set(StemParams::from_mix(mix), ramp_s.max(MIN_RAMP_S));
         }
     }
 
@@ -202,11 +164,7 @@ where
 
     /// True while any stem is still sounding (a non-looping render can stop after this plus the tail).
     pub fn any_stem_playing(&self) -> bool {
-        self.voices.iter().any(|v| {
-            v.sound
-                .as_ref()
-                .is_some_and(|s| s.state() != kira::sound::PlaybackState::Stopped)
-        })
+        self.voices.iter().any(|v| v.sound.as_ref().is_some_and(|s| s.state() != kira::sound::PlaybackState::Stopped))
     }
 
     pub fn backend_mut(&mut self) -> &mut B {
@@ -227,8 +185,5 @@ fn reverb_params(room: &Room) -> ReverbParams {
 }
 
 fn master_params(scene: &Scene) -> MasterParams {
-    MasterParams {
-        gain: mapping::db_to_amp(Some(scene.master_gain_db)),
-        ceiling_dbtp: scene.ceiling_dbtp,
-    }
+    MasterParams { gain: mapping::db_to_amp(Some(scene.master_gain_db)), ceiling_dbtp: scene.ceiling_dbtp }
 }

@@ -41,12 +41,7 @@ impl Audio {
 
     /// Builds audio from frames the caller made (tests, benchmarks, the demo generator).
     pub fn from_frames(sample_rate: u32, frames: Vec<Frame>) -> Audio {
-        Audio {
-            sample_rate,
-            frames: frames.into(),
-            source_channels: 2,
-            source_sample_rate: sample_rate,
-        }
+        Audio { sample_rate, frames: frames.into(), source_channels: 2, source_sample_rate: sample_rate }
     }
 }
 
@@ -82,23 +77,14 @@ pub fn probe(path: &Path) -> Result<Probe, ImportError> {
 type Reader = (Probe, Box<dyn symphonia::core::formats::FormatReader>, u32);
 
 fn open(path: &Path) -> Result<Reader, ImportError> {
-    let fail = |reason: String| ImportError {
-        path: path.to_owned(),
-        reason,
-    };
+    let fail = |reason: String| ImportError { path: path.to_owned(), reason };
     let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-    let len = file
-        .metadata()
-        .map_err(|e| fail(format!("cannot read: {e}")))?
-        .len();
+    let len = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?.len();
     if len == 0 {
         return Err(fail("the file is empty".into()));
     }
     if len > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "{:.1} GB is larger than the 2 GB limit for a stem",
-            len as f64 / 1e9
-        )));
+        return Err(fail(format!("{:.1} GB is larger than the 2 GB limit for a stem", len as f64 / 1e9)));
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -106,38 +92,21 @@ fn open(path: &Path) -> Result<Reader, ImportError> {
         hint.with_extension(ext);
     }
     let format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| {
-            fail(format!(
-                "not a readable WAV, FLAC, OGG Vorbis or MP3 file ({e})"
-            ))
-        })?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| fail("contains no audio track".into()))?;
+        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .map_err(|e| fail(format!("not a readable WAV, FLAC, OGG Vorbis or MP3 file ({e})")))?;
+    let track = format.default_track(TrackType::Audio).ok_or_else(|| fail("contains no audio track".into()))?;
     let params = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or_else(|| fail("the audio track has no codec parameters".into()))?;
     let channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
-    let sample_rate = params
-        .sample_rate
-        .ok_or_else(|| fail("the header gives no sample rate".into()))?;
+    let sample_rate = params.sample_rate.ok_or_else(|| fail("the header gives no sample rate".into()))?;
     if !(SAMPLE_RATE_RANGE.0..=SAMPLE_RATE_RANGE.1).contains(&sample_rate) {
-        return Err(fail(format!(
-            "the header claims a sample rate of {sample_rate} Hz, which is not plausible"
-        )));
+        return Err(fail(format!("the header claims a sample rate of {sample_rate} Hz, which is not plausible")));
     }
     if channels > 2 {
-        return Err(fail(format!(
-            "has {channels} channels; Proxemix takes mono or stereo stems (split it first)"
-        )));
+        return Err(fail(format!("has {channels} channels; Proxemix takes mono or stereo stems (split it first)")));
     }
     let frames = track.num_frames;
     if let Some(n) = frames
@@ -151,24 +120,12 @@ fn open(path: &Path) -> Result<Reader, ImportError> {
     }
     let track_id = track.id;
     let format_name = format.format_info().short_name.to_string();
-    Ok((
-        Probe {
-            format: format_name,
-            channels,
-            sample_rate,
-            frames,
-        },
-        format,
-        track_id,
-    ))
+    Ok((Probe { format: format_name, channels, sample_rate, frames }, format, track_id))
 }
 
 /// Decodes one file and converts it to `engine_rate`.
 pub fn load(path: &Path, engine_rate: u32) -> Result<Audio, ImportError> {
-    let fail = |reason: String| ImportError {
-        path: path.to_owned(),
-        reason,
-    };
+    let fail = |reason: String| ImportError { path: path.to_owned(), reason };
     let (probe, mut format, track_id) = open(path)?;
     let params = format
         .tracks()
@@ -182,9 +139,8 @@ pub fn load(path: &Path, engine_rate: u32) -> Result<Audio, ImportError> {
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| fail(format!("unsupported codec ({e})")))?;
     let max_frames = MAX_DURATION_S as usize * probe.sample_rate as usize;
-    let mut interleaved: Vec<f32> = Vec::with_capacity(
-        probe.frames.map_or(0, |n| (n as usize).min(max_frames)) * probe.channels.clamp(1, 2),
-    );
+    let mut interleaved: Vec<f32> =
+        Vec::with_capacity(probe.frames.map_or(0, |n| (n as usize).min(max_frames)) * probe.channels.clamp(1, 2));
     let mut channels = probe.channels;
     let mut chunk: Vec<f32> = Vec::new();
     loop {
@@ -195,42 +151,29 @@ pub fn load(path: &Path, engine_rate: u32) -> Result<Audio, ImportError> {
                 break;
             }
             Err(e) => {
-                return Err(fail(format!(
-                    "corrupt after {:.2} s: {e}",
-                    seconds(&interleaved, channels, &probe)
-                )));
+                return Err(fail(format!("corrupt after {:.2} s: {e}", seconds(&interleaved, channels, &probe))));
             }
         };
         if packet.track_id != track_id {
             continue;
         }
-        let decoded = decoder.decode(&packet).map_err(|e| {
-            fail(format!(
-                "corrupt audio at {:.2} s: {e}",
-                seconds(&interleaved, channels, &probe)
-            ))
-        })?;
+        let decoded = decoder
+            .decode(&packet)
+            .map_err(|e| fail(format!("corrupt audio at {:.2} s: {e}", seconds(&interleaved, channels, &probe))))?;
         let n_channels = decoded.spec().channels().count();
         if n_channels > 2 {
-            return Err(fail(format!(
-                "has {n_channels} channels; Proxemix takes mono or stereo stems"
-            )));
+            return Err(fail(format!("has {n_channels} channels; Proxemix takes mono or stereo stems")));
         }
         if channels == 0 {
             channels = n_channels;
         } else if n_channels != channels {
-            return Err(fail(format!(
-                "changes from {channels} to {n_channels} channels mid-stream"
-            )));
+            return Err(fail(format!("changes from {channels} to {n_channels} channels mid-stream")));
         }
         chunk.resize(decoded.samples_interleaved(), 0.0);
         decoded.copy_to_slice_interleaved(&mut chunk[..]);
         interleaved.extend_from_slice(&chunk);
         if interleaved.len() / channels.max(1) > max_frames {
-            return Err(fail(format!(
-                "longer than the {}-minute limit for a stem",
-                MAX_DURATION_S / 60
-            )));
+            return Err(fail(format!("longer than the {}-minute limit for a stem", MAX_DURATION_S / 60)));
         }
     }
     let channels = channels.max(1);
@@ -255,17 +198,12 @@ pub fn load(path: &Path, engine_rate: u32) -> Result<Audio, ImportError> {
             (i / channels) as f64 / probe.sample_rate as f64
         )));
     }
-    let resampled =
-        resample(&interleaved, channels, probe.sample_rate, engine_rate).map_err(fail)?;
+    let resampled = resample(&interleaved, channels, probe.sample_rate, engine_rate).map_err(fail)?;
     let frames: Vec<Frame> = resampled
         .chunks_exact(channels)
         .map(|s| {
             let l = super::effects::flush(s[0]);
-            let r = if channels == 2 {
-                super::effects::flush(s[1])
-            } else {
-                l
-            };
+            let r = if channels == 2 { super::effects::flush(s[1]) } else { l };
             Frame::new(l, r)
         })
         .collect();
@@ -282,26 +220,17 @@ fn seconds(interleaved: &[f32], channels: usize, probe: &Probe) -> f64 {
 }
 
 /// Band-limited sample-rate conversion of interleaved audio (rubato's FFT resampler, which trims its own delay).
-pub fn resample(
-    interleaved: &[f32],
-    channels: usize,
-    from: u32,
-    to: u32,
-) -> Result<Vec<f32>, String> {
+pub fn resample(interleaved: &[f32], channels: usize, from: u32, to: u32) -> Result<Vec<f32>, String> {
     if from == to {
         return Ok(interleaved.to_vec());
     }
     use rubato::audioadapter_buffers::direct::InterleavedSlice;
     use rubato::{Fft, FixedSync, Resampler};
     let frames = interleaved.len() / channels;
-    let input = InterleavedSlice::new(interleaved, channels, frames)
-        .map_err(|e| format!("resampler: {e}"))?;
-    let mut resampler =
-        Fft::<f32>::new(from as usize, to as usize, 1024, channels, FixedSync::Input)
-            .map_err(|e| format!("cannot resample {from} Hz to {to} Hz: {e}"))?;
-    let out = resampler
-        .process_all(&input, frames, None)
-        .map_err(|e| format!("resampling failed: {e}"))?;
+    let input = InterleavedSlice::new(interleaved, channels, frames).map_err(|e| format!("resampler: {e}"))?;
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, channels, FixedSync::Input)
+        .map_err(|e| format!("cannot resample {from} Hz to {to} Hz: {e}"))?;
+    let out = resampler.process_all(&input, frames, None).map_err(|e| format!("resampling failed: {e}"))?;
     Ok(out.take_data())
 }
 
@@ -309,9 +238,7 @@ pub fn resample(
 pub fn load_all(paths: &[PathBuf], engine_rate: u32) -> Vec<Result<Audio, ImportError>> {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let workers = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(paths.len().max(1));
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(paths.len().max(1));
         let mut results: Vec<Option<Result<Audio, ImportError>>> = vec![None; paths.len()];
         let next = std::sync::atomic::AtomicUsize::new(0);
         let slots: Vec<std::sync::Mutex<&mut Option<Result<Audio, ImportError>>>> =
@@ -323,13 +250,9 @@ pub fn load_all(paths: &[PathBuf], engine_rate: u32) -> Vec<Result<Audio, Import
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(path) = paths.get(i) else { break };
                         // A decoder bug on hostile input must cost one stem, not the program.
-                        let result = std::panic::catch_unwind(|| load(path, engine_rate))
-                            .unwrap_or_else(|_| {
-                                Err(ImportError {
-                                    path: path.clone(),
-                                    reason: "the decoder crashed on this file".into(),
-                                })
-                            });
+                        let result = std::panic::catch_unwind(|| load(path, engine_rate)).unwrap_or_else(|_| {
+                            Err(ImportError { path: path.clone(), reason: "the decoder crashed on this file".into() })
+                        });
                         **slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                     }
                 });
@@ -340,12 +263,7 @@ pub fn load_all(paths: &[PathBuf], engine_rate: u32) -> Vec<Result<Audio, Import
             .into_iter()
             .zip(paths)
             .map(|(r, p)| {
-                r.unwrap_or_else(|| {
-                    Err(ImportError {
-                        path: p.clone(),
-                        reason: "decoder thread failed".into(),
-                    })
-                })
+                r.unwrap_or_else(|| Err(ImportError { path: p.clone(), reason: "decoder thread failed".into() }))
             })
             .collect()
     }

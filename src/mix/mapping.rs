@@ -159,11 +159,7 @@ pub struct RoomAcoustics {
 pub fn room_acoustics(room: &Room) -> RoomAcoustics {
     let volume_m3 = room.size.powi(3) * ROOM_HEIGHT_RATIO;
     let critical_distance_m = 0.057 * (SOURCE_DIRECTIVITY_Q * volume_m3 / room.decay_s).sqrt();
-    RoomAcoustics {
-        volume_m3,
-        critical_distance_m,
-        reflection_offset_m: room.size * 0.5,
-    }
+    RoomAcoustics { volume_m3, critical_distance_m, reflection_offset_m: room.size * 0.5 }
 }
 
 /// Inverse-distance law: −6 dB per doubling of distance, 0 dB at [`LEVEL_REF_M`].
@@ -216,8 +212,7 @@ pub fn pre_delay_s(distance_m: f32, room: &RoomAcoustics) -> f32 {
 
 /// Proximity lift, growing smoothly from 0 dB at [`PROXIMITY_START_M`] to the maximum at [`MIN_DISTANCE_M`].
 pub fn proximity_db(distance_m: f32) -> f32 {
-    let t =
-        ((PROXIMITY_START_M - distance_m) / (PROXIMITY_START_M - MIN_DISTANCE_M)).clamp(0.0, 1.0);
+    let t = ((PROXIMITY_START_M - distance_m) / (PROXIMITY_START_M - MIN_DISTANCE_M)).clamp(0.0, 1.0);
     PROXIMITY_MAX_DB * t * t * (3.0 - 2.0 * t)
 }
 
@@ -231,11 +226,7 @@ pub fn stem_mix(placement: &Placement, room: &Room) -> StemMix {
     let acoustics = room_acoustics(room);
     let distance_m = distance_from_ears(placement.position);
     let [x, _, z] = placement.position;
-    let azimuth_deg = if x.abs() < 1e-6 && z.abs() < 1e-6 {
-        0.0
-    } else {
-        x.atan2(-z).to_degrees()
-    };
+    let azimuth_deg = if x.abs() < 1e-6 && z.abs() < 1e-6 { 0.0 } else { x.atan2(-z).to_degrees() };
     let level_db = source_db(placement.size) + placement.gain_db;
     let dry_db = level_db + distance_db(distance_m);
     // The reverberant field is about as loud everywhere in the room: it equals the direct sound at the
@@ -264,11 +255,7 @@ pub fn stem_mix(placement: &Placement, room: &Room) -> StemMix {
 /// The mapping for every stem of a scene (solo and mute applied).
 pub fn scene_mix(scene: &Scene) -> Vec<StemMix> {
     let any_solo = scene.stems.iter().any(|s| s.solo);
-    scene
-        .stems
-        .iter()
-        .map(|s| stem_mix(&Placement::from_stem(s, any_solo), &scene.room))
-        .collect()
+    scene.stems.iter().map(|s| stem_mix(&Placement::from_stem(s, any_solo), &scene.room)).collect()
 }
 
 /// The 2×2 stereo matrix that places a stem's image: its two channels are treated as two virtual sources at
@@ -282,10 +269,7 @@ pub fn image_matrix(pan: f32, width: f32) -> [[f32; 2]; 2] {
     let theta_b = ((pan + spread).clamp(-1.0, 1.0) + 1.0) * FRAC_PI_4;
     debug_assert!((theta_a - theta_b).abs() <= FRAC_PI_2 + 1e-5);
     let scale = 1.0 / (1.0 + (theta_a - theta_b).cos()).sqrt();
-    [
-        [scale * theta_a.cos(), scale * theta_b.cos()],
-        [scale * theta_a.sin(), scale * theta_b.sin()],
-    ]
+    [[scale * theta_a.cos(), scale * theta_b.cos()], [scale * theta_a.sin(), scale * theta_b.sin()]]
 }
 
 /// How much decorrelated signal (an all-passed copy of the mid, added to L and subtracted from R) a body of
@@ -308,13 +292,7 @@ mod tests {
     use super::*;
 
     fn at(x: f32, y: f32, z: f32) -> Placement {
-        Placement {
-            position: [x, y, z],
-            size: 1.0,
-            gain_db: 0.0,
-            spoil: 0.0,
-            audible: true,
-        }
+        Placement { position: [x, y, z], size: 1.0, gain_db: 0.0, spoil: 0.0, audible: true }
     }
 
     fn room() -> Room {
@@ -341,10 +319,7 @@ mod tests {
             let m = ahead(d);
             assert!(m.dry_db < prev.dry_db, "dry at {d}");
             assert!(m.drr_db < prev.drr_db, "drr at {d}");
-            assert_eq!(
-                m.reverb_send_db, prev.reverb_send_db,
-                "send is distance-independent"
-            );
+            assert_eq!(m.reverb_send_db, prev.reverb_send_db, "send is distance-independent");
             assert!(m.pre_delay_s <= prev.pre_delay_s, "pre-delay at {d}");
             assert!(m.proximity_db <= prev.proximity_db, "proximity at {d}");
             assert!(m.width <= prev.width, "width at {d}");
@@ -400,26 +375,11 @@ mod tests {
 
     #[test]
     fn size_makes_louder_and_wider() {
-        let small = stem_mix(
-            &Placement {
-                size: 0.5,
-                ..at(0.0, EAR_HEIGHT_M, -2.0)
-            },
-            &room(),
-        );
-        let big = stem_mix(
-            &Placement {
-                size: 4.0,
-                ..at(0.0, EAR_HEIGHT_M, -2.0)
-            },
-            &room(),
-        );
+        let small = stem_mix(&Placement { size: 0.5, ..at(0.0, EAR_HEIGHT_M, -2.0) }, &room());
+        let big = stem_mix(&Placement { size: 4.0, ..at(0.0, EAR_HEIGHT_M, -2.0) }, &room());
         assert!(big.width > small.width);
         assert!((big.dry_db.unwrap() - small.dry_db.unwrap() - 9.0).abs() < 1e-3);
-        assert_eq!(
-            big.drr_db, small.drr_db,
-            "size changes level, not the direct-to-reverb ratio"
-        );
+        assert_eq!(big.drr_db, small.drr_db, "size changes level, not the direct-to-reverb ratio");
     }
 
     #[test]
@@ -434,33 +394,18 @@ mod tests {
         let rc = room_acoustics(&room()).critical_distance_m;
         assert!(rc > 1.0 && rc < 3.0, "{rc}");
         assert!(ahead(rc).drr_db.abs() < 1e-3);
-        let bigger_room = Room {
-            size: 30.0,
-            ..room()
-        };
+        let bigger_room = Room { size: 30.0, ..room() };
         assert!(room_acoustics(&bigger_room).critical_distance_m > rc);
-        let deader = Room {
-            decay_s: 0.4,
-            ..room()
-        };
+        let deader = Room { decay_s: 0.4, ..room() };
         assert!(room_acoustics(&deader).critical_distance_m > rc);
     }
 
     #[test]
     fn muted_is_silent_and_reverb_off_sends_nothing() {
-        let m = stem_mix(
-            &Placement {
-                audible: false,
-                ..at(0.0, 1.2, -1.0)
-            },
-            &room(),
-        );
+        let m = stem_mix(&Placement { audible: false, ..at(0.0, 1.2, -1.0) }, &room());
         assert_eq!(m.dry_db, None);
         assert_eq!(m.reverb_send_db, None);
-        let dry_room = Room {
-            reverb_db: -60.0,
-            ..room()
-        };
+        let dry_room = Room { reverb_db: -60.0, ..room() };
         let m = stem_mix(&at(0.0, 1.2, -1.0), &dry_room);
         assert!(m.dry_db.is_some());
         assert_eq!(m.reverb_send_db, None);
@@ -473,19 +418,13 @@ mod tests {
                 let [[la, lb], [ra, rb]] = image_matrix(pan, width);
                 let (direct, decorrelated) = decorrelation(width);
                 // Mono input M on both channels, D an all-passed copy of M (same power, uncorrelated).
-                let power = direct * direct * ((la + lb).powi(2) + (ra + rb).powi(2))
-                    + 2.0 * decorrelated * decorrelated;
-                assert!(
-                    (power - 2.0).abs() < 1e-4,
-                    "pan {pan} width {width}: {power}"
-                );
+                let power =
+                    direct * direct * ((la + lb).powi(2) + (ra + rb).powi(2)) + 2.0 * decorrelated * decorrelated;
+                assert!((power - 2.0).abs() < 1e-4, "pan {pan} width {width}: {power}");
             }
         }
         let [[la, lb], [ra, rb]] = image_matrix(0.0, 0.0);
-        assert!(
-            (la + lb - 1.0).abs() < 1e-6 && (ra + rb - 1.0).abs() < 1e-6,
-            "mono unity at centre"
-        );
+        assert!((la + lb - 1.0).abs() < 1e-6 && (ra + rb - 1.0).abs() < 1e-6, "mono unity at centre");
         let m = image_matrix(0.0, 1.0);
         assert!((m[0][0] - 1.0).abs() < 1e-6 && m[0][1].abs() < 1e-6 && m[1][0].abs() < 1e-6);
         assert_eq!(decorrelation(0.0), (1.0, 0.0));

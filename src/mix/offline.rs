@@ -25,9 +25,7 @@ pub struct OfflineSettings {
 
 impl Default for OfflineSettings {
     fn default() -> Self {
-        OfflineSettings {
-            sample_rate: 48_000,
-        }
+        OfflineSettings { sample_rate: 48_000 }
     }
 }
 
@@ -35,17 +33,8 @@ impl Backend for OfflineBackend {
     type Settings = OfflineSettings;
     type Error = std::convert::Infallible;
 
-    fn setup(
-        settings: OfflineSettings,
-        _internal_buffer_size: usize,
-    ) -> Result<(Self, u32), Self::Error> {
-        Ok((
-            OfflineBackend {
-                sample_rate: settings.sample_rate,
-                renderer: None,
-            },
-            settings.sample_rate,
-        ))
+    fn setup(settings: OfflineSettings, _internal_buffer_size: usize) -> Result<(Self, u32), Self::Error> {
+        Ok((OfflineBackend { sample_rate: settings.sample_rate, renderer: None }, settings.sample_rate))
     }
 
     fn start(&mut self, renderer: Renderer) -> Result<(), Self::Error> {
@@ -58,10 +47,7 @@ impl OfflineBackend {
     /// One "device callback": applies every command sent since the last call, then renders
     /// `out.len() / 2` interleaved stereo frames.
     pub fn render_block(&mut self, out: &mut [f32]) {
-        let renderer = self
-            .renderer
-            .as_mut()
-            .expect("kira starts the backend in AudioManager::new");
+        let renderer = self.renderer.as_mut().expect("kira starts the backend in AudioManager::new");
         let renderer = renderer.get_mut().unwrap_or_else(|e| e.into_inner());
         renderer.on_start_processing();
         renderer.process(out, 2);
@@ -76,19 +62,8 @@ pub type OfflineGraph = MixGraph<OfflineBackend>;
 
 impl OfflineGraph {
     /// Builds the graph for offline use at `config.sample_rate`, already at the scene's mapping.
-    pub fn offline(
-        scene: &Scene,
-        audio: &[Option<Audio>],
-        config: GraphConfig,
-    ) -> Result<Self, GraphError> {
-        MixGraph::new(
-            OfflineSettings {
-                sample_rate: config.sample_rate,
-            },
-            scene,
-            audio,
-            config,
-        )
+    pub fn offline(scene: &Scene, audio: &[Option<Audio>], config: GraphConfig) -> Result<Self, GraphError> {
+        MixGraph::new(OfflineSettings { sample_rate: config.sample_rate }, scene, audio, config)
     }
 }
 
@@ -106,12 +81,7 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions {
-            sample_rate: 48_000,
-            seconds: None,
-            block_frames: 512,
-            normalize_lufs: None,
-        }
+        RenderOptions { sample_rate: 48_000, seconds: None, block_frames: 512, normalize_lufs: None }
     }
 }
 
@@ -133,34 +103,22 @@ impl fmt::Display for Loudness {
         } else {
             write!(f, "silent")?;
         }
-        write!(
-            f,
-            ", true peak {:.2} dBTP, LRA {:.1} LU",
-            self.true_peak_dbtp, self.loudness_range_lu
-        )
+        write!(f, ", true peak {:.2} dBTP, LRA {:.1} LU", self.true_peak_dbtp, self.loudness_range_lu)
     }
 }
 
 /// Measures interleaved stereo audio.
 pub fn measure(interleaved: &[f32], sample_rate: u32) -> Loudness {
     use ebur128::{EbuR128, Mode};
-    let mut meter = EbuR128::new(
-        2,
-        sample_rate,
-        Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK,
-    )
-    .expect("2 channels at a validated rate");
+    let mut meter = EbuR128::new(2, sample_rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK)
+        .expect("2 channels at a validated rate");
     // Feed in pieces: ebur128 allocates per call in proportion to the call's size.
     for part in interleaved.chunks(2 * 65_536) {
         meter.add_frames_f32(part).expect("whole stereo frames");
     }
     let db = |x: f64| 20.0 * x.max(1e-12).log10();
-    let tp = (0..2)
-        .map(|c| meter.true_peak(c).unwrap_or(0.0))
-        .fold(0.0, f64::max);
-    let sp = (0..2)
-        .map(|c| meter.sample_peak(c).unwrap_or(0.0))
-        .fold(0.0, f64::max);
+    let tp = (0..2).map(|c| meter.true_peak(c).unwrap_or(0.0)).fold(0.0, f64::max);
+    let sp = (0..2).map(|c| meter.sample_peak(c).unwrap_or(0.0)).fold(0.0, f64::max);
     Loudness {
         integrated_lufs: meter.loudness_global().unwrap_or(f64::NEG_INFINITY),
         loudness_range_lu: meter.loudness_range().unwrap_or(0.0),
@@ -190,22 +148,13 @@ impl Rendered {
 
 /// Length of the song (longest stem) in frames.
 pub fn song_frames(audio: &[Option<Audio>]) -> usize {
-    audio
-        .iter()
-        .flatten()
-        .map(|a| a.frames.len())
-        .max()
-        .unwrap_or(0)
+    audio.iter().flatten().map(|a| a.frames.len()).max().unwrap_or(0)
 }
 
 /// How long the reverb rings after the music stops: its RT60, capped, and a little for the limiter.
 pub fn tail_seconds(scene: &Scene) -> f64 {
     let reverb_off = scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0;
-    if reverb_off {
-        0.1
-    } else {
-        (scene.room.decay_s as f64).min(10.0) + 0.1
-    }
+    if reverb_off { 0.1 } else { (scene.room.decay_s as f64).min(10.0) + 0.1 }
 }
 
 /// Renders `scene` with its decoded stems, reporting progress (0..1) as it goes.
@@ -221,58 +170,23 @@ pub fn render(
         Some(s) => (s * sr as f64).round() as usize,
         None => song + (tail_seconds(scene) * sr as f64).round() as usize,
     };
-    let looping = options
-        .seconds
-        .is_some_and(|_| total_frames > song && song > 0);
-    let config = GraphConfig {
-        sample_rate: sr,
-        looping,
-    };
+    let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
+    let config = GraphConfig { sample_rate: sr, looping };
     let Some(target) = options.normalize_lufs else {
-        let (interleaved, loudness) = render_pass(
-            scene,
-            audio,
-            config,
-            total_frames,
-            options.block_frames,
-            progress,
-        )?;
-        return Ok(Rendered {
-            sample_rate: sr,
-            interleaved,
-            loudness,
-            normalize_gain_db: None,
-        });
+        let (interleaved, loudness) = render_pass(scene, audio, config, total_frames, options.block_frames, progress)?;
+        return Ok(Rendered { sample_rate: sr, interleaved, loudness, normalize_gain_db: None });
     };
     // Normalising: measure once, set the master gain (before the limiter, so the ceiling still holds), render
     // again. The second pass is what is written, and it is measured afresh.
     let mut half = |p: f64| progress(0.5 * p);
-    let (_, first) = render_pass(
-        scene,
-        audio,
-        config,
-        total_frames,
-        options.block_frames,
-        &mut half,
-    )?;
+    let (_, first) = render_pass(scene, audio, config, total_frames, options.block_frames, &mut half)?;
     let mut adjusted = scene.clone();
-    let gain_db = if first.integrated_lufs.is_finite() {
-        target - first.integrated_lufs
-    } else {
-        0.0
-    };
+    let gain_db = if first.integrated_lufs.is_finite() { target - first.integrated_lufs } else { 0.0 };
     let lo_hi = crate::scene::limits::GAIN_DB;
-    adjusted.master_gain_db =
-        (scene.master_gain_db as f64 + gain_db).clamp(lo_hi.0 as f64, lo_hi.1 as f64) as f32;
+    adjusted.master_gain_db = (scene.master_gain_db as f64 + gain_db).clamp(lo_hi.0 as f64, lo_hi.1 as f64) as f32;
     let mut second_half = |p: f64| progress(0.5 + 0.5 * p);
-    let (interleaved, loudness) = render_pass(
-        &adjusted,
-        audio,
-        config,
-        total_frames,
-        options.block_frames,
-        &mut second_half,
-    )?;
+    let (interleaved, loudness) =
+        render_pass(&adjusted, audio, config, total_frames, options.block_frames, &mut second_half)?;
     Ok(Rendered {
         sample_rate: sr,
         interleaved,
@@ -297,9 +211,7 @@ fn render_pass(
     let mut last_report = 0;
     while done < total_frames {
         let n = block.min(total_frames - done);
-        graph
-            .backend_mut()
-            .render_block(&mut out[2 * done..2 * (done + n)]);
+        graph.backend_mut().render_block(&mut out[2 * done..2 * (done + n)]);
         done += n;
         if done - last_report >= config.sample_rate as usize || done == total_frames {
             progress(done as f64 / total_frames as f64);

@@ -6,11 +6,7 @@ use std::process::{Command, Output};
 use crate::common::*;
 
 fn proxemix(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proxemix"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run proxemix")
+    Command::new(env!("CARGO_BIN_EXE_proxemix")).args(args).current_dir(cwd).output().expect("run proxemix")
 }
 
 fn stderr(o: &Output) -> String {
@@ -23,42 +19,14 @@ fn hostile_scenes_exit_with_code_2_and_say_why() {
     write_mono_wav(&dir.path("a.wav"), &noise(4800, 0.1, 1));
     let good = scene_text(&[stem("a", "a.wav", (0.0, 1.2, -1.0), 1.0, 0.0)], 0.0);
     let cases = [
-        (
-            "nan.ron",
-            good.replace("(0.0, 1.2, -1.0)", "(NaN, 1.2, -1.0)"),
-            "stems[0].position (x)",
-        ),
-        (
-            "inf.ron",
-            good.replace("(0.0, 1.2, -1.0)", "(0.0, inf, -1.0)"),
-            "not a finite number",
-        ),
-        (
-            "negative.ron",
-            good.replace("size: 1.0", "size: -2.0"),
-            "stems[0].size",
-        ),
-        (
-            "huge.ron",
-            good.replace("decay_s: 1.2", "decay_s: 1e30"),
-            "room.decay_s",
-        ),
-        (
-            "unknown.ron",
-            good.replace("gain_db:", "gian_db:"),
-            "gian_db",
-        ),
+        ("nan.ron", good.replace("(0.0, 1.2, -1.0)", "(NaN, 1.2, -1.0)"), "stems[0].position (x)"),
+        ("inf.ron", good.replace("(0.0, 1.2, -1.0)", "(0.0, inf, -1.0)"), "not a finite number"),
+        ("negative.ron", good.replace("size: 1.0", "size: -2.0"), "stems[0].size"),
+        ("huge.ron", good.replace("decay_s: 1.2", "decay_s: 1e30"), "room.decay_s"),
+        ("unknown.ron", good.replace("gain_db:", "gian_db:"), "gian_db"),
         ("syntax.ron", good.replacen(')', "", 1), ""), // unbalanced brackets
-        (
-            "missing.ron",
-            good.replace("a.wav", "nowhere.wav"),
-            "nowhere.wav",
-        ),
-        (
-            "binary.ron",
-            "\u{0}\u{1}\u{2}garbage".to_string(),
-            "binary.ron",
-        ),
+        ("missing.ron", good.replace("a.wav", "nowhere.wav"), "nowhere.wav"),
+        ("binary.ron", "\u{0}\u{1}\u{2}garbage".to_string(), "binary.ron"),
     ];
     for (name, text, needle) in cases {
         std::fs::write(dir.path(name), &text).unwrap();
@@ -70,17 +38,11 @@ fn hostile_scenes_exit_with_code_2_and_say_why() {
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
             assert!(err.contains(name), "{args:?} should name the file: {err}");
-            assert!(
-                err.contains(needle),
-                "{args:?} should say {needle:?}: {err}"
-            );
+            assert!(err.contains(needle), "{args:?} should say {needle:?}: {err}");
             assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
         }
     }
-    assert!(
-        !dir.path("out.wav").exists(),
-        "no output from a failed render"
-    );
+    assert!(!dir.path("out.wav").exists(), "no output from a failed render");
     let o = proxemix(&["inspect", "does-not-exist.ron"], &dir.0);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("does-not-exist.ron"));
@@ -100,21 +62,13 @@ fn new_inspect_and_render_a_folder_of_mixed_stems() {
     let o = proxemix(&["new", "stems", "-o", "mix.ron"], &dir.0);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(
-        err.contains("notes.txt") && err.contains("not an audio file"),
-        "{err}"
-    );
+    assert!(err.contains("notes.txt") && err.contains("not an audio file"), "{err}");
     assert!(err.contains("broken.wav"), "{err}");
     let scene = proxemix::scene::Scene::load(&dir.path("mix.ron")).unwrap();
     assert_eq!(scene.stems.len(), 4);
     for s in &scene.stems {
         let d = proxemix::mix::mapping::distance_from_ears(s.position_array());
-        assert_eq!(
-            proxemix::mix::mapping::Zone::at(d),
-            proxemix::mix::mapping::Zone::Social,
-            "{}",
-            s.name
-        );
+        assert_eq!(proxemix::mix::mapping::Zone::at(d), proxemix::mix::mapping::Zone::Social, "{}", s.name);
     }
     // `new` refuses to overwrite the user's scene.
     let again = proxemix(&["new", "stems", "-o", "mix.ron"], &dir.0);
@@ -123,15 +77,9 @@ fn new_inspect_and_render_a_folder_of_mixed_stems() {
     let o = proxemix(&["inspect", "mix.ron"], &dir.0);
     assert!(o.status.success());
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        table.contains("social") && table.contains("wav24"),
-        "{table}"
-    );
+    assert!(table.contains("social") && table.contains("wav24"), "{table}");
 
-    let o = proxemix(
-        &["render", "mix.ron", "-o", "mix.wav", "--bits", "16"],
-        &dir.0,
-    );
+    let o = proxemix(&["render", "mix.ron", "-o", "mix.wav", "--bits", "16"], &dir.0);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("LUFS") && out.contains("dBTP"), "{out}");

@@ -14,8 +14,7 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("proxemix-test-{}-{tag}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("proxemix-test-{}-{tag}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -57,12 +56,8 @@ pub fn low_chord(frames: usize, amp: f32) -> Vec<f32> {
 
 /// Writes mono samples as a 32-bit float WAV.
 pub fn write_mono_wav(path: &Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: SR,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: SR, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for &s in samples {
         w.write_sample(s).unwrap();
@@ -87,31 +82,12 @@ pub fn scene_text(stems: &[String], reverb_db: f32) -> String {
 }
 
 /// Renders a scene file to a 32-bit float WAV and reads it back as (left, right).
-pub fn render(
-    dir: &TempDir,
-    scene: &str,
-    name: &str,
-    seconds: Option<f64>,
-    block: usize,
-) -> (Vec<f32>, Vec<f32>) {
+pub fn render(dir: &TempDir, scene: &str, name: &str, seconds: Option<f64>, block: usize) -> (Vec<f32>, Vec<f32>) {
     let scene_path = dir.path(&format!("{name}.ron"));
     std::fs::write(&scene_path, scene).unwrap();
     let out = dir.path(&format!("{name}.wav"));
-    let options = RenderOptions {
-        sample_rate: SR,
-        seconds,
-        block_frames: block,
-        normalize_lufs: None,
-    };
-    commands::render_to_wav(
-        &scene_path,
-        &out,
-        &options,
-        WavFormat::Float32,
-        &Default::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let options = RenderOptions { sample_rate: SR, seconds, block_frames: block, normalize_lufs: None };
+    commands::render_to_wav(&scene_path, &out, &options, WavFormat::Float32, &Default::default(), &mut |_| {}).unwrap();
     read_stereo(&out)
 }
 
@@ -119,10 +95,7 @@ pub fn read_stereo(path: &Path) -> (Vec<f32>, Vec<f32>) {
     let mut r = hound::WavReader::open(path).unwrap();
     assert_eq!(r.spec().channels, 2);
     let s: Vec<f32> = r.samples::<f32>().map(|s| s.unwrap()).collect();
-    (
-        s.iter().step_by(2).copied().collect(),
-        s.iter().skip(1).step_by(2).copied().collect(),
-    )
+    (s.iter().step_by(2).copied().collect(), s.iter().skip(1).step_by(2).copied().collect())
 }
 
 pub fn energy(x: &[f32]) -> f64 {
@@ -136,10 +109,7 @@ pub fn db(ratio: f64) -> f64 {
 /// Pearson correlation of two channels.
 pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len().min(b.len()) as f64;
-    let (ma, mb) = (
-        a.iter().map(|&v| v as f64).sum::<f64>() / n,
-        b.iter().map(|&v| v as f64).sum::<f64>() / n,
-    );
+    let (ma, mb) = (a.iter().map(|&v| v as f64).sum::<f64>() / n, b.iter().map(|&v| v as f64).sum::<f64>() / n);
     let mut sab = 0.0;
     let mut saa = 0.0;
     let mut sbb = 0.0;

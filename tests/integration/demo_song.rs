@@ -8,16 +8,7 @@ use proxemix::mix::import;
 use proxemix::mix::offline::{self, RenderOptions};
 use proxemix::scene::Scene;
 
-const STEMS: [&str; 8] = [
-    "kick",
-    "snare",
-    "overheads",
-    "bass",
-    "keys",
-    "pad",
-    "vocal",
-    "backing",
-];
+const STEMS: [&str; 8] = ["kick", "snare", "overheads", "bass", "keys", "pad", "vocal", "backing"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,81 +20,44 @@ fn energy(x: &[f32]) -> f64 {
 
 #[test]
 fn stems_are_aligned_equal_length_and_within_peak_limits() {
-    let paths: Vec<PathBuf> = STEMS
-        .iter()
-        .map(|s| root().join(format!("assets/stems/{s}.ogg")))
-        .collect();
+    let paths: Vec<PathBuf> = STEMS.iter().map(|s| root().join(format!("assets/stems/{s}.ogg"))).collect();
     let loaded = import::load_all(&paths, 48_000);
     let mut lengths = Vec::new();
     for (name, audio) in STEMS.iter().zip(loaded) {
         let audio = audio.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(audio.source_sample_rate, 48_000, "{name}");
-        let peak = audio
-            .frames
-            .iter()
-            .map(|f| f.left.abs().max(f.right.abs()))
-            .fold(0.0, f32::max);
+        let peak = audio.frames.iter().map(|f| f.left.abs().max(f.right.abs())).fold(0.0, f32::max);
         let peak_db = 20.0 * peak.log10();
         assert!(peak_db <= -1.0, "{name} peaks at {peak_db:.2} dBFS");
         let rms_db = 10.0
-            * (audio
-                .frames
-                .iter()
-                .map(|f| (f.left * f.left) as f64)
-                .sum::<f64>()
-                / audio.frames.len() as f64)
-                .log10();
+            * (audio.frames.iter().map(|f| (f.left * f.left) as f64).sum::<f64>() / audio.frames.len() as f64).log10();
         assert!(rms_db > -45.0, "{name} is nearly silent: {rms_db:.1} dB");
         lengths.push(audio.frames.len());
     }
-    assert!(
-        lengths.iter().all(|&n| n == lengths[0]),
-        "stem lengths differ: {lengths:?}"
-    );
-    assert!(
-        lengths[0] as f64 / 48_000.0 >= 40.0,
-        "the song is at least 40 s"
-    );
+    assert!(lengths.iter().all(|&n| n == lengths[0]), "stem lengths differ: {lengths:?}");
+    assert!(lengths[0] as f64 / 48_000.0 >= 40.0, "the song is at least 40 s");
 }
 
 /// Renders the first `seconds` of a scene with some stems selected; returns interleaved stereo.
-fn render(
-    scene: &Scene,
-    audio: &[Option<Audio>],
-    selection: &Selection,
-    reverb: bool,
-    seconds: f64,
-) -> Vec<f32> {
+fn render(scene: &Scene, audio: &[Option<Audio>], selection: &Selection, reverb: bool, seconds: f64) -> Vec<f32> {
     let mut scene = scene.clone();
     selection.apply(&mut scene).unwrap();
     if !reverb {
         scene.room.reverb_db = proxemix::scene::limits::REVERB_DB.0;
     }
-    let options = RenderOptions {
-        seconds: Some(seconds),
-        ..Default::default()
-    };
-    offline::render(&scene, audio, &options, &mut |_| {})
-        .unwrap()
-        .interleaved
+    let options = RenderOptions { seconds: Some(seconds), ..Default::default() };
+    offline::render(&scene, audio, &options, &mut |_| {}).unwrap().interleaved
 }
 
 fn load(name: &str) -> (Scene, Vec<Option<Audio>>) {
-    commands::load_for_render(&root().join("scenes").join(name), 48_000)
-        .unwrap_or_else(|e| panic!("{e}"))
+    commands::load_for_render(&root().join("scenes").join(name), 48_000).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Energy of the lead vocal alone against everything else, over the same stretch of the song (dB).
 fn vocal_to_rest_db(name: &str) -> f64 {
     let (scene, audio) = load(name);
-    let solo = Selection {
-        solo: vec!["vocal".into()],
-        mute: vec![],
-    };
-    let rest = Selection {
-        solo: vec![],
-        mute: vec!["vocal".into()],
-    };
+    let solo = Selection { solo: vec!["vocal".into()], mute: vec![] };
+    let rest = Selection { solo: vec![], mute: vec!["vocal".into()] };
     let v = render(&scene, &audio, &solo, true, 25.0);
     let r = render(&scene, &audio, &rest, true, 25.0);
     10.0 * (energy(&v) / energy(&r)).log10()
@@ -112,17 +66,10 @@ fn vocal_to_rest_db(name: &str) -> f64 {
 /// Direct-to-reverberant ratio of the lead vocal as rendered (dB): the vocal alone with and without the room.
 fn vocal_drr_db(name: &str) -> f64 {
     let (scene, audio) = load(name);
-    let solo = Selection {
-        solo: vec!["vocal".into()],
-        mute: vec![],
-    };
+    let solo = Selection { solo: vec!["vocal".into()], mute: vec![] };
     let wet = render(&scene, &audio, &solo, true, 25.0);
     let dry = render(&scene, &audio, &solo, false, 25.0);
-    let reverb: f64 = wet
-        .iter()
-        .zip(&dry)
-        .map(|(w, d)| ((w - d) as f64).powi(2))
-        .sum();
+    let reverb: f64 = wet.iter().zip(&dry).map(|(w, d)| ((w - d) as f64).powi(2)).sum();
     10.0 * (energy(&dry) / reverb).log10()
 }
 
@@ -131,10 +78,7 @@ fn sing_along_puts_the_vocal_at_least_six_db_further_forward_than_feel_the_drums
     let sing = vocal_to_rest_db("sing-along.ron");
     let drums = vocal_to_rest_db("feel-the-drums.ron");
     eprintln!("vocal-to-rest: sing-along {sing:+.1} dB, feel-the-drums {drums:+.1} dB");
-    assert!(
-        sing - drums >= 6.0,
-        "sing-along {sing:.1} dB vs feel-the-drums {drums:.1} dB"
-    );
+    assert!(sing - drums >= 6.0, "sing-along {sing:.1} dB vs feel-the-drums {drums:.1} dB");
 }
 
 #[test]
@@ -142,10 +86,7 @@ fn intimate_is_at_least_twelve_db_drier_than_divine() {
     let intimate = vocal_drr_db("intimate.ron");
     let divine = vocal_drr_db("divine.ron");
     eprintln!("vocal direct-to-reverb: intimate {intimate:+.1} dB, divine {divine:+.1} dB");
-    assert!(
-        intimate - divine >= 12.0,
-        "intimate {intimate:.1} dB vs divine {divine:.1} dB"
-    );
+    assert!(intimate - divine >= 12.0, "intimate {intimate:.1} dB vs divine {divine:.1} dB");
 }
 
 #[test]
@@ -156,19 +97,10 @@ fn every_scene_loads_renders_clean_and_says_what_it_communicates() {
         if path.extension().and_then(|e| e.to_str()) != Some("ron") {
             continue;
         }
-        let (scene, audio) =
-            commands::load_for_render(&path, 48_000).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            scene.notes.split_whitespace().count() >= 15,
-            "{}: notes should explain the staging",
-            path.display()
-        );
+        let (scene, audio) = commands::load_for_render(&path, 48_000).unwrap_or_else(|e| panic!("{e}"));
+        assert!(scene.notes.split_whitespace().count() >= 15, "{}: notes should explain the staging", path.display());
         let out = render(&scene, &audio, &Selection::default(), true, 3.0);
-        assert!(
-            out.iter().all(|v| v.is_finite() && !v.is_subnormal()),
-            "{}",
-            path.display()
-        );
+        assert!(out.iter().all(|v| v.is_finite() && !v.is_subnormal()), "{}", path.display());
         assert!(energy(&out) > 0.0, "{} renders silence", path.display());
         count += 1;
     }

@@ -5,4 +5,5 @@ mod common;
 mod demo_song;
 mod import;
 mod laws;
+mod realtime;
 mod robustness;

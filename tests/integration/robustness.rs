@@ -38,18 +38,12 @@ fn the_same_scene_renders_bit_identically_at_any_block_size() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         let worst_db = 20.0 * (worst.max(1e-30) as f64).log10();
-        assert!(
-            worst_db <= -120.0,
-            "block {block}: differs by {worst_db:.1} dBFS"
-        );
+        assert!(worst_db <= -120.0, "block {block}: differs by {worst_db:.1} dBFS");
     }
     assert_clean(&first.0);
     assert_clean(&first.1);
     // The file on disk is the same bytes too.
-    assert_eq!(
-        std::fs::read(dir.path("one.wav")).unwrap(),
-        std::fs::read(dir.path("two.wav")).unwrap()
-    );
+    assert_eq!(std::fs::read(dir.path("one.wav")).unwrap(), std::fs::read(dir.path("two.wav")).unwrap());
 }
 
 #[test]
@@ -57,35 +51,17 @@ fn a_worst_case_scene_stays_under_the_ceiling() {
     let dir = TempDir::new("ceiling");
     // Full-scale noise and square-ish chords, all at the listener's head, big and boosted.
     write_mono_wav(&dir.path("n.wav"), &noise(SR as usize * 2, 1.0, 9));
-    let square: Vec<f32> = low_chord(SR as usize * 2, 1.0)
-        .iter()
-        .map(|v| v.signum())
-        .collect();
+    let square: Vec<f32> = low_chord(SR as usize * 2, 1.0).iter().map(|v| v.signum()).collect();
     write_mono_wav(&dir.path("s.wav"), &square);
     let stems: Vec<String> = (0..8)
-        .map(|i| {
-            stem(
-                &format!("s{i}"),
-                if i % 2 == 0 { "n.wav" } else { "s.wav" },
-                (0.0, EAR, 0.0),
-                10.0,
-                24.0,
-            )
-        })
+        .map(|i| stem(&format!("s{i}"), if i % 2 == 0 { "n.wav" } else { "s.wav" }, (0.0, EAR, 0.0), 10.0, 24.0))
         .collect();
     let scene_path = dir.path("worst.ron");
     std::fs::write(&scene_path, scene_text(&stems, 12.0)).unwrap();
     let (scene, audio) = proxemix::commands::load_for_render(&scene_path, SR).unwrap();
-    let rendered = offline::render(
-        &scene,
-        &audio,
-        &RenderOptions {
-            seconds: Some(2.0),
-            ..Default::default()
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let rendered =
+        offline::render(&scene, &audio, &RenderOptions { seconds: Some(2.0), ..Default::default() }, &mut |_| {})
+            .unwrap();
     assert_clean(&rendered.interleaved);
     let tp = rendered.loudness.true_peak_dbtp;
     eprintln!("worst case: {}", rendered.loudness);
@@ -94,10 +70,7 @@ fn a_worst_case_scene_stays_under_the_ceiling() {
         "true peak {tp:.2} dBTP over the {} dBTP ceiling",
         scene.ceiling_dbtp
     );
-    assert!(
-        rendered.loudness.integrated_lufs > -12.0,
-        "the limiter should be working, not muting"
-    );
+    assert!(rendered.loudness.integrated_lufs > -12.0, "the limiter should be working, not muting");
 }
 
 #[test]
@@ -106,17 +79,9 @@ fn normalising_reaches_the_target_loudness() {
     let scene_path = dir.path("s.ron");
     std::fs::write(&scene_path, busy_scene(&dir)).unwrap();
     let (scene, audio) = proxemix::commands::load_for_render(&scene_path, SR).unwrap();
-    let options = RenderOptions {
-        seconds: Some(2.0),
-        normalize_lufs: Some(-20.0),
-        ..Default::default()
-    };
+    let options = RenderOptions { seconds: Some(2.0), normalize_lufs: Some(-20.0), ..Default::default() };
     let rendered = offline::render(&scene, &audio, &options, &mut |_| {}).unwrap();
-    assert!(
-        (rendered.loudness.integrated_lufs + 20.0).abs() < 0.3,
-        "{}",
-        rendered.loudness
-    );
+    assert!((rendered.loudness.integrated_lufs + 20.0).abs() < 0.3, "{}", rendered.loudness);
 }
 
 #[test]
@@ -136,12 +101,8 @@ fn hostile_audio_files_are_refused_with_a_reason() {
     garbage.extend(noise(4000, 1.0, 2).iter().map(|v| (v * 127.0) as i8 as u8));
     std::fs::write(dir.path("garbage.wav"), &garbage).unwrap();
     // Six channels.
-    let spec = hound::WavSpec {
-        channels: 6,
-        sample_rate: SR,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
+    let spec =
+        hound::WavSpec { channels: 6, sample_rate: SR, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(dir.path("surround.wav"), spec).unwrap();
     for _ in 0..6000 {
         w.write_sample(0i16).unwrap();
@@ -176,10 +137,7 @@ fn hostile_audio_files_are_refused_with_a_reason() {
     // The good file still loads, and a scene with one bad stem names the bad one.
     assert!(import::load(&good, SR).is_ok());
     let scene = scene_text(
-        &[
-            stem("good", "good.wav", (0.0, EAR, -1.0), 1.0, 0.0),
-            stem("bad", "nan.wav", (1.0, EAR, -1.0), 1.0, 0.0),
-        ],
+        &[stem("good", "good.wav", (0.0, EAR, -1.0), 1.0, 0.0), stem("bad", "nan.wav", (1.0, EAR, -1.0), 1.0, 0.0)],
         0.0,
     );
     let path = dir.path("mixed.ron");
@@ -187,13 +145,8 @@ fn hostile_audio_files_are_refused_with_a_reason() {
     let loaded = Scene::load(&path).unwrap();
     let results = proxemix::commands::load_scene_audio(&path, &loaded, SR);
     assert!(results[0].is_ok() && results[1].is_err());
-    let err = proxemix::commands::load_for_render(&path, SR)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("nan.wav") && err.contains("\"bad\"") && err.contains("1 of 2"),
-        "{err}"
-    );
+    let err = proxemix::commands::load_for_render(&path, SR).unwrap_err().to_string();
+    assert!(err.contains("nan.wav") && err.contains("\"bad\"") && err.contains("1 of 2"), "{err}");
 }
 
 #[test]
@@ -224,14 +177,7 @@ fn a_failed_export_leaves_the_old_file_alone() {
         loudness: offline::measure(&[0.0; 96], SR),
         normalize_gain_db: None,
     };
-    assert!(
-        offline::write_wav(
-            &dir.path("no/such/dir/x.wav"),
-            &rendered,
-            offline::WavFormat::Int24
-        )
-        .is_err()
-    );
+    assert!(offline::write_wav(&dir.path("no/such/dir/x.wav"), &rendered, offline::WavFormat::Int24).is_err());
     let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
         .unwrap()
         .filter_map(|e| e.ok())

@@ -124,8 +124,7 @@ impl Effect for MasterChain {
 
     fn on_start_processing(&mut self) {
         if let Some((params, ramp_s)) = self.commands.read() {
-            self.gain
-                .set([params.gain], (ramp_s * self.sample_rate).round() as u32);
+            self.gain.set([params.gain], (ramp_s * self.sample_rate).round() as u32);
             self.set_ceiling(params.ceiling_dbtp);
         }
     }
@@ -160,9 +159,7 @@ impl Effect for MasterChain {
         if min_gain < self.meter.min_gain.load() {
             self.meter.min_gain.store(min_gain);
         }
-        self.meter
-            .frames
-            .fetch_add(input.len() as u64, Ordering::Relaxed);
+        self.meter.frames.fetch_add(input.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -211,11 +208,8 @@ impl Limiter {
             let centre = (TAPS / 2 - 1) as f32 + frac;
             for (k, c) in phase.iter_mut().enumerate() {
                 let x = k as f32 - centre;
-                let sinc = if x.abs() < 1e-6 {
-                    1.0
-                } else {
-                    (std::f32::consts::PI * x).sin() / (std::f32::consts::PI * x)
-                };
+                let sinc =
+                    if x.abs() < 1e-6 { 1.0 } else { (std::f32::consts::PI * x).sin() / (std::f32::consts::PI * x) };
                 let w = 0.5 + 0.5 * (std::f32::consts::PI * x / (TAPS as f32 / 2.0 + 0.5)).cos();
                 *c = sinc * w;
             }
@@ -224,10 +218,7 @@ impl Limiter {
         }
         // The frame leaving at step n is the one analysed `window - 1` steps before the newest analysis.
         let delay_len = window - 1 + ANALYSIS_LAG;
-        let overshoot = phases
-            .iter()
-            .map(|p| p.iter().map(|c| c.abs()).sum::<f32>())
-            .fold(1.0, f32::max);
+        let overshoot = phases.iter().map(|p| p.iter().map(|c| c.abs()).sum::<f32>()).fold(1.0, f32::max);
         Limiter {
             window,
             release: 1.0 - (-1.0 / (RELEASE_S * sample_rate)).exp(),
@@ -252,11 +243,7 @@ impl Limiter {
     /// Pushes one input frame; returns the limited frame that leaves the look-ahead delay, and its gain.
     #[inline]
     fn process(&mut self, l: f32, r: f32, target: f32) -> (f32, f32, f32) {
-        self.history_pos = if self.history_pos + 1 == TAPS {
-            0
-        } else {
-            self.history_pos + 1
-        };
+        self.history_pos = if self.history_pos + 1 == TAPS { 0 } else { self.history_pos + 1 };
         let pos = self.history_pos;
         for (ch, x) in [l, r].into_iter().enumerate() {
             self.history[ch][pos] = x;
@@ -298,19 +285,11 @@ impl Limiter {
             self.released = (self.released + (1.0 - self.released) * self.release).min(required);
 
             // Running minimum of `released` over the last `window` samples.
-            while self
-                .minimum
-                .back()
-                .is_some_and(|&(_, g)| g >= self.released)
-            {
+            while self.minimum.back().is_some_and(|&(_, g)| g >= self.released) {
                 self.minimum.pop_back();
             }
             self.minimum.push_back((n, self.released));
-            while self
-                .minimum
-                .front()
-                .is_some_and(|&(i, _)| i + self.window as u64 <= n)
-            {
+            while self.minimum.front().is_some_and(|&(i, _)| i + self.window as u64 <= n) {
                 self.minimum.pop_front();
             }
             let held = self.minimum.front().map_or(1.0, |&(_, g)| g);
@@ -319,11 +298,7 @@ impl Limiter {
             let old = std::mem::replace(&mut self.held[self.held_slot], held);
             self.held_sum += held as f64 - old as f64;
             self.held_below = self.held_below + usize::from(held < 1.0) - usize::from(old < 1.0);
-            self.held_slot = if self.held_slot + 1 == self.window {
-                0
-            } else {
-                self.held_slot + 1
-            };
+            self.held_slot = if self.held_slot + 1 == self.window { 0 } else { self.held_slot + 1 };
             let gain = ((self.held_sum / self.window as f64) as f32).min(1.0);
             if self.released >= 1.0 && self.held_below == 0 {
                 // Back at rest: the sum is exactly `window` again, so idling reproduces the same values.
@@ -335,11 +310,7 @@ impl Limiter {
 
         // The frame that leaves: input delayed so the gain computed for it has arrived.
         let [dl, dr] = std::mem::replace(&mut self.delay[self.delay_slot], [l, r]);
-        self.delay_slot = if self.delay_slot + 1 == self.delay.len() {
-            0
-        } else {
-            self.delay_slot + 1
-        };
+        self.delay_slot = if self.delay_slot + 1 == self.delay.len() { 0 } else { self.delay_slot + 1 };
         (dl * gain, dr * gain, gain)
     }
 }
@@ -361,10 +332,7 @@ mod tests {
             max_out = max_out.max(l.abs()).max(r.abs());
         }
         assert!(max_out <= target * 1.0001, "{max_out} > {target}");
-        assert!(
-            max_out > target * 0.8,
-            "limiter is not just muting: {max_out}"
-        );
+        assert!(max_out > target * 0.8, "limiter is not just muting: {max_out}");
     }
 
     #[test]

@@ -46,12 +46,7 @@ pub struct Ramps<const N: usize> {
 
 impl<const N: usize> Ramps<N> {
     pub fn new(values: [f32; N]) -> Self {
-        Ramps {
-            current: values,
-            step: [0.0; N],
-            target: values,
-            remaining: 0,
-        }
+        Ramps { current: values, step: [0.0; N], target: values, remaining: 0 }
     }
 
     /// Starts a ramp to `target` over `frames` samples (0 jumps at once).
@@ -134,10 +129,7 @@ impl DelaySample for f32 {
 impl DelaySample for [f32; 2] {
     #[inline(always)]
     fn lerp(self, other: [f32; 2], t: f32) -> [f32; 2] {
-        [
-            self[0] + t * (other[0] - self[0]),
-            self[1] + t * (other[1] - self[1]),
-        ]
+        [self[0] + t * (other[0] - self[0]), self[1] + t * (other[1] - self[1])]
     }
 }
 
@@ -153,11 +145,7 @@ impl<T: DelaySample> DelayLine<T> {
     /// A line that can delay by at least `max_delay` samples.
     pub fn with_capacity(max_delay: usize) -> Self {
         let len = (max_delay + 2).next_power_of_two();
-        DelayLine {
-            buf: vec![T::default(); len],
-            mask: len - 1,
-            write: 0,
-        }
+        DelayLine { buf: vec![T::default(); len], mask: len - 1, write: 0 }
     }
 
     pub fn capacity(&self) -> usize {
@@ -180,8 +168,7 @@ impl<T: DelaySample> DelayLine<T> {
     #[inline(always)]
     pub fn tap_fractional(&self, delay: f32) -> T {
         let whole = delay as usize;
-        self.tap(whole)
-            .lerp(self.tap(whole + 1), delay - whole as f32)
+        self.tap(whole).lerp(self.tap(whole + 1), delay - whole as f32)
     }
 
     pub fn clear(&mut self) {
@@ -226,11 +213,7 @@ pub struct AllPass {
 
 impl AllPass {
     pub fn new(delay: usize, gain: f32) -> Self {
-        AllPass {
-            line: DelayLine::with_capacity(delay.max(1)),
-            delay: delay.max(1),
-            gain,
-        }
+        AllPass { line: DelayLine::with_capacity(delay.max(1)), delay: delay.max(1), gain }
     }
 
     #[inline(always)]

@@ -23,11 +23,7 @@ pub struct ReverbBus {
 impl ReverbBus {
     /// A bus for chunks of up to `max_frames` (kira's internal buffer size).
     pub fn new(max_frames: usize) -> Self {
-        ReverbBus {
-            samples: (0..max_frames.max(1))
-                .map(|_| [AtomicU32::new(0), AtomicU32::new(0)])
-                .collect(),
-        }
+        ReverbBus { samples: (0..max_frames.max(1)).map(|_| [AtomicU32::new(0), AtomicU32::new(0)]).collect() }
     }
 
     pub fn max_frames(&self) -> usize {
@@ -112,9 +108,7 @@ impl EffectBuilder for ReverbReturnBuilder {
 const LINES: usize = 8;
 /// Delay-line lengths (s) for a 12 m room: mutually incommensurate, spanning ~30-75 ms like a mid-size hall's
 /// mean free path. They scale with the room, within limits that keep the tail dense and the memory bounded.
-const BASE_LENGTHS_S: [f32; LINES] = [
-    0.0297, 0.0371, 0.0411, 0.0437, 0.0533, 0.0599, 0.0671, 0.0737,
-];
+const BASE_LENGTHS_S: [f32; LINES] = [0.0297, 0.0371, 0.0411, 0.0437, 0.0533, 0.0599, 0.0671, 0.0737];
 const BASE_ROOM_M: f32 = 12.0;
 const SCALE_RANGE: (f32, f32) = (0.35, 2.5);
 /// Input diffusion (ms per channel, different per side for a decorrelated stereo field).
@@ -154,8 +148,7 @@ impl ReverbReturn {
         let scale = (self.params.size_m / BASE_ROOM_M).clamp(SCALE_RANGE.0, SCALE_RANGE.1);
         let mut mean_length = 0.0;
         for i in 0..LINES {
-            let length = ((BASE_LENGTHS_S[i] * scale * sr).round() as usize)
-                .clamp(2, self.lines[i].capacity());
+            let length = ((BASE_LENGTHS_S[i] * scale * sr).round() as usize).clamp(2, self.lines[i].capacity());
             self.lengths[i] = length;
             // Each pass through a line must lose length/(RT60·sr) of 60 dB.
             self.gains[i] = 10f32.powf(-3.0 * length as f32 / (sr * self.params.decay_s.max(0.05)));
@@ -195,18 +188,11 @@ impl Effect for ReverbReturn {
         self.sample_rate = sample_rate as f32;
         let longest = BASE_LENGTHS_S.iter().cloned().fold(0.0, f32::max) * SCALE_RANGE.1;
         let capacity = (longest * self.sample_rate).ceil() as usize + 4;
-        self.lines = (0..LINES)
-            .map(|_| DelayLine::with_capacity(capacity))
-            .collect();
+        self.lines = (0..LINES).map(|_| DelayLine::with_capacity(capacity)).collect();
         for (side, delays) in DIFFUSER_MS.iter().enumerate() {
             self.diffusers[side] = delays
                 .iter()
-                .map(|ms| {
-                    AllPass::new(
-                        (ms * 1e-3 * self.sample_rate).round() as usize,
-                        DIFFUSER_GAIN,
-                    )
-                })
+                .map(|ms| AllPass::new((ms * 1e-3 * self.sample_rate).round() as usize, DIFFUSER_GAIN))
                 .collect();
         }
         self.damp_state = [0.0; LINES];
@@ -221,10 +207,7 @@ impl Effect for ReverbReturn {
             if room_changed {
                 self.configure_room();
             }
-            self.return_gain.set(
-                [params.return_gain],
-                (ramp_s * self.sample_rate).round() as u32,
-            );
+            self.return_gain.set([params.return_gain], (ramp_s * self.sample_rate).round() as u32);
         }
     }
 
@@ -284,11 +267,7 @@ impl ReverbReturn {
         for i in 0..LINES {
             let x = &self.input[i % 2][..n];
             let sign = if i % 4 < 2 { 0.5 } else { -0.5 };
-            for (((f, t), r), x) in self.feedback[i][..n]
-                .iter_mut()
-                .zip(&self.taps[i][..n])
-                .zip(reflect.iter())
-                .zip(x)
+            for (((f, t), r), x) in self.feedback[i][..n].iter_mut().zip(&self.taps[i][..n]).zip(reflect.iter()).zip(x)
             {
                 // Flushed here, in the loop that closes the feedback: tiny differences of nearly equal taps
                 // would otherwise recirculate down into the subnormal range.
@@ -324,17 +303,8 @@ mod tests {
 
     fn render_impulse_response(decay_s: f32, seconds: f32) -> Vec<Frame> {
         let bus = Arc::new(ReverbBus::new(128));
-        let params = ReverbParams {
-            size_m: 12.0,
-            decay_s,
-            damping: 0.0,
-            return_gain: 1.0,
-        };
-        let (mut fx, _h) = ReverbReturnBuilder {
-            params,
-            bus: bus.clone(),
-        }
-        .build();
+        let params = ReverbParams { size_m: 12.0, decay_s, damping: 0.0, return_gain: 1.0 };
+        let (mut fx, _h) = ReverbReturnBuilder { params, bus: bus.clone() }.build();
         fx.init(48_000, 128);
         let info = MockInfoBuilder::new().build();
         let mut out = Vec::new();
@@ -353,10 +323,7 @@ mod tests {
     }
 
     fn energy(frames: &[Frame]) -> f64 {
-        frames
-            .iter()
-            .map(|f| (f.left as f64).powi(2) + (f.right as f64).powi(2))
-            .sum()
+        frames.iter().map(|f| (f.left as f64).powi(2) + (f.right as f64).powi(2)).sum()
     }
 
     #[test]
@@ -366,10 +333,7 @@ mod tests {
         let early = energy(&ir[4800..4800 + window]);
         let later = energy(&ir[4800 + 24_000..4800 + 24_000 + window]); // 0.5 s later: -30 dB expected
         let drop_db = 10.0 * (early / later).log10();
-        assert!(
-            (drop_db - 30.0).abs() < 6.0,
-            "dropped {drop_db} dB in half the RT60"
-        );
+        assert!((drop_db - 30.0).abs() < 6.0, "dropped {drop_db} dB in half the RT60");
     }
 
     #[test]
@@ -385,9 +349,6 @@ mod tests {
     #[test]
     fn tail_is_free_of_subnormals_and_nan() {
         let ir = render_impulse_response(0.3, 6.0);
-        assert!(
-            ir.iter()
-                .all(|f| f.left.is_finite() && !f.left.is_subnormal() && !f.right.is_subnormal())
-        );
+        assert!(ir.iter().all(|f| f.left.is_finite() && !f.left.is_subnormal() && !f.right.is_subnormal()));
     }
 }

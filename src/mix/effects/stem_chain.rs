@@ -88,10 +88,7 @@ pub struct StemChainHandle {
 impl StemChainHandle {
     /// Moves every parameter to `params` along one linear ramp of `ramp_s` seconds.
     pub fn set(&mut self, params: StemParams, ramp_s: f32) {
-        self.commands.write(StemCommand {
-            params,
-            ramp_s: ramp_s.max(0.0),
-        });
+        self.commands.write(StemCommand { params, ramp_s: ramp_s.max(0.0) });
     }
 }
 
@@ -470,21 +467,14 @@ impl StemChain {
         if !sum.is_finite() {
             input.iter_mut().for_each(|f| *f = Frame::ZERO);
             self.reset_state();
-            self.meter
-                .faults
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.meter.faults.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             peak = 0.0;
         } else if sends_before {
             // The bus is drained by the reverb on the main track, which kira processes after every
             // sub-track of this chunk, on this same audio thread.
             self.bus.add(wet);
         }
-        for s in self
-            .tilt_state
-            .iter_mut()
-            .chain(&mut self.prox_state)
-            .chain(&mut self.air_state)
-        {
+        for s in self.tilt_state.iter_mut().chain(&mut self.prox_state).chain(&mut self.air_state) {
             *s = flush(*s);
         }
         self.meter.peak.fetch_max(peak);
@@ -498,12 +488,8 @@ mod tests {
 
     fn chain(params: StemParams) -> (Box<dyn Effect>, StemChainHandle, Arc<ReverbBus>) {
         let bus = Arc::new(ReverbBus::new(128));
-        let (mut fx, handle) = StemChainBuilder {
-            initial: params,
-            bus: bus.clone(),
-            meter: Arc::new(StemMeter::default()),
-        }
-        .build();
+        let (mut fx, handle) =
+            StemChainBuilder { initial: params, bus: bus.clone(), meter: Arc::new(StemMeter::default()) }.build();
         fx.init(48_000, 128);
         (fx, handle, bus)
     }
@@ -512,18 +498,13 @@ mod tests {
     fn a_centred_point_plays_the_mid_on_both_sides() {
         let (mut fx, _h, _bus) = chain(StemParams::centred_point());
         let info = MockInfoBuilder::new().build();
-        let input: Vec<Frame> = (0..128)
-            .map(|i| Frame::new((i as f32 * 0.1).sin(), (i as f32 * 0.07).cos()))
-            .collect();
+        let input: Vec<Frame> = (0..128).map(|i| Frame::new((i as f32 * 0.1).sin(), (i as f32 * 0.07).cos())).collect();
         let mut out = input.clone();
         fx.on_start_processing();
         fx.process(&mut out, 1.0 / 48_000.0, &info);
         for (o, i) in out.iter().zip(&input) {
             let mid = 0.5 * (i.left + i.right);
-            assert!(
-                (o.left - mid).abs() < 1e-6 && (o.right - mid).abs() < 1e-6,
-                "{o:?} vs {mid}"
-            );
+            assert!((o.left - mid).abs() < 1e-6 && (o.right - mid).abs() < 1e-6, "{o:?} vs {mid}");
         }
     }
 
@@ -531,12 +512,7 @@ mod tests {
     fn non_finite_input_is_silenced_and_counted() {
         let bus = Arc::new(ReverbBus::new(128));
         let meter = Arc::new(StemMeter::default());
-        let (mut fx, _h) = StemChainBuilder {
-            initial: StemParams::centred_point(),
-            bus,
-            meter: meter.clone(),
-        }
-        .build();
+        let (mut fx, _h) = StemChainBuilder { initial: StemParams::centred_point(), bus, meter: meter.clone() }.build();
         fx.init(48_000, 128);
         let info = MockInfoBuilder::new().build();
         let mut out = vec![Frame::new(0.5, 0.5); 128];
