@@ -133,15 +133,15 @@ fn time_plain(audio: &[Option<Audio>], frames: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// Runs plain and full renders alternately `rounds` times for each stem count; medians are reported.
+/// Runs plain and full renders alternately `rounds` times for each stem count and reports the fastest round
+/// of each: on a shared machine other load only ever adds time, so the fastest round is the least disturbed.
 pub fn run(stem_counts: &[usize], seconds: f64, rounds: usize, mut report: impl FnMut(&BenchRow)) -> Vec<BenchRow> {
     let frames = (seconds * SAMPLE_RATE as f64) as usize;
     let mut rows = Vec::new();
     for &count in stem_counts {
         let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds).into_iter().map(Some).collect();
         let scene = bench_scene(count);
-        let mut plain = Vec::new();
-        let mut full = Vec::new();
+        let (mut plain, mut full) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             plain.push(time_plain(&audio, frames));
             full.push(time_full(&scene, &audio, frames));
@@ -149,8 +149,8 @@ pub fn run(stem_counts: &[usize], seconds: f64, rounds: usize, mut report: impl 
         let row = BenchRow {
             stems: count,
             seconds,
-            plain_rtf: seconds / median(&mut plain),
-            full_rtf: seconds / median(&mut full),
+            plain_rtf: seconds / fastest(&plain),
+            full_rtf: seconds / fastest(&full),
         };
         report(&row);
         rows.push(row);
@@ -158,7 +158,6 @@ pub fn run(stem_counts: &[usize], seconds: f64, rounds: usize, mut report: impl 
     rows
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+fn fastest(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
 }

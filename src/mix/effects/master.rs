@@ -130,14 +130,13 @@ impl Effect for MasterChain {
     }
 
     fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        let mut sum = 0.0f32;
         for f in input.iter_mut() {
             self.gain.advance();
             let g = self.gain.current[0];
             f.left *= g;
             f.right *= g;
-            sum += f.left + f.right;
         }
+        let (_, sum) = super::peak_and_sum(input);
         if !sum.is_finite() {
             // Never let NaN or Inf reach the limiter (it would poison its state) or the device.
             input.iter_mut().for_each(|f| *f = Frame::ZERO);

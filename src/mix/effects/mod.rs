@@ -23,6 +23,33 @@ pub fn flush(x: f32) -> f32 {
     if x.abs() < FLUSH_BELOW { 0.0 } else { x }
 }
 
+/// The largest magnitude and the sum of all samples of a block. The sum is not finite if any sample is not,
+/// so one test catches NaN and infinity. Eight independent lanes let the compiler vectorise what a single
+/// running max or sum (a chain of dependent operations) cannot.
+pub fn peak_and_sum(frames: &[kira::Frame]) -> (f32, f32) {
+    let mut peak = [0.0f32; 8];
+    let mut sum = [0.0f32; 8];
+    let mut chunks = frames.chunks_exact(4);
+    for chunk in &mut chunks {
+        for (j, f) in chunk.iter().enumerate() {
+            for (k, v) in [f.left, f.right].into_iter().enumerate() {
+                let lane = 2 * j + k;
+                let a = v.abs();
+                peak[lane] = if a > peak[lane] { a } else { peak[lane] };
+                sum[lane] += v;
+            }
+        }
+    }
+    for f in chunks.remainder() {
+        for (k, v) in [f.left, f.right].into_iter().enumerate() {
+            let a = v.abs();
+            peak[k] = if a > peak[k] { a } else { peak[k] };
+            sum[k] += v;
+        }
+    }
+    (peak.into_iter().fold(0.0, |a, b| if b > a { b } else { a }), sum.into_iter().sum())
+}
+
 /// Coefficient of a one-pole low-pass `y += a·(x − y)` with a −3 dB point near `cutoff_hz` (impulse-invariant).
 /// Returns 1.0 (a pass-through) at or above Nyquist.
 pub fn one_pole_coefficient(cutoff_hz: f32, sample_rate: f32) -> f32 {
@@ -209,11 +236,15 @@ pub struct AllPass {
     line: DelayLine,
     delay: usize,
     gain: f32,
+    /// Block scratch: the delayed samples and the new line input (at most `delay` long).
+    delayed: Vec<f32>,
+    fed: Vec<f32>,
 }
 
 impl AllPass {
     pub fn new(delay: usize, gain: f32) -> Self {
-        AllPass { line: DelayLine::with_capacity(delay.max(1)), delay: delay.max(1), gain }
+        let delay = delay.max(1);
+        AllPass { line: DelayLine::with_capacity(delay), delay, gain, delayed: vec![0.0; delay], fed: vec![0.0; delay] }
     }
 
     #[inline(always)]
@@ -222,6 +253,21 @@ impl AllPass {
         let v = flush(x + self.gain * delayed);
         self.line.push(v);
         delayed - self.gain * v
+    }
+
+    /// The same as [`AllPass::process`] on every sample of `xs`, in place, a block at a time: within a block
+    /// shorter than the delay nothing depends on the block itself, so each step is a vector loop.
+    pub fn process_block(&mut self, xs: &mut [f32]) {
+        for part in xs.chunks_mut(self.delay) {
+            let n = part.len();
+            let (delayed, fed) = (&mut self.delayed[..n], &mut self.fed[..n]);
+            self.line.read_block(self.delay - 1, delayed);
+            for ((x, d), v) in part.iter_mut().zip(delayed.iter()).zip(fed.iter_mut()) {
+                *v = flush(*x + self.gain * d);
+                *x = d - self.gain * *v;
+            }
+            self.line.push_block(fed);
+        }
     }
 
     pub fn clear(&mut self) {
@@ -276,6 +322,31 @@ mod tests {
             energy += y * y;
         }
         assert!((energy - 1.0).abs() < 1e-3, "{energy}");
+    }
+
+    #[test]
+    fn allpass_blocks_match_samples() {
+        let mut a = AllPass::new(13, 0.5);
+        let mut b = AllPass::new(13, 0.5);
+        let xs: Vec<f32> = (0..200).map(|i| ((i * 7919) % 17) as f32 - 8.0).collect();
+        let one: Vec<f32> = xs.iter().map(|&x| a.process(x)).collect();
+        let mut block = xs.clone();
+        for part in block.chunks_mut(37) {
+            b.process_block(part);
+        }
+        assert_eq!(one, block);
+    }
+
+    #[test]
+    fn peak_and_sum_see_every_sample() {
+        let mut frames: Vec<kira::Frame> = (0..13).map(|i| kira::Frame::new(i as f32 * 0.01, -0.02)).collect();
+        let (peak, sum) = peak_and_sum(&frames);
+        assert!((peak - 0.12).abs() < 1e-6);
+        assert!((sum - (0.78 - 0.26)).abs() < 1e-5);
+        frames[12].right = -0.5;
+        assert_eq!(peak_and_sum(&frames).0, 0.5);
+        frames[5].left = f32::NAN;
+        assert!(!peak_and_sum(&frames).1.is_finite());
     }
 
     #[test]

@@ -228,31 +228,31 @@ impl ReverbReturn {
         self.bus.drain(send);
         let [in_l, in_r] = &mut self.input;
         for ((s, l), r) in send.iter().zip(in_l.iter_mut()).zip(in_r.iter_mut()) {
-            let mut x = s[0];
-            for ap in &mut self.diffusers[0] {
-                x = ap.process(x);
-            }
-            *l = x;
-            let mut x = s[1];
-            for ap in &mut self.diffusers[1] {
-                x = ap.process(x);
-            }
-            *r = x;
+            *l = s[0];
+            *r = s[1];
         }
-        // Each line's output over the block, damped and attenuated for the decay.
+        for (side, input) in self.input.iter_mut().enumerate() {
+            for ap in &mut self.diffusers[side] {
+                ap.process_block(&mut input[..n]);
+            }
+        }
+        // Each line's output over the block, damped and attenuated for the decay. The eight lines step
+        // together, sample by sample, so their eight independent recursions overlap in the CPU.
         for i in 0..LINES {
-            let taps = &mut self.taps[i][..n];
-            self.lines[i].read_block(self.lengths[i] - 1, taps);
-            let (a, g) = (self.damp_a, self.gains[i]);
-            let mut state = self.damp_state[i];
-            for t in taps.iter_mut() {
-                // With little damping (1 - a) is small and the state can fall into the subnormal range
-                // within a few samples, so it is flushed every sample.
-                state = flush(state + a * (*t - state));
-                *t = state * g;
-            }
-            self.damp_state[i] = state;
+            self.lines[i].read_block(self.lengths[i] - 1, &mut self.taps[i][..n]);
         }
+        let (a, gains) = (self.damp_a, self.gains);
+        let mut state = self.damp_state;
+        let taps = self.taps.each_mut().map(|t| &mut t[..n]);
+        for k in 0..n {
+            for i in 0..LINES {
+                // With little damping (1 - a) is small and the state can fall into the subnormal range within
+                // a few samples, so it is flushed every sample.
+                state[i] = flush(state[i] + a * (taps[i][k] - state[i]));
+                taps[i][k] = state[i] * gains[i];
+            }
+        }
+        self.damp_state = state;
         // Householder feedback (x − (2/N)·Σx, energy-preserving) plus the input: left into even lines, right
         // into odd, alternating signs, 0.5 each (4 lines × 0.5² = unit energy per side). Written as passes over
         // the block, line by line, so each pass is a simple vector loop.

@@ -1,8 +1,8 @@
-//! The per-stem chain, fused into one pass: tilt → width/pan → (pre-delayed send to the reverb bus) → proximity → air → dry gain.
+//! The per-stem chain, fused: width/pan → tilt → (pre-delayed send to the reverb bus) → proximity → air → dry gain.
 //!
-//! One effect instead of six stock ones: every stage that sits at identity is skipped, and the rest share one
-//! loop over the samples. The send is taken after width and pan (so the reverb hears where the body is) and
-//! before proximity and air (those are properties of the direct path, not of the room).
+//! One effect instead of six stock ones: every stage that sits at identity is skipped, and the rest run as a
+//! few tight loops over the block. The send is taken after width, pan and tilt (so the reverb hears where the
+//! body is) and before proximity and air (those are properties of the direct path, not of the room).
 
 use std::sync::Arc;
 
@@ -109,12 +109,14 @@ impl EffectBuilder for StemChainBuilder {
             prox_state: [0.0; 2],
             air_state: [0.0; 2],
             mid: Vec::new(),
+            mid_pos: 0,
             history_len: 0,
-            left: Vec::new(),
-            right: Vec::new(),
-            decorrelated: Vec::new(),
+            block: 1,
             decorrelator_taps: [0; DECORRELATOR_TAPS.len()],
             pre_delay: DelayLine::default(),
+            delayed_near: Vec::new(),
+            delayed_far: Vec::new(),
+            fed: Vec::new(),
             bus: self.bus,
             meter: self.meter,
             wet: Vec::new(),
@@ -161,16 +163,19 @@ struct StemChain {
     tilt_state: [f32; 2],
     prox_state: [f32; 2],
     air_state: [f32; 2],
-    /// The decorrelator's input: `history_len` past mid samples, then the block being processed.
+    /// The decorrelator's input: past mid samples, then the block being processed from `mid_pos` on.
     mid: Vec<f32>,
+    mid_pos: usize,
     history_len: usize,
-    /// Scratch for the block path (sized in `init`).
-    left: Vec<f32>,
-    right: Vec<f32>,
-    decorrelated: Vec<f32>,
+    /// Frames per block at most (kira's internal buffer size).
+    block: usize,
     decorrelator_taps: [usize; DECORRELATOR_TAPS.len()],
     /// The send, stereo, waiting out the pre-delay.
     pre_delay: DelayLine<[f32; 2]>,
+    /// Block scratch for the pre-delay: the two taps around the delay, and the block being written.
+    delayed_near: Vec<[f32; 2]>,
+    delayed_far: Vec<[f32; 2]>,
+    fed: Vec<[f32; 2]>,
     bus: Arc<ReverbBus>,
     meter: Arc<StemMeter>,
     /// This chunk's send, before it is added to the shared bus (sized in `init`).
@@ -225,6 +230,7 @@ impl StemChain {
         }
         if next.decorrelate && !self.active.decorrelate {
             self.mid.iter_mut().for_each(|m| *m = 0.0);
+            self.mid_pos = self.history_len;
         }
         if next.send && !self.active.send {
             self.pre_delay.clear();
@@ -243,6 +249,7 @@ impl StemChain {
         self.prox_state = [0.0; 2];
         self.air_state = [0.0; 2];
         self.mid.iter_mut().for_each(|m| *m = 0.0);
+        self.mid_pos = self.history_len;
         self.pre_delay.clear();
     }
 
@@ -250,27 +257,27 @@ impl StemChain {
     fn run_ramping(&mut self, frames: &mut [Frame], wet: &mut [[f32; 2]]) {
         let act = self.active;
         let (tilt_a, prox_a) = (self.tilt_a, self.prox_a);
-        let h = self.history_len;
+        let at = self.mid_pos;
         for (i, (frame, wet)) in frames.iter_mut().zip(wet.iter_mut()).enumerate() {
             self.ramps.advance();
             let c = &self.ramps.current;
-            let (mut l, mut r) = (frame.left, frame.right);
-            if act.tilt {
-                self.tilt_state[0] += tilt_a * (l - self.tilt_state[0]);
-                self.tilt_state[1] += tilt_a * (r - self.tilt_state[1]);
-                l = c[TILT_HI] * l + c[TILT_DIFF] * self.tilt_state[0];
-                r = c[TILT_HI] * r + c[TILT_DIFF] * self.tilt_state[1];
-            }
+            let (l, r) = (frame.left, frame.right);
             let mut pl = c[M_LL] * l + c[M_LR] * r;
             let mut pr = c[M_RL] * l + c[M_RR] * r;
             if act.decorrelate {
-                self.mid[h + i] = 0.5 * (l + r);
+                self.mid[at + i] = 0.5 * (l + r);
                 let mut d = 0.0;
                 for (k, &(_, gain)) in DECORRELATOR_TAPS.iter().enumerate() {
-                    d += gain * self.mid[h + i - self.decorrelator_taps[k]];
+                    d += gain * self.mid[at + i - self.decorrelator_taps[k]];
                 }
                 pl += c[D_L] * d;
                 pr += c[D_R] * d;
+            }
+            if act.tilt {
+                self.tilt_state[0] += tilt_a * (pl - self.tilt_state[0]);
+                self.tilt_state[1] += tilt_a * (pr - self.tilt_state[1]);
+                pl = c[TILT_HI] * pl + c[TILT_DIFF] * self.tilt_state[0];
+                pr = c[TILT_HI] * pr + c[TILT_DIFF] * self.tilt_state[1];
             }
             if act.send {
                 self.pre_delay.push([pl * c[SEND], pr * c[SEND]]);
@@ -294,108 +301,159 @@ impl StemChain {
             frame.right = pr * c[DRY];
         }
         if act.decorrelate {
-            self.mid.copy_within(frames.len()..frames.len() + h, 0);
+            self.advance_mid(frames.len());
         }
     }
 
-    /// Processes `frames` with constant coefficients, one stage at a time over the whole block: the same
-    /// per-sample arithmetic as [`Self::run_ramping`], in loops the compiler can vectorise.
+    /// Moves the decorrelator's history on by `n` samples; the buffer is long enough that the last
+    /// `history_len` samples only have to be copied back to the front every few blocks.
+    fn advance_mid(&mut self, n: usize) {
+        self.mid_pos += n;
+        if self.mid_pos + self.block > self.mid.len() {
+            let h = self.history_len;
+            self.mid.copy_within(self.mid_pos - h..self.mid_pos, 0);
+            self.mid_pos = h;
+        }
+    }
+
+    /// Processes `frames` with constant coefficients: the same per-sample arithmetic as
+    /// [`Self::run_ramping`], arranged as vector loops around one pass for the three recursive filters.
     fn run_steady(&mut self, frames: &mut [Frame], wet: &mut [[f32; 2]]) {
         let n = frames.len();
         let act = self.active;
         let c = self.ramps.current;
-        let h = self.history_len;
-        let (l, r) = (&mut self.left[..n], &mut self.right[..n]);
-        for ((l, r), f) in l.iter_mut().zip(r.iter_mut()).zip(frames.iter()) {
-            *l = f.left;
-            *r = f.right;
+        // Everything up to the dry gain in one pass over the block: the three filters' recursions overlap
+        // across samples, and each stem touches as little memory as possible (64 stems' buffers must stay in
+        // cache). Stages are chosen at compile time.
+        let fed = &mut self.fed[..n];
+        let pass = Pass {
+            matrix: [c[M_LL], c[M_LR], c[M_RL], c[M_RR]],
+            decorrelate: act.decorrelate.then_some((c[D_L], c[D_R])),
+            taps: self.decorrelator_taps,
+            tilt: (self.tilt_a, c[TILT_HI], c[TILT_DIFF]),
+            prox: (self.prox_a, c[PROX]),
+            air: (c[AIR_A], c[AIR_MIX]),
+            send: c[SEND],
+            dry: c[DRY],
+        };
+        let mut states = [self.tilt_state, self.prox_state, self.air_state];
+        let mid = &mut self.mid[..self.mid_pos + n];
+        let at = self.mid_pos;
+        match (act.tilt, act.proximity, act.air) {
+            (false, false, false) => steady_pass::<false, false, false>(&pass, &mut states, mid, at, fed, frames),
+            (false, false, true) => steady_pass::<false, false, true>(&pass, &mut states, mid, at, fed, frames),
+            (false, true, false) => steady_pass::<false, true, false>(&pass, &mut states, mid, at, fed, frames),
+            (false, true, true) => steady_pass::<false, true, true>(&pass, &mut states, mid, at, fed, frames),
+            (true, false, false) => steady_pass::<true, false, false>(&pass, &mut states, mid, at, fed, frames),
+            (true, false, true) => steady_pass::<true, false, true>(&pass, &mut states, mid, at, fed, frames),
+            (true, true, false) => steady_pass::<true, true, false>(&pass, &mut states, mid, at, fed, frames),
+            (true, true, true) => steady_pass::<true, true, true>(&pass, &mut states, mid, at, fed, frames),
         }
-        if act.tilt {
-            let (a, hi, diff) = (self.tilt_a, c[TILT_HI], c[TILT_DIFF]);
-            // Both channels in one loop: two independent recursions run side by side.
-            let [mut sl, mut sr] = self.tilt_state;
-            for (vl, vr) in l.iter_mut().zip(r.iter_mut()) {
-                sl += a * (*vl - sl);
-                sr += a * (*vr - sr);
-                *vl = hi * *vl + diff * sl;
-                *vr = hi * *vr + diff * sr;
-            }
-            self.tilt_state = [sl, sr];
-        }
-        if act.decorrelate {
-            let mid = &mut self.mid[..h + n];
-            for ((m, l), r) in mid[h..].iter_mut().zip(l.iter()).zip(r.iter()) {
-                *m = 0.5 * (l + r);
-            }
-            let d = &mut self.decorrelated[..n];
-            d.iter_mut().for_each(|v| *v = 0.0);
-            for (k, &(_, gain)) in DECORRELATOR_TAPS.iter().enumerate() {
-                let start = h - self.decorrelator_taps[k];
-                for (v, m) in d.iter_mut().zip(&mid[start..start + n]) {
-                    *v += gain * m;
+        [self.tilt_state, self.prox_state, self.air_state] = states;
+        if act.send {
+            let delay = c[DELAY];
+            let whole = delay as usize;
+            if whole >= n {
+                // The usual case (pre-delay longer than a block): everything read was written before this
+                // block, so read it in two runs and interpolate, then write the block. Same values as below.
+                let frac = delay - whole as f32;
+                let (near, far) = (&mut self.delayed_near[..n], &mut self.delayed_far[..n]);
+                self.pre_delay.read_block(whole - 1, near);
+                self.pre_delay.read_block(whole, far);
+                for ((w, a), b) in wet.iter_mut().zip(near.iter()).zip(far.iter()) {
+                    w[0] += a[0] + frac * (b[0] - a[0]);
+                    w[1] += a[1] + frac * (b[1] - a[1]);
+                }
+                self.pre_delay.push_block(fed);
+            } else {
+                for (f, w) in fed.iter().zip(wet.iter_mut()) {
+                    self.pre_delay.push(*f);
+                    let [wl, wr] = self.pre_delay.tap_fractional(delay);
+                    w[0] += wl;
+                    w[1] += wr;
                 }
             }
-            for ((l, r), d) in l.iter_mut().zip(r.iter_mut()).zip(d.iter()) {
-                let pl = c[M_LL] * *l + c[M_LR] * *r;
-                let pr = c[M_RL] * *l + c[M_RR] * *r;
-                *l = pl + c[D_L] * d;
-                *r = pr + c[D_R] * d;
-            }
-            mid.copy_within(n..n + h, 0);
-        } else {
-            for (l, r) in l.iter_mut().zip(r.iter_mut()) {
-                let pl = c[M_LL] * *l + c[M_LR] * *r;
-                let pr = c[M_RL] * *l + c[M_RR] * *r;
-                *l = pl;
-                *r = pr;
-            }
         }
-        if act.send {
-            let (send, delay) = (c[SEND], c[DELAY]);
-            for ((l, r), w) in l.iter().zip(r.iter()).zip(wet.iter_mut()) {
-                self.pre_delay.push([l * send, r * send]);
-                let [wl, wr] = self.pre_delay.tap_fractional(delay);
-                w[0] += wl;
-                w[1] += wr;
-            }
-        }
-        if act.proximity {
-            let (a, lift) = (self.prox_a, c[PROX]);
-            let [mut sl, mut sr] = self.prox_state;
-            for (vl, vr) in l.iter_mut().zip(r.iter_mut()) {
-                sl += a * (*vl - sl);
-                sr += a * (*vr - sr);
-                *vl += lift * sl;
-                *vr += lift * sr;
-            }
-            self.prox_state = [sl, sr];
-        }
-        if act.air {
-            let (a, amount) = (c[AIR_A], c[AIR_MIX]);
-            let [mut sl, mut sr] = self.air_state;
-            for (vl, vr) in l.iter_mut().zip(r.iter_mut()) {
-                sl += a * (*vl - sl);
-                sr += a * (*vr - sr);
-                *vl += amount * (sl - *vl);
-                *vr += amount * (sr - *vr);
-            }
-            self.air_state = [sl, sr];
-        }
-        let dry = c[DRY];
-        for ((f, l), r) in frames.iter_mut().zip(l.iter()).zip(r.iter()) {
-            f.left = l * dry;
-            f.right = r * dry;
+        if act.decorrelate {
+            self.advance_mid(n);
         }
     }
+}
+
+/// Constant coefficients of the steady pass.
+struct Pass {
+    matrix: [f32; 4],
+    decorrelate: Option<(f32, f32)>,
+    taps: [usize; DECORRELATOR_TAPS.len()],
+    tilt: (f32, f32, f32),
+    prox: (f32, f32),
+    air: (f32, f32),
+    send: f32,
+    dry: f32,
+}
+
+/// Width/pan → tilt → send tap → proximity → air → dry gain over a block, the same arithmetic per sample as
+/// the ramping path; `mid[at..]` receives the block's mid for the decorrelator.
+#[inline(always)]
+fn steady_pass<const TILT: bool, const PROX: bool, const AIR: bool>(
+    p: &Pass,
+    states: &mut [[f32; 2]; 3],
+    mid: &mut [f32],
+    at: usize,
+    fed: &mut [[f32; 2]],
+    frames: &mut [Frame],
+) {
+    let [mut tilt, mut prox, mut air] = *states;
+    let [m_ll, m_lr, m_rl, m_rr] = p.matrix;
+    for (i, (frame, fed)) in frames.iter_mut().zip(fed.iter_mut()).enumerate() {
+        let (l, r) = (frame.left, frame.right);
+        let mut pl = m_ll * l + m_lr * r;
+        let mut pr = m_rl * l + m_rr * r;
+        if let Some((d_l, d_r)) = p.decorrelate {
+            mid[at + i] = 0.5 * (l + r);
+            let mut d = 0.0;
+            for (k, &(_, gain)) in DECORRELATOR_TAPS.iter().enumerate() {
+                d += gain * mid[at + i - p.taps[k]];
+            }
+            pl += d_l * d;
+            pr += d_r * d;
+        }
+        if TILT {
+            let (a, hi, diff) = p.tilt;
+            tilt[0] += a * (pl - tilt[0]);
+            tilt[1] += a * (pr - tilt[1]);
+            pl = hi * pl + diff * tilt[0];
+            pr = hi * pr + diff * tilt[1];
+        }
+        *fed = [pl * p.send, pr * p.send];
+        if PROX {
+            let (a, lift) = p.prox;
+            prox[0] += a * (pl - prox[0]);
+            prox[1] += a * (pr - prox[1]);
+            pl += lift * prox[0];
+            pr += lift * prox[1];
+        }
+        if AIR {
+            let (a, amount) = p.air;
+            air[0] += a * (pl - air[0]);
+            air[1] += a * (pr - air[1]);
+            pl += amount * (air[0] - pl);
+            pr += amount * (air[1] - pr);
+        }
+        frame.left = pl * p.dry;
+        frame.right = pr * p.dry;
+    }
+    *states = [tilt, prox, air];
 }
 
 impl Effect for StemChain {
     fn init(&mut self, sample_rate: u32, internal_buffer_size: usize) {
         let block = internal_buffer_size.max(1);
         self.wet = vec![[0.0; 2]; block];
-        self.left = vec![0.0; block];
-        self.right = vec![0.0; block];
-        self.decorrelated = vec![0.0; block];
+        self.block = block;
+        self.delayed_near = vec![[0.0; 2]; block];
+        self.delayed_far = vec![[0.0; 2]; block];
+        self.fed = vec![[0.0; 2]; block];
         self.on_change_sample_rate(sample_rate);
         let start = self.coefficients(&self.params);
         self.ramps = Ramps::new(start);
@@ -410,7 +468,8 @@ impl Effect for StemChain {
             self.decorrelator_taps[k] = (ms * 1e-3 * self.sample_rate).round() as usize;
         }
         self.history_len = self.decorrelator_taps.iter().copied().max().unwrap_or(1);
-        self.mid = vec![0.0; self.history_len + self.wet.len()];
+        self.mid = vec![0.0; self.history_len + 8 * self.block];
+        self.mid_pos = self.history_len;
         self.tilt_a = one_pole_coefficient(mapping::TILT_PIVOT_HZ, self.sample_rate);
         self.prox_a = one_pole_coefficient(mapping::PROXIMITY_SHELF_HZ, self.sample_rate);
         self.ramps = Ramps::new(self.coefficients(&self.params));
@@ -458,17 +517,11 @@ impl StemChain {
             self.run_steady(tail, wet_tail);
         }
         // Guard: one check per chunk; a non-finite value anywhere poisons the sum.
-        let mut peak = 0.0f32;
-        let mut sum = 0.0f32;
-        for f in input.iter() {
-            peak = peak.max(f.left.abs()).max(f.right.abs());
-            sum += f.left + f.right;
-        }
+        let (peak, sum) = super::peak_and_sum(input);
         if !sum.is_finite() {
             input.iter_mut().for_each(|f| *f = Frame::ZERO);
             self.reset_state();
             self.meter.faults.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            peak = 0.0;
         } else if sends_before {
             // The bus is drained by the reverb on the main track, which kira processes after every
             // sub-track of this chunk, on this same audio thread.
@@ -477,7 +530,9 @@ impl StemChain {
         for s in self.tilt_state.iter_mut().chain(&mut self.prox_state).chain(&mut self.air_state) {
             *s = flush(*s);
         }
-        self.meter.peak.fetch_max(peak);
+        if sum.is_finite() {
+            self.meter.peak.fetch_max(peak);
+        }
     }
 }
 
