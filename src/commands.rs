@@ -94,11 +94,12 @@ pub fn render_to_wav(
     selection: &Selection,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, UserError> {
-    let (mut scene, audio) = load_for_render(scene_path, options.sample_rate)?;
-    selection.apply(&mut scene).map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
+    // Cheap checks first: nobody should wait for every stem to decode to hear that the output is a folder.
     if out.is_dir() {
         return Err(UserError(format!("{}: is a directory; give a file name for the WAV", out.display())));
     }
+    let (mut scene, audio) = load_for_render(scene_path, options.sample_rate)?;
+    selection.apply(&mut scene).map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
     let rendered = offline::render(&scene, &audio, options, progress).map_err(|e| UserError(e.to_string()))?;
     offline::write_wav(out, &rendered, format)
         .map_err(|e| UserError(format!("{}: cannot write the WAV file: {e}", out.display())))?;

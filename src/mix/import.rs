@@ -79,7 +79,11 @@ type Reader = (Probe, Box<dyn symphonia::core::formats::FormatReader>, u32);
 fn open(path: &Path) -> Result<Reader, ImportError> {
     let fail = |reason: String| ImportError { path: path.to_owned(), reason };
     let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-    let len = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?.len();
+    let metadata = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?;
+    if metadata.is_dir() {
+        return Err(fail("is a folder, not an audio file".into()));
+    }
+    let len = metadata.len();
     if len == 0 {
         return Err(fail("the file is empty".into()));
     }

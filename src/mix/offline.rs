@@ -103,7 +103,12 @@ impl fmt::Display for Loudness {
         } else {
             write!(f, "silent")?;
         }
-        write!(f, ", true peak {:.2} dBTP, LRA {:.1} LU", self.true_peak_dbtp, self.loudness_range_lu)
+        if self.true_peak_dbtp > -200.0 {
+            write!(f, ", true peak {:.2} dBTP", self.true_peak_dbtp)?;
+        } else {
+            write!(f, ", true peak -inf dBTP")?;
+        }
+        write!(f, ", LRA {:.1} LU", self.loudness_range_lu)
     }
 }
 

@@ -116,6 +116,8 @@ fn hostile_audio_files_are_refused_with_a_reason() {
     let mut huge = bytes[..44].to_vec();
     huge[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
     std::fs::write(dir.path("huge.wav"), &huge).unwrap();
+    // A folder with an audio file's name.
+    std::fs::create_dir(dir.path("folder.wav")).unwrap();
 
     for (file, reason) in [
         ("empty.wav", "empty"),
@@ -126,6 +128,7 @@ fn hostile_audio_files_are_refused_with_a_reason() {
         ("nan.wav", "non-finite"),
         ("huge.wav", ""),
         ("missing.wav", "cannot open"),
+        ("folder.wav", "is a folder"),
     ] {
         let path = dir.path(file);
         let err = import::load(&path, SR).expect_err(file);
