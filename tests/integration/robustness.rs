@@ -188,3 +188,24 @@ fn a_failed_export_leaves_the_old_file_alone() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn stems_start_on_the_same_sample() {
+    // A stem and its polarity-inverted copy at the same place cancel exactly, but only if they start together.
+    let dir = TempDir::new("alignment");
+    let signal = noise(SR as usize, 0.5, 21);
+    let inverted: Vec<f32> = signal.iter().map(|v| -v).collect();
+    write_mono_wav(&dir.path("a.wav"), &signal);
+    write_mono_wav(&dir.path("b.wav"), &inverted);
+    let pos = (0.7, 1.6, -1.3);
+    let together = scene_text(&[stem("a", "a.wav", pos, 1.5, 0.0), stem("b", "b.wav", pos, 1.5, 0.0)], 0.0);
+    for block in [64, 512, 1000] {
+        let (l, r) = render(&dir, &together, &format!("null{block}"), Some(1.5), block);
+        let residue = l.iter().chain(&r).fold(0.0f32, |m, v| m.max(v.abs()));
+        assert_eq!(residue, 0.0, "block {block}: the two stems do not cancel (peak residue {residue})");
+    }
+    // The test can tell: one stem alone is far from silent.
+    let alone = scene_text(&[stem("a", "a.wav", pos, 1.5, 0.0)], 0.0);
+    let (l, _) = render(&dir, &alone, "alone", Some(1.5), 512);
+    assert!(l.iter().fold(0.0f32, |m, v| m.max(v.abs())) > 0.05);
+}
