@@ -55,7 +55,8 @@ impl std::error::Error for GraphError {}
 pub struct StemVoice {
     _track: TrackHandle,
     chain: StemChainHandle,
-    sound: Option<StaticSoundHandle>,
+    /// Kept for the stage's transport (seek, pause); dropping it would not stop the sound.
+    _sound: Option<StaticSoundHandle>,
     pub meter: Arc<StemMeter>,
 }
 
@@ -122,7 +123,7 @@ where
                 }
                 None => None,
             };
-            voices.push(StemVoice { _track: track, chain, sound, meter: stem_meter });
+            voices.push(StemVoice { _track: track, chain, _sound: sound, meter: stem_meter });
         }
         Ok(MixGraph { manager, clock, voices, reverb, master, meter, config })
     }
@@ -160,11 +161,6 @@ where
             self.apply(i, mix, ramp_s);
         }
         self.apply_room_and_master(scene, ramp_s);
-    }
-
-    /// True while any stem is still sounding (a non-looping render can stop after this plus the tail).
-    pub fn any_stem_playing(&self) -> bool {
-        self.voices.iter().any(|v| v.sound.as_ref().is_some_and(|s| s.state() != kira::sound::PlaybackState::Stopped))
     }
 
     pub fn backend_mut(&mut self) -> &mut B {
