@@ -88,7 +88,7 @@ pub fn bench_scene(count: usize) -> Scene {
 }
 
 fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
-    let config = GraphConfig { sample_rate: SAMPLE_RATE, looping: false };
+    let config = GraphConfig { sample_rate: SAMPLE_RATE, looping: false, output_tap: false };
     let mut graph = OfflineGraph::offline(scene, audio, config).expect("bench graph");
     graph.start();
     let mut buf = vec![0.0f32; 2 * BLOCK];

@@ -16,6 +16,15 @@ struct Cli {
     command: Option<Command>,
     /// Scene to open on the stage (default: scenes/demo.ron).
     scene: Option<PathBuf>,
+    /// Render the stage, save this PNG and exit (no sound device is opened).
+    #[arg(long, value_name = "PATH")]
+    screenshot: Option<PathBuf>,
+    /// Frames to render before the screenshot.
+    #[arg(long, default_value_t = 30, requires = "screenshot")]
+    frames: u32,
+    /// Open the stage without a sound device (export still works).
+    #[arg(long)]
+    silent: bool,
 }
 
 #[derive(Subcommand)]
@@ -66,6 +75,9 @@ enum Command {
         rounds: usize,
         #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 64])]
         stems: Vec<usize>,
+        /// Instead: CPU time per frame of the stage's systems with 64 moving bodies, against an empty frame.
+        #[arg(long)]
+        stage: bool,
     },
 }
 
@@ -92,7 +104,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), UserError> {
     match cli.command {
-        None => open_stage(cli.scene),
+        None => open_stage(cli.scene, cli.screenshot, cli.frames, cli.silent),
         Some(Command::Inspect { scene }) => {
             let loaded = Scene::load(&scene)?;
             print!("{}", commands::inspect(&loaded));
@@ -150,9 +162,12 @@ fn run(cli: Cli) -> Result<(), UserError> {
             println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
             Ok(())
         }
-        Some(Command::Bench { seconds, rounds, stems }) => {
+        Some(Command::Bench { seconds, rounds, stems, stage }) => {
             if cfg!(debug_assertions) {
                 eprintln!("note: this is a debug build; run `cargo run --release -- bench` for real figures");
+            }
+            if stage {
+                return bench_stage(rounds);
             }
             println!("{:>6} {:>14} {:>14} {:>10}", "stems", "plain kira ×RT", "full chain ×RT", "cost ratio");
             proxemix::bench::run(&stems, seconds, rounds, |row| {
@@ -164,15 +179,43 @@ fn run(cli: Cli) -> Result<(), UserError> {
 }
 
 #[cfg(feature = "app")]
-fn open_stage(scene: Option<PathBuf>) -> Result<(), UserError> {
-    proxemix::app::run(scene.unwrap_or_else(|| PathBuf::from("scenes/demo.ron")))
+fn open_stage(scene: Option<PathBuf>, screenshot: Option<PathBuf>, frames: u32, silent: bool) -> Result<(), UserError> {
+    let options = proxemix::app::StageOptions { screenshot, frames, silent };
+    proxemix::app::run(scene.unwrap_or_else(|| PathBuf::from("scenes/demo.ron")), options)
 }
 
 #[cfg(not(feature = "app"))]
-fn open_stage(_scene: Option<PathBuf>) -> Result<(), UserError> {
-    Err(UserError(
+fn open_stage(_: Option<PathBuf>, _: Option<PathBuf>, _: u32, _: bool) -> Result<(), UserError> {
+    Err(no_stage())
+}
+
+#[cfg(not(feature = "app"))]
+fn no_stage() -> UserError {
+    UserError(
         "this build has no stage (built without the `app` feature); use `proxemix render`, `inspect` or `new`".into(),
-    ))
+    )
+}
+
+#[cfg(feature = "app")]
+fn bench_stage(rounds: usize) -> Result<(), UserError> {
+    const STEMS: usize = 64;
+    const FRAMES: usize = 600;
+    let b = proxemix::app::bench::run(STEMS, FRAMES, rounds.max(3));
+    println!(
+        "stage systems, {} moving bodies, {} frames per round, fastest of {} rounds:",
+        b.stems,
+        b.frames,
+        rounds.max(3)
+    );
+    println!("  empty app update   {:8.4} ms/frame", b.empty_ms);
+    println!("  stage app update   {:8.4} ms/frame  ({:.1}× the empty update)", b.stage_ms, b.ratio());
+    println!("  our systems        {:8.4} ms/frame  (target < 0.2 ms)", b.systems_ms());
+    Ok(())
+}
+
+#[cfg(not(feature = "app"))]
+fn bench_stage(_: usize) -> Result<(), UserError> {
+    Err(no_stage())
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,9 +1,183 @@
-//! The stage (Bevy): placeholder until the stage issue lands.
+//! The stage (Bevy): a window where each stem is a body around the listener, moved with mouse or gamepad
+//! and heard live through the mix graph; one plugin per feature.
 
-use std::path::PathBuf;
+pub mod audio;
+pub mod bench;
+pub mod export;
+pub mod input;
+pub mod screenshot;
+pub mod stage;
+pub mod stems;
+pub mod ui;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bevy::prelude::*;
+use kira::backend::Backend;
+use kira::backend::cpal::{CpalBackend, CpalBackendSettings};
 
 use crate::commands::UserError;
+use crate::mix::graph::{GraphConfig, MixGraph};
+use crate::scene::Scene;
+use audio::{AudioBridgePlugin, StageAudio, StemAudio};
 
-pub fn run(_scene: PathBuf) -> Result<(), UserError> {
-    Err(UserError("the interactive stage is not built yet; use `proxemix render` to hear a scene".into()))
+/// How the stage was asked to run.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct StageOptions {
+    /// Render this many frames, save a PNG here and exit (no sound).
+    pub screenshot: Option<PathBuf>,
+    pub frames: u32,
+    /// No sound device is opened (screenshots, or by request).
+    pub silent: bool,
+}
+
+/// What became of the sound device, for the banner.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct AudioDeviceStatus {
+    /// Why there is no sound, in one line.
+    pub problem: Option<String>,
+}
+
+/// Sample rate for decoding when no device dictates one (the export default).
+const FALLBACK_SAMPLE_RATE: u32 = 48_000;
+
+/// Opens the stage on `scene_path` and returns when the window closes.
+pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> {
+    let scene = Scene::load(&scene_path)?;
+    check_display()?;
+    let silent = options.silent || options.screenshot.is_some();
+    let (stage_audio, stem_audio, device) = if silent {
+        let stems = StemAudio::load(&scene_path, &scene, FALLBACK_SAMPLE_RATE);
+        (StageAudio::silent(), stems, AudioDeviceStatus { problem: None })
+    } else {
+        open_live_audio(&scene_path, &scene)
+    };
+    if let Some(problem) = &device.problem {
+        eprintln!("proxemix: {problem}");
+    }
+    for problem in &stem_audio.problems {
+        eprintln!("proxemix: silent: {problem}");
+    }
+
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: format!("Proxemix — {}", scene.name),
+                    resolution: (1600, 900).into(),
+                    ..default()
+                }),
+                ..default()
+            })
+            .set(bevy::log::LogPlugin { filter: "warn,proxemix=info".into(), ..default() }),
+    )
+    .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()))
+    .insert_resource(options.clone())
+    .insert_resource(device)
+    .insert_resource(stem_audio)
+    .insert_resource(stage_audio)
+    .add_plugins(stage_logic::<CpalBackend>(scene_path, scene))
+    .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
+    if let Some(path) = &options.screenshot {
+        app.add_plugins(screenshot::ScreenshotPlugin { path: path.clone(), frames: options.frames.max(1) });
+    }
+    match app.run() {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => Err(UserError(format!("the stage stopped with error {code}"))),
+    }
+}
+
+/// The plugins that hold the stage's logic (no window, no GPU): the world of stems, input and the audio bridge.
+pub fn stage_logic<B: Backend + Send + 'static>(scene_path: PathBuf, scene: Scene) -> impl PluginGroup
+where
+    B::Error: std::fmt::Display,
+{
+    StageLogic::<B> { scene_path, scene, backend: std::marker::PhantomData }
+}
+
+struct StageLogic<B> {
+    scene_path: PathBuf,
+    scene: Scene,
+    backend: std::marker::PhantomData<B>,
+}
+
+impl<B: Backend + Send + 'static> PluginGroup for StageLogic<B>
+where
+    B::Error: std::fmt::Display,
+{
+    fn build(self) -> bevy::app::PluginGroupBuilder {
+        bevy::app::PluginGroupBuilder::start::<Self>()
+            .add(stems::StemsPlugin { path: self.scene_path, scene: self.scene })
+            .add(input::StageInputPlugin)
+            .add(AudioBridgePlugin::<B>::default())
+    }
+}
+
+/// A windowless stage for tests and benchmarks: time advances one 60 Hz frame per `update()`.
+pub fn headless_app<B: Backend + Send + 'static>(scene_path: &Path, scene: Scene, audio: StageAudio<B>) -> App
+where
+    B::Error: std::fmt::Display,
+{
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, TransformPlugin, bevy::input::InputPlugin))
+        .insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / 60.0)))
+        .insert_resource(audio)
+        .insert_resource(StageOptions { silent: true, ..default() })
+        .add_plugins(stage_logic::<B>(scene_path.to_path_buf(), scene));
+    app
+}
+
+/// Opens the default sound device at its own rate, decodes the stems at that rate and starts playing; any
+/// failure leaves a silent stage with a one-line reason (export still works).
+fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>, StemAudio, AudioDeviceStatus) {
+    use cpal::traits::{DeviceTrait, HostTrait};
+    let silent = |why: String| {
+        let stems = StemAudio::load(scene_path, scene, FALLBACK_SAMPLE_RATE);
+        let problem = format!("{why} — the stage is silent; Export WAV still works");
+        (StageAudio::silent(), stems, AudioDeviceStatus { problem: Some(problem) })
+    };
+    let host = cpal::default_host();
+    let Some(device) = host.default_output_device() else {
+        return silent("no audio output device".into());
+    };
+    let config = match device.default_output_config() {
+        Ok(c) => c,
+        Err(e) => return silent(format!("the audio device cannot play ({e})")),
+    };
+    let sample_rate = config.sample_rate();
+    let stream =
+        cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Default };
+    let stems = StemAudio::load(scene_path, scene, sample_rate);
+    let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
+        let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream.clone()) };
+        MixGraph::new(settings, scene, audio, GraphConfig { sample_rate, looping: true, output_tap: true })
+    });
+    match StageAudio::new(scene, &stems.audio, factory) {
+        Ok(mut live) => {
+            if let Some(graph) = live.graph_mut()
+                && let Err(e) = graph.play_from(0.0)
+            {
+                return silent(format!("the mixer could not start ({e})"));
+            }
+            (live, stems, AudioDeviceStatus { problem: None })
+        }
+        Err(e) => silent(format!("the audio device could not be opened ({e})")),
+    }
+}
+
+/// A window needs a display; without one, say so in one line and point to the command that works anyway.
+fn check_display() -> Result<(), UserError> {
+    if cfg!(target_os = "linux") {
+        let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+            return Err(UserError(
+                "no display to open the stage on (DISPLAY and WAYLAND_DISPLAY are unset); to hear a scene without \
+                 one, render it: proxemix render SCENE -o mix.wav"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
 }

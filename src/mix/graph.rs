@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use kira::backend::Backend;
 use kira::clock::{ClockHandle, ClockSpeed, ClockTime};
+use kira::sound::PlaybackState;
 use kira::sound::static_sound::{StaticSoundData, StaticSoundHandle, StaticSoundSettings};
 use kira::track::{MainTrackBuilder, TrackBuilder, TrackHandle};
-use kira::{AudioManager, AudioManagerSettings, Capacities};
+use kira::{AudioManager, AudioManagerSettings, Capacities, Tween};
 
 use super::effects::master::{MasterChainBuilder, MasterChainHandle, MasterMeter, MasterParams};
 use super::effects::reverb::{ReverbBus, ReverbParams, ReverbReturnBuilder, ReverbReturnHandle};
@@ -29,7 +30,14 @@ pub struct GraphConfig {
     pub sample_rate: u32,
     /// Loop the stems (the stage's transport loops; a default export plays once).
     pub looping: bool,
+    /// Copy the master output into a lock-free ring for a loudness meter ([`MixGraph::take_output_tap`]).
+    pub output_tap: bool,
 }
+
+/// Fades that keep a seek or a pause from clicking.
+const TRANSPORT_FADE_S: f64 = 0.008;
+/// Seconds of output the meter tap holds when nobody drains it (then it drops, never blocks).
+const OUTPUT_TAP_S: u32 = 2;
 
 #[derive(Debug)]
 pub enum GraphError {
@@ -53,10 +61,12 @@ impl std::error::Error for GraphError {}
 /// One stem in the graph. A stem whose audio failed to load keeps its slot (silent) so indices still match
 /// the scene.
 pub struct StemVoice {
-    _track: TrackHandle,
+    track: TrackHandle,
     chain: StemChainHandle,
-    /// Kept for the stage's transport (seek, pause); dropping it would not stop the sound.
-    _sound: Option<StaticSoundHandle>,
+    /// The playing sound, kept for the transport (seek, pause); dropping it would not stop the sound.
+    sound: Option<StaticSoundHandle>,
+    /// The decoded stem (shared frames), to start it again from any position.
+    data: Option<StaticSoundData>,
     pub meter: Arc<StemMeter>,
 }
 
@@ -69,6 +79,12 @@ pub struct MixGraph<B: Backend> {
     master: MasterChainHandle,
     pub meter: Arc<MasterMeter>,
     config: GraphConfig,
+    output_tap: Option<rtrb::Consumer<[f32; 2]>>,
+    /// Whether the transport is rolling (the stems may still have run out when not looping).
+    rolling: bool,
+    /// Where the transport stopped, in seconds, while it is not rolling.
+    paused_at_s: f64,
+    song_s: f64,
 }
 
 impl<B: Backend> MixGraph<B>
@@ -87,7 +103,13 @@ where
         let meter = Arc::new(MasterMeter::new());
         let mut main = MainTrackBuilder::new();
         let reverb = main.add_effect(ReverbReturnBuilder { params: reverb_params(&scene.room), bus: bus.clone() });
-        let master = main.add_effect(MasterChainBuilder { params: master_params(scene), meter: meter.clone() });
+        let (tap, output_tap) = if config.output_tap {
+            let (producer, consumer) = rtrb::RingBuffer::new((config.sample_rate * OUTPUT_TAP_S) as usize);
+            (Some(producer), Some(consumer))
+        } else {
+            (None, None)
+        };
+        let master = main.add_effect(MasterChainBuilder { params: master_params(scene), meter: meter.clone(), tap });
         let mut manager = AudioManager::<B>::new(AudioManagerSettings {
             capacities: Capacities { sub_track_capacity: (scene.stems.len() + 4).max(16), ..Capacities::default() },
             main_track_builder: main,
@@ -100,6 +122,7 @@ where
         clock.stop();
         let mixes = mapping::scene_mix(scene);
         let mut voices = Vec::with_capacity(scene.stems.len());
+        let mut song_s = 0.0f64;
         for (i, mix) in mixes.iter().enumerate() {
             let stem_meter = Arc::new(StemMeter::default());
             let mut builder = TrackBuilder::new();
@@ -108,24 +131,141 @@ where
                 bus: bus.clone(),
                 meter: stem_meter.clone(),
             });
-            let mut track = manager.add_sub_track(builder).map_err(|_| GraphError::TooManyStems(scene.stems.len()))?;
-            let sound = match audio.get(i).and_then(|a| a.as_ref()) {
-                Some(a) => {
-                    // All stems wait for the same clock tick, so they start in the same sample.
-                    let mut settings =
-                        StaticSoundSettings::new().start_time(ClockTime { clock: clock.id(), ticks: 0, fraction: 0.0 });
-                    if config.looping {
-                        settings = settings.loop_region(..);
-                    }
-                    let data =
-                        StaticSoundData { sample_rate: a.sample_rate, frames: a.frames.clone(), settings, slice: None };
-                    Some(track.play(data).map_err(|e| GraphError::Kira(e.to_string()))?)
+            let track = manager.add_sub_track(builder).map_err(|_| GraphError::TooManyStems(scene.stems.len()))?;
+            let data = audio.get(i).and_then(|a| a.as_ref()).map(|a| {
+                song_s = song_s.max(a.duration_s());
+                StaticSoundData {
+                    sample_rate: a.sample_rate,
+                    frames: a.frames.clone(),
+                    settings: StaticSoundSettings::new(),
+                    slice: None,
                 }
-                None => None,
-            };
-            voices.push(StemVoice { _track: track, chain, _sound: sound, meter: stem_meter });
+            });
+            voices.push(StemVoice { track, chain, sound: None, data, meter: stem_meter });
         }
-        Ok(MixGraph { manager, clock, voices, reverb, master, meter, config })
+        let mut graph = MixGraph {
+            manager,
+            clock,
+            voices,
+            reverb,
+            master,
+            meter,
+            config,
+            output_tap,
+            rolling: false,
+            paused_at_s: 0.0,
+            song_s,
+        };
+        graph.queue_stems(0.0, None)?;
+        Ok(graph)
+    }
+
+    /// Plays every stem from `position_s`, all waiting for the (stopped) clock's first tick so that they start
+    /// on the same sample once it starts.
+    fn queue_stems(&mut self, position_s: f64, fade_in: Option<Tween>) -> Result<(), GraphError> {
+        let start = ClockTime { clock: self.clock.id(), ticks: 0, fraction: 0.0 };
+        for voice in &mut self.voices {
+            let Some(data) = &voice.data else { continue };
+            let mut settings = StaticSoundSettings::new().start_time(start).start_position(position_s);
+            if self.config.looping {
+                settings = settings.loop_region(..);
+            }
+            if let Some(fade) = fade_in {
+                settings = settings.fade_in_tween(fade);
+            }
+            let data = StaticSoundData { settings, ..data.clone() };
+            voice.sound = Some(voice.track.play(data).map_err(|e| GraphError::Kira(e.to_string()))?);
+        }
+        Ok(())
+    }
+
+    /// Fades out and forgets every playing stem.
+    fn stop_stems(&mut self) {
+        for voice in &mut self.voices {
+            if let Some(mut sound) = voice.sound.take() {
+                sound.stop(fade());
+            }
+        }
+    }
+
+    /// The transport: plays every stem from `position_s` (wrapped into the song when looping), starting
+    /// them together on one sample. Old sounds fade out while the new ones fade in, so a seek does not click.
+    pub fn play_from(&mut self, position_s: f64) -> Result<(), GraphError> {
+        let position_s = self.clamp_position(position_s);
+        self.stop_stems();
+        self.clock.stop();
+        self.queue_stems(position_s, Some(fade()))?;
+        self.clock.start();
+        self.rolling = true;
+        Ok(())
+    }
+
+    /// Stops the transport where it is (a short fade); [`MixGraph::play_from`] with
+    /// [`MixGraph::position_s`] resumes.
+    pub fn pause(&mut self) {
+        self.paused_at_s = self.position_s();
+        self.stop_stems();
+        self.rolling = false;
+    }
+
+    /// Moves the playhead of a stopped transport (the next play starts there).
+    pub fn pause_at(&mut self, position_s: f64) {
+        self.stop_stems();
+        self.rolling = false;
+        self.paused_at_s = self.clamp_position(position_s);
+    }
+
+    /// Whether sound is playing: the transport rolls and the stems have not run out.
+    pub fn is_playing(&self) -> bool {
+        self.rolling && self.first_sound().is_none_or(|s| s.state() != PlaybackState::Stopped)
+    }
+
+    /// The playhead in seconds of the song (as of the last audio callback).
+    pub fn position_s(&self) -> f64 {
+        match self.first_sound() {
+            Some(sound) if self.rolling => {
+                if sound.state() == PlaybackState::Stopped {
+                    self.song_s
+                } else {
+                    sound.position()
+                }
+            }
+            _ => self.paused_at_s,
+        }
+    }
+
+    /// Length of the longest stem.
+    pub fn song_seconds(&self) -> f64 {
+        self.song_s
+    }
+
+    /// Loop the song or play it once; a rolling transport carries on from where it is.
+    pub fn set_looping(&mut self, looping: bool) -> Result<(), GraphError> {
+        if looping == self.config.looping {
+            return Ok(());
+        }
+        self.config.looping = looping;
+        if self.rolling { self.play_from(self.position_s()) } else { Ok(()) }
+    }
+
+    fn first_sound(&self) -> Option<&StaticSoundHandle> {
+        self.voices.iter().find_map(|v| v.sound.as_ref())
+    }
+
+    fn clamp_position(&self, position_s: f64) -> f64 {
+        if !position_s.is_finite() || position_s <= 0.0 || self.song_s <= 0.0 {
+            0.0
+        } else if self.config.looping {
+            position_s % self.song_s
+        } else {
+            position_s.min(self.song_s)
+        }
+    }
+
+    /// The master output ring (stereo frames) for a loudness meter; only once, and only when the graph was
+    /// built with `output_tap`.
+    pub fn take_output_tap(&mut self) -> Option<rtrb::Consumer<[f32; 2]>> {
+        self.output_tap.take()
     }
 
     pub fn config(&self) -> GraphConfig {
@@ -135,6 +275,7 @@ where
     /// Starts every stem on the same sample.
     pub fn start(&mut self) {
         self.clock.start();
+        self.rolling = true;
     }
 
     pub fn stems(&self) -> &[StemVoice] {
@@ -178,6 +319,10 @@ fn reverb_params(room: &Room) -> ReverbParams {
         damping: room.damping,
         return_gain: if off { 0.0 } else { 1.0 },
     }
+}
+
+fn fade() -> Tween {
+    Tween { duration: std::time::Duration::from_secs_f64(TRANSPORT_FADE_S), ..Tween::default() }
 }
 
 fn master_params(scene: &Scene) -> MasterParams {

@@ -146,6 +146,31 @@ pub struct StemMix {
     pub spoil: f32,
 }
 
+impl StemMix {
+    /// The cues in one line of words and numbers, as the stage's inspector shows them, e.g.
+    /// "social zone · -9.5 dB dry · reverb -14 dB · air 9 kHz · 18 ms pre-delay".
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{} zone", self.zone.name())];
+        match (self.dry_db, self.reverb_send_db) {
+            (Some(dry), reverb) => {
+                parts.push(format!("{dry:.1} dB dry"));
+                if let Some(r) = reverb {
+                    parts.push(format!("reverb {r:.0} dB"));
+                }
+            }
+            (None, _) => parts.push("muted".to_string()),
+        }
+        if let Some(hz) = self.air_cutoff_hz.filter(|_| self.air_amount > 0.0) {
+            parts.push(if hz >= 1000.0 { format!("air {:.0} kHz", hz / 1000.0) } else { format!("air {hz:.0} Hz") });
+        }
+        parts.push(format!("{:.0} ms pre-delay", self.pre_delay_s * 1000.0));
+        if self.proximity_db > 0.05 {
+            parts.push(format!("proximity +{:.1} dB", self.proximity_db));
+        }
+        parts.join(" · ")
+    }
+}
+
 /// Derived properties of a room.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RoomAcoustics {

@@ -176,7 +176,7 @@ pub fn render(
         None => song + (tail_seconds(scene) * sr as f64).round() as usize,
     };
     let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
-    let config = GraphConfig { sample_rate: sr, looping };
+    let config = GraphConfig { sample_rate: sr, looping, output_tap: false };
     let Some(target) = options.normalize_lufs else {
         let (interleaved, loudness) = render_pass(scene, audio, config, total_frames, options.block_frames, progress)?;
         return Ok(Rendered { sample_rate: sr, interleaved, loudness, normalize_gain_db: None });

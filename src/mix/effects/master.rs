@@ -59,6 +59,9 @@ pub struct MasterParams {
 pub struct MasterChainBuilder {
     pub params: MasterParams,
     pub meter: Arc<MasterMeter>,
+    /// Where a copy of the output goes for a loudness meter on another thread (frames are dropped, never
+    /// waited for, when it is full).
+    pub tap: Option<rtrb::Producer<[f32; 2]>>,
 }
 
 pub struct MasterChainHandle {
@@ -86,6 +89,7 @@ impl EffectBuilder for MasterChainBuilder {
             ceiling_dbtp: self.params.ceiling_dbtp,
             limiter: Limiter::default(),
             meter: self.meter,
+            tap: self.tap,
         };
         (Box::new(fx), MasterChainHandle { commands: writer })
     }
@@ -101,6 +105,7 @@ struct MasterChain {
     ceiling_dbtp: f32,
     limiter: Limiter,
     meter: Arc<MasterMeter>,
+    tap: Option<rtrb::Producer<[f32; 2]>>,
 }
 
 impl MasterChain {
@@ -159,6 +164,13 @@ impl Effect for MasterChain {
             self.meter.min_gain.store(min_gain);
         }
         self.meter.frames.fetch_add(input.len() as u64, Ordering::Relaxed);
+        if let Some(tap) = &mut self.tap {
+            // Lock- and allocation-free: write what fits; a meter that falls behind loses frames, not the audio.
+            let n = tap.slots().min(input.len());
+            if let Ok(chunk) = tap.write_chunk_uninit(n) {
+                chunk.fill_from_iter(input.iter().map(|f| [f.left, f.right]));
+            }
+        }
     }
 }
 

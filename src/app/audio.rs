@@ -1,0 +1,395 @@
+//! The audio bridge: after transform propagation, each frame, the stems' components go through the mapping
+//! into the mix graph (kira over cpal on the stage, over the offline backend in tests); transport and meters.
+
+use std::path::Path;
+
+use bevy::platform::cell::SyncCell;
+use bevy::prelude::*;
+use bevy::transform::TransformSystems;
+use kira::backend::Backend;
+
+use super::stems::{BodySize, GainTrim, Muted, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
+use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
+use crate::mix::import::Audio;
+use crate::mix::mapping::{self, Placement, StemMix};
+use crate::scene::Scene;
+
+/// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
+pub const MAX_RAMP_S: f32 = 0.05;
+
+/// Builds a graph for a scene and its decoded stems (kept so the stage can rebuild after a reload).
+pub type GraphFactory<B> = Box<dyn Fn(&Scene, &[Option<Audio>]) -> Result<MixGraph<B>, GraphError> + Send + Sync>;
+
+/// The live mix graph and what it was last told, per stem. (Only ever used through `&mut`, so a [`SyncCell`]
+/// makes it a resource although kira's manager is not `Sync`.)
+#[derive(Resource)]
+pub struct StageAudio<B: Backend + Send + 'static>(SyncCell<AudioState<B>>);
+
+pub struct AudioState<B: Backend> {
+    graph: Option<MixGraph<B>>,
+    factory: Option<GraphFactory<B>>,
+    /// What each stem was last set to; the bridge only sends what changed.
+    applied: Vec<Option<Placement>>,
+    /// Room and master as last applied.
+    applied_room: Option<Scene>,
+    /// A loudness meter fed from the master output, when the graph has one.
+    loudness: Option<LoudnessMeter>,
+}
+
+impl<B: Backend + Send + 'static> StageAudio<B>
+where
+    B::Error: std::fmt::Display,
+{
+    /// A stage with sound: `factory` builds the graph now and after a reload changes the set of stems.
+    pub fn new(scene: &Scene, audio: &[Option<Audio>], factory: GraphFactory<B>) -> Result<Self, GraphError> {
+        let mut graph = factory(scene, audio)?;
+        let loudness = graph.take_output_tap().and_then(|tap| LoudnessMeter::new(tap, sample_rate_of(audio)));
+        Ok(StageAudio(SyncCell::new(AudioState {
+            graph: Some(graph),
+            factory: Some(factory),
+            applied: Vec::new(),
+            applied_room: None,
+            loudness,
+        })))
+    }
+
+    /// A silent stage (no sound device): everything but the sound works.
+    pub fn silent() -> Self {
+        StageAudio(SyncCell::new(AudioState {
+            graph: None,
+            factory: None,
+            applied: Vec::new(),
+            applied_room: None,
+            loudness: None,
+        }))
+    }
+
+    pub fn graph_mut(&mut self) -> Option<&mut MixGraph<B>> {
+        self.0.get().graph.as_mut()
+    }
+}
+
+fn sample_rate_of(audio: &[Option<Audio>]) -> u32 {
+    audio.iter().flatten().map(|a| a.sample_rate).next().unwrap_or(48_000)
+}
+
+/// The decoded stems (at the graph's rate, shared with export) and the stems that could not be loaded.
+#[derive(Resource, Default, Clone)]
+pub struct StemAudio {
+    pub sample_rate: u32,
+    pub audio: Vec<Option<Audio>>,
+    /// "stem \"name\": file: reason" for each stem that stays silent.
+    pub problems: Vec<String>,
+}
+
+impl StemAudio {
+    /// Decodes every stem of `scene` at `sample_rate`; a stem that fails stays silent and is reported.
+    pub fn load(scene_path: &Path, scene: &Scene, sample_rate: u32) -> StemAudio {
+        let results = crate::commands::load_scene_audio(scene_path, scene, sample_rate);
+        let mut problems = Vec::new();
+        let audio = results
+            .into_iter()
+            .zip(&scene.stems)
+            .map(|(r, stem)| r.map_err(|e| problems.push(format!("stem \"{}\": {e}", stem.name))).ok())
+            .collect();
+        StemAudio { sample_rate, audio, problems }
+    }
+}
+
+/// What the mapping gave each stem this frame (index = scene order), for the inspector and the visuals.
+#[derive(Resource, Default, Debug)]
+pub struct LiveMixes(pub Vec<Option<StemMix>>);
+
+/// Meter readings for the panels and the bodies' glow.
+#[derive(Resource, Default, Debug)]
+pub struct Meters {
+    /// Peak of each stem's output since the last frame, smoothed for display (linear).
+    pub stem_level: Vec<f32>,
+    /// Short-term loudness (3 s window), LUFS.
+    pub short_term_lufs: Option<f64>,
+    /// True peak over the last two seconds and since the meter was reset, dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    pub true_peak_max_dbtp: Option<f64>,
+    /// The limiter's deepest gain reduction in the last frame, dB (0 = not limiting).
+    pub limiter_db: f32,
+    /// Non-finite blocks the graph caught.
+    pub faults: u32,
+}
+
+/// The transport as the panels show it.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct TransportState {
+    /// There is a sound device and a graph.
+    pub live: bool,
+    pub playing: bool,
+    pub position_s: f64,
+    pub song_s: f64,
+    pub looping: bool,
+}
+
+impl Default for TransportState {
+    fn default() -> Self {
+        TransportState { live: false, playing: false, position_s: 0.0, song_s: 0.0, looping: true }
+    }
+}
+
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub enum TransportCommand {
+    TogglePlay,
+    Play,
+    Pause,
+    Seek(f64),
+    /// Relative seek in seconds.
+    Nudge(f64),
+    SetLooping(bool),
+}
+
+/// Adds the bridge for backend `B`: the graph resource must be inserted by whoever opens the device.
+pub struct AudioBridgePlugin<B: Backend>(std::marker::PhantomData<fn() -> B>);
+
+impl<B: Backend> Default for AudioBridgePlugin<B> {
+    fn default() -> Self {
+        AudioBridgePlugin(std::marker::PhantomData)
+    }
+}
+
+impl<B: Backend + Send + 'static> Plugin for AudioBridgePlugin<B>
+where
+    B::Error: std::fmt::Display,
+{
+    fn build(&self, app: &mut App) {
+        app.init_resource::<LiveMixes>()
+            .init_resource::<Meters>()
+            .init_resource::<TransportState>()
+            .init_resource::<StemAudio>()
+            .add_message::<TransportCommand>()
+            .add_systems(
+                PostUpdate,
+                (rebuild_after_reload::<B>, bridge::<B>, run_transport::<B>, read_meters::<B>)
+                    .chain()
+                    .after(TransformSystems::Propagate),
+            );
+    }
+}
+
+/// The bridge: placements → mapping → graph, only for what changed; ramps last one frame (at least
+/// [`MIN_RAMP_S`], at most [`MAX_RAMP_S`]) so motion is smooth and never lags.
+pub fn bridge<B: Backend + Send + 'static>(
+    mut audio: ResMut<StageAudio<B>>,
+    mut mixes: ResMut<LiveMixes>,
+    doc: Res<StageScene>,
+    time: Res<Time>,
+    stems: Query<(&StemBody, &GlobalTransform, &BodySize, &Spoil, &Muted, &Solo, &GainTrim)>,
+) where
+    B::Error: std::fmt::Display,
+{
+    let ramp_s = time.delta_secs().clamp(MIN_RAMP_S, MAX_RAMP_S);
+    let count = stems.iter().map(|s| s.0.index + 1).max().unwrap_or(0);
+    let any_solo = stems.iter().any(|s| s.5.0);
+    let audio = audio.0.get();
+    let room_changed = audio.applied_room.as_ref().is_none_or(|r| {
+        r.room != doc.scene.room
+            || r.master_gain_db != doc.scene.master_gain_db
+            || r.ceiling_dbtp != doc.scene.ceiling_dbtp
+    });
+    if audio.applied.len() != count {
+        audio.applied = vec![None; count];
+    }
+    mixes.0.resize(count, None);
+    if room_changed {
+        if let Some(graph) = audio.graph.as_mut() {
+            graph.apply_room_and_master(&doc.scene, ramp_s);
+        }
+        audio.applied_room = Some(doc.scene.clone());
+    }
+    for (body, transform, size, spoil, muted, solo, gain) in &stems {
+        let placement = Placement {
+            position: transform.translation().to_array(),
+            size: size.0,
+            gain_db: gain.0,
+            spoil: spoil.0,
+            audible: !muted.0 && (!any_solo || solo.0),
+        };
+        if !room_changed && audio.applied[body.index] == Some(placement) {
+            continue;
+        }
+        let mix = mapping::stem_mix(&placement, &doc.scene.room);
+        if let Some(graph) = audio.graph.as_mut() {
+            graph.apply(body.index, &mix, ramp_s);
+        }
+        audio.applied[body.index] = Some(placement);
+        mixes.0[body.index] = Some(mix);
+    }
+}
+
+/// Rebuilds the graph when a reload changed the set of stems (new files are decoded at the same rate).
+fn rebuild_after_reload<B: Backend + Send + 'static>(
+    mut rebuilt: MessageReader<StemsRebuilt>,
+    mut audio: ResMut<StageAudio<B>>,
+    mut stem_audio: ResMut<StemAudio>,
+    mut transport: ResMut<TransportState>,
+    doc: Res<StageScene>,
+) where
+    B::Error: std::fmt::Display,
+{
+    if rebuilt.read().count() == 0 {
+        return;
+    }
+    let sample_rate = stem_audio.sample_rate.max(1);
+    *stem_audio = StemAudio::load(&doc.path, &doc.scene, sample_rate);
+    let Some(factory) = audio.0.get().factory.take() else { return };
+    let was_playing = transport.playing;
+    let position = transport.position_s;
+    audio.0.get().graph = None; // the old graph (and its device stream) goes before the new one opens
+    match StageAudio::new(&doc.scene, &stem_audio.audio, factory) {
+        Ok(mut fresh) => {
+            if let Some(graph) = fresh.graph_mut() {
+                transport.song_s = graph.song_seconds();
+                let _ = graph.set_looping(transport.looping);
+                if was_playing {
+                    let _ = graph.play_from(position);
+                }
+            }
+            *audio = fresh;
+        }
+        Err(e) => {
+            stem_audio.problems.push(format!("the mixer could not be rebuilt: {e}"));
+            transport.live = false;
+        }
+    }
+}
+
+fn run_transport<B: Backend + Send + 'static>(
+    mut requests: MessageReader<TransportCommand>,
+    mut audio: ResMut<StageAudio<B>>,
+    mut state: ResMut<TransportState>,
+) where
+    B::Error: std::fmt::Display,
+{
+    let Some(graph) = audio.graph_mut() else {
+        requests.clear();
+        state.live = false;
+        return;
+    };
+    for request in requests.read() {
+        let position = graph.position_s();
+        let result = match *request {
+            TransportCommand::TogglePlay if graph.is_playing() => Ok(graph.pause()),
+            TransportCommand::TogglePlay | TransportCommand::Play => {
+                // Play at the end of a song that played once starts it again.
+                let from = if position >= graph.song_seconds() - 0.01 { 0.0 } else { position };
+                graph.play_from(from)
+            }
+            TransportCommand::Pause => Ok(graph.pause()),
+            TransportCommand::Seek(s) | TransportCommand::Nudge(s) => {
+                let target = if matches!(request, TransportCommand::Nudge(_)) { position + s } else { s };
+                if graph.is_playing() {
+                    graph.play_from(target)
+                } else {
+                    graph.pause_at(target);
+                    Ok(())
+                }
+            }
+            TransportCommand::SetLooping(on) => graph.set_looping(on),
+        };
+        if let Err(e) = result {
+            warn!("transport: {e}");
+        }
+    }
+    state.live = true;
+    state.playing = graph.is_playing();
+    state.position_s = graph.position_s();
+    state.song_s = graph.song_seconds();
+    state.looping = graph.config().looping;
+}
+
+/// Meter readings: stem peaks (for the glow), the limiter and the loudness meter on the master tap.
+fn read_meters<B: Backend + Send + 'static>(
+    mut audio: ResMut<StageAudio<B>>,
+    mut meters: ResMut<Meters>,
+    time: Res<Time>,
+) where
+    B::Error: std::fmt::Display,
+{
+    let audio = audio.0.get();
+    let Some(graph) = audio.graph.as_mut() else { return };
+    // Falls ~20 dB per second, like a PPM's return, so the glow breathes with the music.
+    let fall = (-time.delta_secs() * 2.3 * 2.0).exp();
+    let stems = graph.stems();
+    meters.stem_level.resize(stems.len(), 0.0);
+    let meters = &mut *meters;
+    for (level, voice) in meters.stem_level.iter_mut().zip(stems) {
+        let peak = voice.meter.peak.take();
+        *level = peak.max(*level * fall);
+        meters.faults += voice.meter.faults.swap(0, std::sync::atomic::Ordering::Relaxed);
+    }
+    let min_gain = graph.meter.min_gain.load();
+    graph.meter.min_gain.store(1.0);
+    meters.limiter_db = 20.0 * min_gain.max(1e-6).log10();
+    if let Some(loudness) = audio.loudness.as_mut() {
+        loudness.drain(time.delta_secs_f64());
+        meters.short_term_lufs = loudness.short_term();
+        meters.true_peak_dbtp = loudness.recent_true_peak_dbtp();
+        meters.true_peak_max_dbtp = loudness.max_true_peak_dbtp();
+    }
+}
+
+/// BS.1770 short-term loudness and true peak of what leaves the master, computed off the audio thread.
+pub struct LoudnessMeter {
+    tap: rtrb::Consumer<[f32; 2]>,
+    meter: ebur128::EbuR128,
+    scratch: Vec<f32>,
+    /// Recent true-peak values (linear) with their age, for a 2-second hold.
+    recent: std::collections::VecDeque<(f64, f64)>,
+    clock_s: f64,
+    max_true_peak: f64,
+}
+
+/// How long the true-peak reading holds a peak.
+const TRUE_PEAK_HOLD_S: f64 = 2.0;
+
+impl LoudnessMeter {
+    fn new(tap: rtrb::Consumer<[f32; 2]>, sample_rate: u32) -> Option<LoudnessMeter> {
+        let meter = ebur128::EbuR128::new(2, sample_rate, ebur128::Mode::S | ebur128::Mode::TRUE_PEAK).ok()?;
+        Some(LoudnessMeter {
+            tap,
+            meter,
+            scratch: Vec::new(),
+            recent: Default::default(),
+            clock_s: 0.0,
+            max_true_peak: 0.0,
+        })
+    }
+
+    fn drain(&mut self, dt: f64) {
+        self.clock_s += dt;
+        let n = self.tap.slots();
+        let Ok(chunk) = self.tap.read_chunk(n) else { return };
+        self.scratch.clear();
+        let (a, b) = chunk.as_slices();
+        self.scratch.extend(a.iter().chain(b).flat_map(|f| [f[0], f[1]]));
+        chunk.commit_all();
+        if self.scratch.is_empty() || self.meter.add_frames_f32(&self.scratch).is_err() {
+            return;
+        }
+        let peak = (0..2).filter_map(|c| self.meter.prev_true_peak(c).ok()).fold(0.0, f64::max);
+        self.max_true_peak = self.max_true_peak.max(peak);
+        self.recent.push_back((self.clock_s, peak));
+        while self.recent.front().is_some_and(|(t, _)| self.clock_s - t > TRUE_PEAK_HOLD_S) {
+            self.recent.pop_front();
+        }
+    }
+
+    fn short_term(&self) -> Option<f64> {
+        self.meter.loudness_shortterm().ok().filter(|l| l.is_finite())
+    }
+
+    fn recent_true_peak_dbtp(&self) -> Option<f64> {
+        let peak = self.recent.iter().map(|r| r.1).fold(0.0, f64::max);
+        (peak > 0.0).then(|| 20.0 * peak.log10())
+    }
+
+    fn max_true_peak_dbtp(&self) -> Option<f64> {
+        (self.max_true_peak > 0.0).then(|| 20.0 * self.max_true_peak.log10())
+    }
+}

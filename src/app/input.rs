@@ -1,0 +1,483 @@
+//! Mouse, keyboard and gamepad: picking, dragging (one body or a group), resizing, the orbit camera, the
+//! shortcuts, and the gamepad mapping. Every edit is preceded by an undo checkpoint.
+
+use bevy::input::gamepad::{Gamepad, GamepadButton};
+use bevy::input::mouse::{AccumulatedMouseMotion, MouseScrollUnit, MouseWheel};
+use bevy::picking::events::{Drag, DragEnd, DragStart, Out, Over, Pointer, Press};
+use bevy::picking::pointer::PointerButton;
+use bevy::prelude::*;
+
+use super::audio::TransportCommand;
+use super::stems::{BodySize, Muted, SceneCommand, Selected, Solo, StageSet, StemBody, clamp_position, clamp_size};
+
+/// The camera orbits a point on the stage: yaw around the vertical, pitch above the floor, distance.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct OrbitCamera {
+    pub target: Vec3,
+    pub yaw: f32,
+    pub pitch: f32,
+    pub distance: f32,
+}
+
+impl Default for OrbitCamera {
+    fn default() -> Self {
+        // Behind and above the listener, looking over their shoulder at the stage in front (-Z).
+        OrbitCamera { target: Vec3::new(0.0, 0.4, -2.2), yaw: 0.0, pitch: 0.85, distance: 8.5 }
+    }
+}
+
+impl OrbitCamera {
+    pub fn transform(&self) -> Transform {
+        let rotation = Quat::from_euler(EulerRot::YXZ, self.yaw, -self.pitch, 0.0);
+        Transform::from_translation(self.target + rotation * Vec3::Z * self.distance).looking_at(self.target, Vec3::Y)
+    }
+}
+
+/// Whether egui has the pointer or the keyboard (set by the panels; false when there are none, as in tests).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct UiFocus {
+    pub pointer: bool,
+    pub keyboard: bool,
+}
+
+/// The body under the mouse pointer, for the wheel.
+#[derive(Resource, Debug, Default)]
+pub struct Hovered(pub Option<Entity>);
+
+/// A drag in progress: where it started and where each selected body was.
+#[derive(Resource, Debug, Default)]
+pub struct DragState {
+    active: bool,
+    vertical: bool,
+    anchor: Vec3,
+    starts: Vec<(Entity, Vec3)>,
+}
+
+/// Metres per second at full stick deflection, floor and height.
+pub const STICK_SPEED_M_S: f32 = 2.0;
+pub const HEIGHT_SPEED_M_S: f32 = 1.5;
+/// Size doubles (or halves) per second at full trigger.
+pub const TRIGGER_SIZE_OCTAVES_PER_S: f32 = 1.0;
+/// Stick and trigger values below this are noise.
+pub const DEAD_ZONE: f32 = 0.15;
+/// Each wheel step scales a body by this much.
+pub const WHEEL_SIZE_STEP: f32 = 1.1;
+
+pub struct StageInputPlugin;
+
+impl Plugin for StageInputPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<UiFocus>()
+            .init_resource::<Hovered>()
+            .init_resource::<DragState>()
+            .init_resource::<GamepadGesture>()
+            .configure_sets(Update, (StageSet::Input, StageSet::Document).chain())
+            .add_systems(
+                Update,
+                (keyboard_shortcuts, mouse_wheel, orbit_with_mouse, gamepad_control, place_camera)
+                    .chain()
+                    .in_set(StageSet::Input),
+            );
+    }
+}
+
+/// The floor point under a screen position, on the horizontal plane at `height`.
+pub fn floor_point(camera: &Camera, camera_transform: &GlobalTransform, screen: Vec2, height: f32) -> Option<Vec3> {
+    let ray = camera.viewport_to_world(camera_transform, screen).ok()?;
+    ray.plane_intersection_point(Vec3::new(0.0, height, 0.0), InfinitePlane3d::new(Vec3::Y))
+}
+
+/// The point under a screen position on the vertical plane through `through` that faces the camera.
+pub fn upright_point(camera: &Camera, camera_transform: &GlobalTransform, screen: Vec2, through: Vec3) -> Option<Vec3> {
+    let ray = camera.viewport_to_world(camera_transform, screen).ok()?;
+    let mut normal = camera_transform.forward().as_vec3();
+    normal.y = 0.0;
+    let normal = Dir3::new(normal).unwrap_or(Dir3::Z);
+    ray.plane_intersection_point(through, InfinitePlane3d::new(normal))
+}
+
+/// Click (press) selects: a plain press picks one body (keeping a group if it is part of it, so the group can
+/// be dragged); shift adds or removes a body.
+pub fn on_press(
+    press: On<Pointer<Press>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    mut commands: Commands,
+    bodies: Query<(Entity, Has<Selected>), With<StemBody>>,
+) {
+    if press.button != PointerButton::Primary {
+        return;
+    }
+    let target = press.event_target();
+    let Ok((_, was_selected)) = bodies.get(target) else { return };
+    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if shift {
+        if was_selected {
+            commands.entity(target).remove::<Selected>();
+        } else {
+            commands.entity(target).insert(Selected);
+        }
+    } else if !was_selected {
+        for (e, selected) in &bodies {
+            if selected && e != target {
+                commands.entity(e).remove::<Selected>();
+            }
+        }
+        commands.entity(target).insert(Selected);
+    }
+}
+
+/// A click on the empty floor clears the selection.
+pub fn on_floor_press(
+    press: On<Pointer<Press>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    mut commands: Commands,
+    selected: Query<Entity, With<Selected>>,
+) {
+    if press.button == PointerButton::Primary && !keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]) {
+        for e in &selected {
+            commands.entity(e).remove::<Selected>();
+        }
+    }
+}
+
+pub fn on_drag_start(
+    start: On<Pointer<DragStart>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    camera: Option<Single<(&Camera, &GlobalTransform), With<OrbitCamera>>>,
+    bodies: Query<(Entity, &Transform, Has<Selected>), With<StemBody>>,
+    mut drag: ResMut<DragState>,
+    mut requests: MessageWriter<SceneCommand>,
+) {
+    if start.button != PointerButton::Primary {
+        return;
+    }
+    let Some(camera) = camera else { return };
+    let (camera, camera_transform) = *camera;
+    let target = start.event_target();
+    let Ok((_, grabbed, _)) = bodies.get(target) else { return };
+    let vertical = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::AltLeft]);
+    let screen = start.pointer_location.position;
+    let grabbed = grabbed.translation;
+    let anchor = if vertical {
+        upright_point(camera, camera_transform, screen, grabbed)
+    } else {
+        floor_point(camera, camera_transform, screen, grabbed.y)
+    };
+    let Some(anchor) = anchor else { return };
+    // The grabbed body moves with its group; if it was not part of the selection it moves alone (on_press
+    // has just selected it, but that command lands after this observer).
+    let mut starts: Vec<(Entity, Vec3)> = bodies
+        .iter()
+        .filter(|(e, _, selected)| *selected && *e != target)
+        .map(|(e, t, _)| (e, t.translation))
+        .collect();
+    let target_selected = bodies.get(target).is_ok_and(|b| b.2);
+    if !target_selected && !keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]) {
+        starts.clear();
+    }
+    starts.push((target, grabbed));
+    requests.write(SceneCommand::Checkpoint);
+    *drag = DragState { active: true, vertical, anchor, starts };
+}
+
+pub fn on_drag(
+    event: On<Pointer<Drag>>,
+    camera: Option<Single<(&Camera, &GlobalTransform), With<OrbitCamera>>>,
+    drag: Res<DragState>,
+    mut bodies: Query<&mut Transform, With<StemBody>>,
+) {
+    if event.button != PointerButton::Primary || !drag.active {
+        return;
+    }
+    let Some(camera) = camera else { return };
+    let (camera, camera_transform) = *camera;
+    let screen = event.pointer_location.position;
+    let point = if drag.vertical {
+        upright_point(camera, camera_transform, screen, drag.anchor)
+    } else {
+        floor_point(camera, camera_transform, screen, drag.anchor.y)
+    };
+    let Some(point) = point else { return };
+    let mut delta = point - drag.anchor;
+    if drag.vertical {
+        delta = Vec3::new(0.0, delta.y, 0.0);
+    } else {
+        delta.y = 0.0;
+    }
+    for (entity, start) in &drag.starts {
+        if let Ok(mut t) = bodies.get_mut(*entity) {
+            t.translation = clamp_position(*start + delta);
+        }
+    }
+}
+
+pub fn on_drag_end(end: On<Pointer<DragEnd>>, mut drag: ResMut<DragState>) {
+    if end.button == PointerButton::Primary {
+        drag.active = false;
+        drag.starts.clear();
+    }
+}
+
+pub fn on_over(over: On<Pointer<Over>>, mut hovered: ResMut<Hovered>) {
+    hovered.0 = Some(over.event_target());
+}
+
+pub fn on_out(out: On<Pointer<Out>>, mut hovered: ResMut<Hovered>) {
+    if hovered.0 == Some(out.event_target()) {
+        hovered.0 = None;
+    }
+}
+
+/// Wheel over a body resizes it (the selection, if it is part of it); elsewhere it zooms.
+fn mouse_wheel(
+    mut wheel: MessageReader<MouseWheel>,
+    focus: Res<UiFocus>,
+    hovered: Res<Hovered>,
+    time: Res<Time>,
+    mut last_resize: Local<f32>,
+    mut bodies: Query<(Entity, &mut BodySize, Has<Selected>)>,
+    mut camera: Query<&mut OrbitCamera>,
+    mut requests: MessageWriter<SceneCommand>,
+) {
+    let steps: f32 = wheel
+        .read()
+        .map(|w| match w.unit {
+            MouseScrollUnit::Line => w.y,
+            MouseScrollUnit::Pixel => w.y / 40.0,
+        })
+        .sum();
+    if steps == 0.0 || focus.pointer {
+        return;
+    }
+    let factor = WHEEL_SIZE_STEP.powf(steps);
+    match hovered.0.filter(|e| bodies.contains(*e)) {
+        Some(target) => {
+            let now = time.elapsed_secs();
+            // One undo step per burst of wheel clicks.
+            if now - *last_resize > 0.6 {
+                requests.write(SceneCommand::Checkpoint);
+            }
+            *last_resize = now;
+            let group = bodies.get(target).is_ok_and(|b| b.2);
+            for (e, mut size, selected) in &mut bodies {
+                if e == target || (group && selected) {
+                    size.0 = clamp_size(size.0 * factor);
+                }
+            }
+        }
+        None => {
+            for mut orbit in &mut camera {
+                orbit.distance = (orbit.distance / factor).clamp(2.0, 60.0);
+            }
+        }
+    }
+}
+
+/// Right-drag orbits the camera around the stage.
+fn orbit_with_mouse(
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    focus: Res<UiFocus>,
+    mut camera: Query<&mut OrbitCamera>,
+) {
+    if !buttons.pressed(MouseButton::Right) || focus.pointer || motion.delta == Vec2::ZERO {
+        return;
+    }
+    for mut orbit in &mut camera {
+        orbit.yaw -= motion.delta.x * 0.006;
+        orbit.pitch = (orbit.pitch + motion.delta.y * 0.006).clamp(0.08, 1.5);
+    }
+}
+
+fn place_camera(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<OrbitCamera>>) {
+    for (orbit, mut transform) in &mut cameras {
+        *transform = orbit.transform();
+    }
+}
+
+/// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves; space plays or
+/// pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body; Esc clears.
+#[allow(clippy::too_many_arguments)]
+fn keyboard_shortcuts(
+    keys: Res<ButtonInput<KeyCode>>,
+    focus: Res<UiFocus>,
+    transport: Res<super::audio::TransportState>,
+    mut commands: Commands,
+    mut bodies: Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
+    mut requests: MessageWriter<SceneCommand>,
+    mut transport_requests: MessageWriter<TransportCommand>,
+) {
+    if focus.keyboard {
+        return;
+    }
+    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::SuperLeft]);
+    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if ctrl {
+        if keys.just_pressed(KeyCode::KeyZ) {
+            requests.write(if shift { SceneCommand::Redo } else { SceneCommand::Undo });
+        }
+        if keys.just_pressed(KeyCode::KeyY) {
+            requests.write(SceneCommand::Redo);
+        }
+        if keys.just_pressed(KeyCode::KeyS) {
+            requests.write(SceneCommand::Save);
+        }
+        return;
+    }
+    let toggle_mute = keys.just_pressed(KeyCode::KeyM);
+    let toggle_solo = keys.just_pressed(KeyCode::KeyS);
+    if toggle_mute || toggle_solo {
+        toggle_selected(&mut bodies, toggle_mute, toggle_solo, &mut requests);
+    }
+    if keys.just_pressed(KeyCode::Space) {
+        transport_requests.write(TransportCommand::TogglePlay);
+    }
+    if keys.just_pressed(KeyCode::KeyL) {
+        transport_requests.write(TransportCommand::SetLooping(!transport.looping));
+    }
+    if keys.just_pressed(KeyCode::Home) {
+        transport_requests.write(TransportCommand::Seek(0.0));
+    }
+    if keys.just_pressed(KeyCode::ArrowLeft) {
+        transport_requests.write(TransportCommand::Nudge(-5.0));
+    }
+    if keys.just_pressed(KeyCode::ArrowRight) {
+        transport_requests.write(TransportCommand::Nudge(5.0));
+    }
+    if keys.just_pressed(KeyCode::Tab) {
+        select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), if shift { -1 } else { 1 });
+    }
+    if keys.just_pressed(KeyCode::Escape) {
+        for b in bodies.iter().filter(|b| b.4) {
+            commands.entity(b.0).remove::<Selected>();
+        }
+    }
+}
+
+/// Toggles mute and/or solo on the selected bodies (all to the same new state, decided by the first).
+fn toggle_selected(
+    bodies: &mut Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
+    mute: bool,
+    solo: bool,
+    requests: &mut MessageWriter<SceneCommand>,
+) {
+    let first = bodies.iter().filter(|b| b.4).min_by_key(|b| b.1.index).map(|b| (b.2.0, b.3.0));
+    let Some((muted, soloed)) = first else { return };
+    requests.write(SceneCommand::Checkpoint);
+    for (_, _, mut m, mut s, selected) in bodies.iter_mut() {
+        if selected {
+            if mute {
+                m.0 = !muted;
+            }
+            if solo {
+                s.0 = !soloed;
+            }
+        }
+    }
+}
+
+/// Selects the body `step` places after the (first) selected one, in scene order, wrapping around.
+fn select_step(commands: &mut Commands, bodies: impl Iterator<Item = (Entity, usize, bool)>, step: i64) {
+    let mut list: Vec<_> = bodies.collect();
+    if list.is_empty() {
+        return;
+    }
+    list.sort_by_key(|b| b.1);
+    let n = list.len() as i64;
+    let next = match list.iter().position(|b| b.2) {
+        Some(i) => (i as i64 + step).rem_euclid(n),
+        None if step > 0 => 0,
+        None => n - 1,
+    } as usize;
+    for (i, (e, _, selected)) in list.iter().enumerate() {
+        if i == next {
+            commands.entity(*e).insert(Selected);
+        } else if *selected {
+            commands.entity(*e).remove::<Selected>();
+        }
+    }
+}
+
+/// Whether a continuous gamepad gesture (stick or trigger) is under way, so it gets one undo checkpoint.
+#[derive(Resource, Debug, Default)]
+pub struct GamepadGesture(bool);
+
+/// The gamepad: shoulders select the previous/next body, the left stick moves the selection over the floor
+/// (relative to the camera), the right stick raises and lowers it, the triggers shrink and grow it, South
+/// mutes, East solos, Start plays or pauses.
+#[allow(clippy::too_many_arguments)]
+fn gamepad_control(
+    time: Res<Time>,
+    gamepads: Query<&Gamepad>,
+    camera: Query<&GlobalTransform, With<OrbitCamera>>,
+    mut commands: Commands,
+    mut bodies: Query<(Entity, &StemBody, &mut Transform, &mut BodySize, Has<Selected>), Without<OrbitCamera>>,
+    mut toggles: Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
+    mut gesture: ResMut<GamepadGesture>,
+    mut requests: MessageWriter<SceneCommand>,
+    mut transport: MessageWriter<TransportCommand>,
+) {
+    let dt = time.delta_secs();
+    let mut any_motion = false;
+    for pad in &gamepads {
+        if pad.just_pressed(GamepadButton::LeftTrigger) || pad.just_pressed(GamepadButton::RightTrigger) {
+            let step = if pad.just_pressed(GamepadButton::LeftTrigger) { -1 } else { 1 };
+            select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), step);
+        }
+        if pad.just_pressed(GamepadButton::Start) {
+            transport.write(TransportCommand::TogglePlay);
+        }
+        let mute = pad.just_pressed(GamepadButton::South);
+        let solo = pad.just_pressed(GamepadButton::East);
+        if mute || solo {
+            toggle_selected(&mut toggles, mute, solo, &mut requests);
+        }
+        let stick = dead_zone(pad.left_stick());
+        let lift = dead_zone(Vec2::new(0.0, pad.right_stick().y)).y;
+        let grow = dead_zone(Vec2::new(pad.get(GamepadButton::RightTrigger2).unwrap_or(0.0), 0.0)).x
+            - dead_zone(Vec2::new(pad.get(GamepadButton::LeftTrigger2).unwrap_or(0.0), 0.0)).x;
+        if stick == Vec2::ZERO && lift == 0.0 && grow == 0.0 {
+            continue;
+        }
+        any_motion = true;
+        if !gesture.0 {
+            requests.write(SceneCommand::Checkpoint);
+            gesture.0 = true;
+        }
+        let (forward, right) = floor_axes(camera.iter().next());
+        let step =
+            (forward * stick.y + right * stick.x) * STICK_SPEED_M_S * dt + Vec3::Y * lift * HEIGHT_SPEED_M_S * dt;
+        let scale = 2f32.powf(grow * TRIGGER_SIZE_OCTAVES_PER_S * dt);
+        for (_, _, mut t, mut size, selected) in &mut bodies {
+            if selected {
+                if step != Vec3::ZERO {
+                    t.translation = clamp_position(t.translation + step);
+                }
+                if scale != 1.0 {
+                    size.0 = clamp_size(size.0 * scale);
+                }
+            }
+        }
+    }
+    if !any_motion {
+        gesture.0 = false;
+    }
+}
+
+/// Forward and right on the floor as the camera sees them; without a camera, forward is the listener's (-Z).
+pub fn floor_axes(camera: Option<&GlobalTransform>) -> (Vec3, Vec3) {
+    let forward = camera
+        .map(|c| {
+            let f = c.forward().as_vec3();
+            Vec3::new(f.x, 0.0, f.z)
+        })
+        .and_then(|f| f.try_normalize())
+        .unwrap_or(Vec3::NEG_Z);
+    (forward, Vec3::new(-forward.z, 0.0, forward.x))
+}
+
+/// Radial dead zone, rescaled so motion starts from zero at its edge.
+pub fn dead_zone(v: Vec2) -> Vec2 {
+    let len = v.length();
+    if len <= DEAD_ZONE { Vec2::ZERO } else { v / len * ((len - DEAD_ZONE) / (1.0 - DEAD_ZONE)).min(1.0) }
+}

@@ -1,0 +1,313 @@
+//! What the stage draws: the floor with Hall's zones as rings, the listener, and one body per stem (colour,
+//! radius from size, a halo on the floor that grows with the reverb share, a glow that follows its meter, a
+//! grey ghost when it cannot be heard).
+
+use bevy::picking::Pickable;
+use bevy::prelude::*;
+
+use super::audio::{LiveMixes, Meters};
+use super::input::{self, OrbitCamera};
+use super::stems::{BodySize, Muted, Selected, Solo, StemBody};
+use crate::mix::mapping::{EAR_HEIGHT_M, Zone};
+
+/// One colour per stem (in scene order, repeating): well apart in hue and readable on a projector.
+pub const STEM_COLOURS: [[u8; 3]; 10] = [
+    [0x4E, 0x79, 0xA7], // blue
+    [0xF2, 0x8E, 0x2B], // orange
+    [0xE1, 0x57, 0x59], // red
+    [0x76, 0xB7, 0xB2], // teal
+    [0x59, 0xA1, 0x4F], // green
+    [0xED, 0xC9, 0x48], // yellow
+    [0xB0, 0x7A, 0xA1], // purple
+    [0xFF, 0x9D, 0xA7], // pink
+    [0x9C, 0x75, 0x5F], // brown
+    [0x86, 0xBC, 0xF5], // sky
+];
+
+pub fn stem_colour(index: usize) -> Color {
+    let [r, g, b] = STEM_COLOURS[index % STEM_COLOURS.len()];
+    Color::srgb_u8(r, g, b)
+}
+
+/// Drawn radius of a body: grows with the square root of its size (area ∝ size), never too small to grab.
+pub fn body_radius(size: f32) -> f32 {
+    (0.2 * size.sqrt()).max(0.07)
+}
+
+/// The zone rings drawn on the floor, with their labels.
+pub const ZONE_RINGS: [(f32, &str); 3] =
+    [(Zone::INTIMATE_M, "intimate 0.45 m"), (Zone::PERSONAL_M, "personal 1.2 m"), (Zone::SOCIAL_M, "social 3.6 m")];
+
+pub const BACKGROUND: Color = Color::srgb(0.055, 0.06, 0.075);
+
+/// Parts drawn for a body but not part of it (so its scale does not stretch them).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct BodyPart {
+    pub body: Entity,
+    pub kind: PartKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    /// The pool of reverb on the floor under the body.
+    Halo,
+    /// The line from the floor up to the body, so height reads at a glance.
+    Stalk,
+    /// The ring that marks a selected body.
+    SelectionRing,
+}
+
+/// The last look a body's material was given, so materials are only touched when it visibly changes.
+#[derive(Component, Debug, Default, Clone, Copy, PartialEq)]
+struct BodyLook {
+    glow: f32,
+    ghost: bool,
+    halo: f32,
+}
+
+#[derive(Resource)]
+struct StageMeshes {
+    sphere: Handle<Mesh>,
+    disc: Handle<Mesh>,
+    ring: Handle<Mesh>,
+    stalk: Handle<Mesh>,
+    stalk_material: Handle<StandardMaterial>,
+    selection_material: Handle<StandardMaterial>,
+}
+
+pub struct StageViewPlugin;
+
+impl Plugin for StageViewPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(ClearColor(BACKGROUND))
+            .add_systems(Startup, build_stage)
+            .add_systems(PostUpdate, (dress_new_bodies, follow_bodies, body_looks).chain());
+    }
+}
+
+fn unlit(materials: &mut Assets<StandardMaterial>, colour: Color) -> Handle<StandardMaterial> {
+    let alpha_mode = if colour.alpha() < 1.0 { AlphaMode::Blend } else { AlphaMode::Opaque };
+    materials.add(StandardMaterial { base_color: colour, unlit: true, alpha_mode, ..default() })
+}
+
+fn build_stage(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let orbit = OrbitCamera::default();
+    commands.spawn((Camera3d::default(), orbit, orbit.transform(), AmbientLight { brightness: 400.0, ..default() }));
+    commands.spawn((
+        DirectionalLight { illuminance: 6_000.0, shadow_maps_enabled: false, ..default() },
+        Transform::from_xyz(3.0, 8.0, 4.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+
+    // The floor; pressing on it clears the selection.
+    commands
+        .spawn((
+            Mesh3d(meshes.add(Plane3d::default().mesh().size(80.0, 80.0))),
+            MeshMaterial3d(unlit(&mut materials, Color::srgb(0.085, 0.092, 0.11))),
+        ))
+        .observe(input::on_floor_press);
+
+    // Zones: soft fills from the listener outwards, a thin ring at each boundary.
+    let flat = Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2);
+    let fills = [
+        (0.0, Zone::INTIMATE_M, Color::srgb(0.20, 0.13, 0.15)),
+        (Zone::INTIMATE_M, Zone::PERSONAL_M, Color::srgb(0.15, 0.13, 0.17)),
+        (Zone::PERSONAL_M, Zone::SOCIAL_M, Color::srgb(0.11, 0.125, 0.15)),
+    ];
+    for (i, (inner, outer, colour)) in fills.into_iter().enumerate() {
+        let mesh = if inner == 0.0 {
+            meshes.add(Circle::new(outer).mesh().resolution(96))
+        } else {
+            meshes.add(Annulus::new(inner, outer).mesh().resolution(128))
+        };
+        commands.spawn((
+            Mesh3d(mesh),
+            MeshMaterial3d(unlit(&mut materials, colour)),
+            Transform::from_xyz(0.0, 0.001 + i as f32 * 0.0005, 0.0).with_rotation(flat),
+            Pickable::IGNORE,
+        ));
+    }
+    let ring_material = unlit(&mut materials, Color::srgb(0.42, 0.45, 0.52));
+    for (radius, _) in ZONE_RINGS {
+        commands.spawn((
+            Mesh3d(meshes.add(Annulus::new(radius - 0.015, radius + 0.015).mesh().resolution(160))),
+            MeshMaterial3d(ring_material.clone()),
+            Transform::from_xyz(0.0, 0.004, 0.0).with_rotation(flat),
+            Pickable::IGNORE,
+        ));
+    }
+
+    // The listener: seated, ears at EAR_HEIGHT_M, nose towards the stage (-Z).
+    let person = materials.add(StandardMaterial { base_color: Color::srgb(0.78, 0.8, 0.85), ..default() });
+    let head_y = EAR_HEIGHT_M;
+    commands.spawn((
+        Mesh3d(meshes.add(Capsule3d::new(0.17, 0.55))),
+        MeshMaterial3d(person.clone()),
+        Transform::from_xyz(0.0, head_y - 0.55, 0.05),
+        Pickable::IGNORE,
+    ));
+    commands.spawn((
+        Mesh3d(meshes.add(Sphere::new(0.12).mesh().uv(32, 16))),
+        MeshMaterial3d(person.clone()),
+        Transform::from_xyz(0.0, head_y, 0.0),
+        Pickable::IGNORE,
+    ));
+    commands.spawn((
+        Mesh3d(meshes.add(Cone { radius: 0.045, height: 0.12 })),
+        MeshMaterial3d(person),
+        Transform::from_xyz(0.0, head_y, -0.15).with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
+        Pickable::IGNORE,
+    ));
+
+    commands.insert_resource(StageMeshes {
+        sphere: meshes.add(Sphere::new(1.0).mesh().ico(5).expect("ico 5 is a valid subdivision")),
+        disc: meshes.add(Circle::new(1.0).mesh().resolution(64)),
+        ring: meshes.add(Annulus::new(0.92, 1.0).mesh().resolution(64)),
+        stalk: meshes.add(Cylinder::new(0.012, 1.0)),
+        stalk_material: unlit(&mut materials, Color::srgba(0.7, 0.72, 0.8, 0.55)),
+        selection_material: unlit(&mut materials, Color::srgb(0.95, 0.95, 0.98)),
+    });
+}
+
+/// Gives each new stem entity its mesh, material, floor parts and pointer handlers.
+fn dress_new_bodies(
+    mut commands: Commands,
+    meshes: Res<StageMeshes>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    new_bodies: Query<(Entity, &StemBody), Added<StemBody>>,
+) {
+    for (entity, body) in &new_bodies {
+        let colour = stem_colour(body.index);
+        let material = materials.add(StandardMaterial {
+            base_color: colour,
+            perceptual_roughness: 0.55,
+            alpha_mode: AlphaMode::Opaque,
+            ..default()
+        });
+        commands
+            .entity(entity)
+            .insert((Mesh3d(meshes.sphere.clone()), MeshMaterial3d(material), BodyLook::default()))
+            .observe(input::on_press)
+            .observe(input::on_drag_start)
+            .observe(input::on_drag)
+            .observe(input::on_drag_end)
+            .observe(input::on_over)
+            .observe(input::on_out);
+        let halo = materials.add(StandardMaterial {
+            base_color: colour.with_alpha(0.3),
+            unlit: true,
+            alpha_mode: AlphaMode::Blend,
+            ..default()
+        });
+        let flat = Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2);
+        let parts = [
+            (PartKind::Halo, meshes.disc.clone(), halo, flat),
+            (PartKind::Stalk, meshes.stalk.clone(), meshes.stalk_material.clone(), Quat::IDENTITY),
+            (PartKind::SelectionRing, meshes.ring.clone(), meshes.selection_material.clone(), flat),
+        ];
+        for (kind, mesh, material, rotation) in parts {
+            commands.spawn((
+                BodyPart { body: entity, kind },
+                Mesh3d(mesh),
+                MeshMaterial3d(material),
+                Transform::from_rotation(rotation),
+                Visibility::Hidden,
+                Pickable::IGNORE,
+            ));
+        }
+    }
+}
+
+/// Sizes each body and keeps its floor parts under it; parts of removed bodies go with them.
+#[allow(clippy::type_complexity)]
+fn follow_bodies(
+    mut commands: Commands,
+    mut bodies: Query<(&mut Transform, &BodySize, Has<Selected>), (With<StemBody>, Without<BodyPart>)>,
+    mut parts: Query<(Entity, &BodyPart, &mut Transform, &mut Visibility), Without<StemBody>>,
+    mixes: Res<LiveMixes>,
+    stems: Query<&StemBody>,
+) {
+    for (mut t, size, _) in &mut bodies {
+        let r = body_radius(size.0);
+        if t.scale.x != r {
+            t.scale = Vec3::splat(r);
+        }
+    }
+    for (part_entity, part, mut t, mut visibility) in &mut parts {
+        let Ok((body, size, selected)) = bodies.get(part.body) else {
+            commands.entity(part_entity).despawn();
+            continue;
+        };
+        let p = body.translation;
+        let r = body_radius(size.0);
+        let (position, scale, visible) = match part.kind {
+            PartKind::Halo => {
+                let wet = stems
+                    .get(part.body)
+                    .ok()
+                    .and_then(|s| mixes.0.get(s.index).copied().flatten())
+                    .map_or(0.0, |m| reverb_share(m.drr_db));
+                (Vec3::new(p.x, 0.006, p.z), Vec3::splat(r * (1.0 + 3.0 * wet)), true)
+            }
+            PartKind::Stalk => (Vec3::new(p.x, p.y / 2.0, p.z), Vec3::new(1.0, p.y.max(0.001), 1.0), p.y > 0.01),
+            PartKind::SelectionRing => (Vec3::new(p.x, 0.008, p.z), Vec3::splat(r * 1.35 + 0.05), selected),
+        };
+        t.translation = position;
+        t.scale = scale;
+        visibility.set_if_neq(if visible { Visibility::Inherited } else { Visibility::Hidden });
+    }
+}
+
+/// Fraction of the stem's energy that reaches the listener through the reverb (0 dry .. 1 all reverb).
+pub fn reverb_share(drr_db: f32) -> f32 {
+    1.0 / (1.0 + 10f32.powf(drr_db / 10.0))
+}
+
+/// Glow with the meter, a grey ghost when inaudible (muted, or another stem soloed), the halo's strength.
+fn body_looks(
+    meters: Res<Meters>,
+    mixes: Res<LiveMixes>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut bodies: Query<(Entity, &StemBody, &MeshMaterial3d<StandardMaterial>, &mut BodyLook, &Muted, &Solo)>,
+    parts: Query<(&BodyPart, &MeshMaterial3d<StandardMaterial>)>,
+) {
+    let any_solo = bodies.iter().any(|b| b.5.0);
+    for (entity, body, material, mut look, muted, solo) in &mut bodies {
+        let ghost = muted.0 || (any_solo && !solo.0);
+        let level = meters.stem_level.get(body.index).copied().unwrap_or(0.0);
+        // Perceived brightness follows level roughly like loudness: the square root of the peak.
+        let glow = if ghost { 0.0 } else { (level.sqrt() * 10.0).round() / 10.0 };
+        let halo = mixes.0.get(body.index).copied().flatten().map_or(0.0, |m| reverb_share(m.drr_db));
+        let halo = (halo * 20.0).round() / 20.0;
+        let new_look = BodyLook { glow, ghost, halo };
+        if *look == new_look {
+            continue;
+        }
+        *look = new_look;
+        let colour = stem_colour(body.index);
+        if let Some(mut m) = materials.get_mut(&material.0) {
+            if ghost {
+                let grey = Color::srgb(0.35, 0.36, 0.4);
+                m.base_color = grey.mix(&colour, 0.25).with_alpha(0.4);
+                m.alpha_mode = AlphaMode::Blend;
+                m.emissive = LinearRgba::BLACK;
+            } else {
+                m.base_color = colour;
+                m.alpha_mode = AlphaMode::Opaque;
+                m.emissive = LinearRgba::from(colour) * (0.08 + 1.6 * glow);
+            }
+        }
+        for (part, part_material) in &parts {
+            if part.body == entity
+                && part.kind == PartKind::Halo
+                && let Some(mut m) = materials.get_mut(&part_material.0)
+            {
+                let alpha = if ghost { 0.06 } else { 0.12 + 0.4 * halo };
+                m.base_color = colour.with_alpha(alpha);
+            }
+        }
+    }
+}

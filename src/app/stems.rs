@@ -1,0 +1,332 @@
+//! The scene in the ECS: one entity per stem, loaded from and saved back to the scene file, with undo and
+//! reload-on-edit.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use bevy::prelude::*;
+
+use crate::scene::{Scene, Stem, limits};
+
+/// A stem on the stage; `index` is its place in the scene file (and in the mix graph).
+#[derive(Component, Debug, Clone)]
+pub struct StemBody {
+    pub index: usize,
+    pub name: String,
+    /// The audio file as the scene names it (relative to the scene file).
+    pub file: String,
+}
+
+/// The body's size (1 = a person); sets its source level, width and drawn radius.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct BodySize(pub f32);
+
+/// How much the stem is roughed up (0..1).
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct Spoil(pub f32);
+
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct Muted(pub bool);
+
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct Solo(pub bool);
+
+/// Level trim in dB on top of what the placement gives.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct GainTrim(pub f32);
+
+/// The bodies the user is working on (click, shift-click, gamepad shoulder buttons).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Selected;
+
+/// The scene document behind the world: the file, the last good scene (room, master, names, notes) and what
+/// went wrong with the last reload, if anything.
+#[derive(Resource, Debug)]
+pub struct StageScene {
+    pub path: PathBuf,
+    /// The scene as last loaded, reloaded or saved; stems are rebuilt from the world when saving.
+    pub scene: Scene,
+    /// Changed since the last save.
+    pub dirty: bool,
+    /// Why the last reload of the file failed (the stage keeps the last good scene).
+    pub reload_error: Option<String>,
+    /// The file's modification time we last read or wrote, to tell our own saves from outside edits.
+    pub seen_modified: Option<SystemTime>,
+    /// One-line news for the status bar (saved, reloaded, undone ...).
+    pub status: String,
+}
+
+impl StageScene {
+    pub fn new(path: PathBuf, scene: Scene) -> StageScene {
+        let seen_modified = modified(&path);
+        StageScene { path, scene, dirty: false, reload_error: None, seen_modified, status: String::new() }
+    }
+}
+
+/// Snapshots of the scene before each edit gesture, for Ctrl+Z (and redo with Ctrl+Shift+Z).
+#[derive(Resource, Debug, Default)]
+pub struct History {
+    undo: Vec<Scene>,
+    redo: Vec<Scene>,
+}
+
+/// Undo depth; a scene snapshot is a few kB.
+const HISTORY_LIMIT: usize = 200;
+
+impl History {
+    /// Remembers `scene` as the state before an edit.
+    pub fn push(&mut self, scene: Scene) {
+        if self.undo.last() == Some(&scene) {
+            return;
+        }
+        self.undo.push(scene);
+        if self.undo.len() > HISTORY_LIMIT {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+    }
+
+    pub fn undo(&mut self, current: Scene) -> Option<Scene> {
+        let previous = self.undo.pop()?;
+        self.redo.push(current);
+        Some(previous)
+    }
+
+    pub fn redo(&mut self, current: Scene) -> Option<Scene> {
+        let next = self.redo.pop()?;
+        self.undo.push(current);
+        Some(next)
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+}
+
+/// Edits ask for these; one system carries them out in order.
+#[derive(Message, Debug, Clone)]
+pub enum SceneCommand {
+    /// Remember the current state before an edit gesture starts (drag, resize, toggle ...).
+    Checkpoint,
+    Undo,
+    Redo,
+    Save,
+    /// Replace the world with this scene (reload, A/B ...); the previous state goes on the undo stack.
+    Replace(Box<Scene>),
+}
+
+/// Components of one stem as the world holds them.
+pub type StemRow<'a> = (&'a StemBody, &'a Transform, &'a BodySize, &'a Spoil, &'a Muted, &'a Solo, &'a GainTrim);
+
+/// The scene as the world holds it now: the document's room, master and notes with the stems from the
+/// entities, in file order.
+pub fn world_scene<'a>(doc: &Scene, stems: impl Iterator<Item = StemRow<'a>>) -> Scene {
+    let mut rows: Vec<_> = stems.collect();
+    rows.sort_by_key(|r| r.0.index);
+    let mut scene = doc.clone();
+    scene.stems = rows
+        .into_iter()
+        .map(|(body, t, size, spoil, muted, solo, gain)| Stem {
+            name: body.name.clone(),
+            file: body.file.clone(),
+            position: clamp_position(t.translation).into(),
+            size: size.0,
+            gain_db: gain.0,
+            spoil: spoil.0,
+            muted: muted.0,
+            solo: solo.0,
+        })
+        .collect();
+    scene
+}
+
+/// Keeps a dragged body inside what the scene format accepts (and above the floor).
+pub fn clamp_position(p: Vec3) -> Vec3 {
+    let (lo, hi) = limits::COORD_M;
+    Vec3::new(p.x.clamp(lo, hi), p.y.clamp(0.0, hi), p.z.clamp(lo, hi))
+}
+
+pub fn clamp_size(size: f32) -> f32 {
+    size.clamp(limits::SIZE.0, limits::SIZE.1)
+}
+
+/// The components that carry one stem of `scene`.
+pub fn stem_components(index: usize, stem: &Stem) -> impl Bundle {
+    (
+        StemBody { index, name: stem.name.clone(), file: stem.file.clone() },
+        Transform::from_translation(Vec3::from(stem.position_array())),
+        BodySize(stem.size),
+        Spoil(stem.spoil),
+        Muted(stem.muted),
+        Solo(stem.solo),
+        GainTrim(stem.gain_db),
+    )
+}
+
+/// Whether two scenes have the same stems (names and files in order), so the world can be updated in place
+/// and the mix graph kept.
+pub fn same_stems(a: &Scene, b: &Scene) -> bool {
+    a.stems.len() == b.stems.len() && a.stems.iter().zip(&b.stems).all(|(x, y)| x.name == y.name && x.file == y.file)
+}
+
+/// Sent when the set of stems changed (not just their placement): the audio must be rebuilt.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct StemsRebuilt;
+
+/// Loads the scene document into the world and keeps the two in step.
+pub struct StemsPlugin {
+    pub path: PathBuf,
+    pub scene: Scene,
+}
+
+impl Plugin for StemsPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(StageScene::new(self.path.clone(), self.scene.clone()))
+            .init_resource::<History>()
+            .init_resource::<ReloadTimer>()
+            .add_message::<SceneCommand>()
+            .add_message::<StemsRebuilt>()
+            .add_systems(Startup, spawn_stems)
+            .add_systems(Update, (watch_scene_file, run_scene_commands).chain().in_set(StageSet::Document));
+    }
+}
+
+/// Order within Update: input turns into intents and edits, then the document commands run.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StageSet {
+    Input,
+    Document,
+}
+
+fn spawn_stems(mut commands: Commands, doc: Res<StageScene>) {
+    for (i, stem) in doc.scene.stems.iter().enumerate() {
+        commands.spawn(stem_components(i, stem));
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn run_scene_commands(
+    mut commands: Commands,
+    mut requests: MessageReader<SceneCommand>,
+    mut doc: ResMut<StageScene>,
+    mut history: ResMut<History>,
+    mut stems: Query<(
+        Entity,
+        &StemBody,
+        &mut Transform,
+        &mut BodySize,
+        &mut Spoil,
+        &mut Muted,
+        &mut Solo,
+        &mut GainTrim,
+    )>,
+    mut rebuilt: MessageWriter<StemsRebuilt>,
+) {
+    for request in requests.read() {
+        let current = world_scene(
+            &doc.scene,
+            stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain)| (b, t, size, spoil, muted, solo, gain)),
+        );
+        let target = match request {
+            SceneCommand::Checkpoint => {
+                history.push(current);
+                doc.dirty = true;
+                continue;
+            }
+            SceneCommand::Save => {
+                match current.save(&doc.path) {
+                    Ok(()) => {
+                        doc.seen_modified = modified(&doc.path);
+                        doc.dirty = false;
+                        doc.status = format!("saved {}", doc.path.display());
+                        doc.scene = current;
+                    }
+                    Err(e) => doc.status = format!("not saved: {e}"),
+                }
+                continue;
+            }
+            SceneCommand::Undo => match history.undo(current) {
+                Some(s) => {
+                    doc.status = "undone".into();
+                    s
+                }
+                None => continue,
+            },
+            SceneCommand::Redo => match history.redo(current) {
+                Some(s) => {
+                    doc.status = "redone".into();
+                    s
+                }
+                None => continue,
+            },
+            SceneCommand::Replace(scene) => {
+                history.push(current);
+                (**scene).clone()
+            }
+        };
+        doc.dirty = true;
+        if same_stems(&doc.scene, &target) {
+            for (_, body, mut t, mut size, mut spoil, mut muted, mut solo, mut gain) in &mut stems {
+                let Some(stem) = target.stems.get(body.index) else { continue };
+                let position = Vec3::from(stem.position_array());
+                // Only touch what differs, so change detection (and the audio bridge) sees real edits only.
+                if t.translation != position {
+                    t.translation = position;
+                }
+                size.set_if_neq(BodySize(stem.size));
+                spoil.set_if_neq(Spoil(stem.spoil));
+                muted.set_if_neq(Muted(stem.muted));
+                solo.set_if_neq(Solo(stem.solo));
+                gain.set_if_neq(GainTrim(stem.gain_db));
+            }
+        } else {
+            for (entity, ..) in &stems {
+                commands.entity(entity).despawn();
+            }
+            for (i, stem) in target.stems.iter().enumerate() {
+                commands.spawn(stem_components(i, stem));
+            }
+            rebuilt.write(StemsRebuilt);
+        }
+        doc.scene = target;
+    }
+}
+
+/// How often the scene file is checked for outside edits.
+#[derive(Resource)]
+struct ReloadTimer(Timer);
+
+impl Default for ReloadTimer {
+    fn default() -> Self {
+        ReloadTimer(Timer::from_seconds(0.5, TimerMode::Repeating))
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Reloads the scene when its file changes on disk; a broken edit keeps the last good scene and shows why.
+fn watch_scene_file(
+    time: Res<Time>,
+    mut timer: ResMut<ReloadTimer>,
+    mut doc: ResMut<StageScene>,
+    mut requests: MessageWriter<SceneCommand>,
+) {
+    if !timer.0.tick(time.delta()).just_finished() {
+        return;
+    }
+    let now = modified(&doc.path);
+    if now.is_none() || now == doc.seen_modified {
+        return;
+    }
+    doc.seen_modified = now;
+    match Scene::load(&doc.path) {
+        Ok(scene) => {
+            doc.reload_error = None;
+            doc.status = format!("reloaded {}", doc.path.display());
+            requests.write(SceneCommand::Replace(Box::new(scene)));
+        }
+        Err(e) => doc.reload_error = Some(format!("{e} — keeping the last good scene")),
+    }
+}

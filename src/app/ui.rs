@@ -1,0 +1,518 @@
+//! The panels (bevy_egui): transport and status on top, the stem list on the left, the inspector, room,
+//! master meter and export on the right, and the names of bodies and zones drawn over the 3D view.
+
+use bevy::camera::visibility::RenderLayers;
+use bevy::camera::{CameraOutputMode, Viewport};
+use bevy::ecs::system::SystemParam;
+use bevy::prelude::*;
+use bevy::render::render_resource::BlendState;
+use bevy::window::PrimaryWindow;
+use bevy_egui::input::EguiWantsInput;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::audio::{LiveMixes, Meters, StemAudio, TransportCommand, TransportState};
+use super::export::ExportJob;
+use super::input::{OrbitCamera, UiFocus};
+use super::stage::{ZONE_RINGS, body_radius, stem_colour};
+use super::stems::{
+    BodySize, GainTrim, History, Muted, SceneCommand, Selected, Solo, Spoil, StageScene, StemBody, clamp_position,
+};
+use super::{AudioDeviceStatus, StageOptions};
+use crate::scene::limits;
+
+pub struct PanelsPlugin;
+
+impl Plugin for PanelsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, ui_camera)
+            .add_systems(EguiPrimaryContextPass, panels)
+            .add_systems(PreUpdate, track_ui_focus.after(bevy_egui::EguiPreUpdateSet::ProcessInput));
+    }
+}
+
+/// egui draws through its own camera over the whole window, so the 3D camera can be given just the middle.
+fn ui_camera(mut commands: Commands, mut settings: ResMut<bevy_egui::EguiGlobalSettings>) {
+    settings.auto_create_primary_context = false;
+    commands.spawn((
+        bevy_egui::PrimaryEguiContext,
+        Camera2d,
+        RenderLayers::none(),
+        Camera {
+            order: 1,
+            output_mode: CameraOutputMode::Write {
+                blend_state: Some(BlendState::ALPHA_BLENDING),
+                clear_color: ClearColorConfig::None,
+            },
+            clear_color: ClearColorConfig::Custom(Color::NONE),
+            ..default()
+        },
+    ));
+}
+
+fn track_ui_focus(wants: Option<Res<EguiWantsInput>>, mut focus: ResMut<UiFocus>) {
+    if let Some(wants) = wants {
+        focus.pointer = wants.wants_any_pointer_input();
+        focus.keyboard = wants.wants_any_keyboard_input();
+    }
+}
+
+#[derive(SystemParam)]
+struct StageView<'w, 's> {
+    doc: ResMut<'w, StageScene>,
+    history: Res<'w, History>,
+    transport: Res<'w, TransportState>,
+    meters: Res<'w, Meters>,
+    mixes: Res<'w, LiveMixes>,
+    stem_audio: Res<'w, StemAudio>,
+    device: Res<'w, AudioDeviceStatus>,
+    options: Res<'w, StageOptions>,
+    export: ResMut<'w, ExportJob>,
+    requests: MessageWriter<'w, SceneCommand>,
+    transport_requests: MessageWriter<'w, TransportCommand>,
+    commands: Commands<'w, 's>,
+    camera: Single<'w, 's, (&'static mut Camera, &'static GlobalTransform), With<OrbitCamera>>,
+    window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
+}
+
+type StemQuery<'w, 's> = Query<
+    'w,
+    's,
+    (
+        Entity,
+        &'static StemBody,
+        &'static mut Transform,
+        &'static mut BodySize,
+        &'static mut Spoil,
+        &'static mut Muted,
+        &'static mut Solo,
+        &'static mut GainTrim,
+        Has<Selected>,
+    ),
+>;
+
+/// Type sizes that read from the back of a room.
+fn style_for_projector(ctx: &egui::Context) {
+    ctx.global_style_mut(|style| {
+        use egui::{FontId, TextStyle};
+        style.text_styles.insert(TextStyle::Body, FontId::proportional(15.0));
+        style.text_styles.insert(TextStyle::Button, FontId::proportional(15.0));
+        style.text_styles.insert(TextStyle::Heading, FontId::proportional(20.0));
+        style.text_styles.insert(TextStyle::Monospace, FontId::monospace(14.0));
+        style.text_styles.insert(TextStyle::Small, FontId::proportional(12.0));
+        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+    });
+}
+
+fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery, mut styled: Local<bool>) -> Result {
+    let ctx = contexts.ctx_mut()?.clone();
+    if !*styled {
+        style_for_projector(&ctx);
+        *styled = true;
+    }
+    view.export.poll();
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "stage-root".into(),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
+    );
+    egui::Panel::top("transport").show(&mut root, |ui| top_bar(ui, &mut view));
+    egui::Panel::left("stems")
+        .resizable(false)
+        .exact_size(250.0)
+        .show(&mut root, |ui| stem_list(ui, &mut view, &mut stems));
+    egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| inspector(ui, &mut view, &mut stems));
+    });
+    let central = root.available_rect_before_wrap();
+    fit_camera_to(&mut view, central);
+    draw_labels(&ctx, &view, &stems, central);
+    Ok(())
+}
+
+/// The 3D view fills what the panels leave.
+fn fit_camera_to(view: &mut StageView, central: egui::Rect) {
+    let scale = view.window.scale_factor();
+    let (camera, _) = &mut *view.camera;
+    let position = UVec2::new((central.min.x * scale) as u32, (central.min.y * scale) as u32);
+    let size = UVec2::new((central.width() * scale).max(1.0) as u32, (central.height() * scale).max(1.0) as u32);
+    let physical = UVec2::new(view.window.physical_width(), view.window.physical_height());
+    if size.x == 0 || size.y == 0 || position.x + size.x > physical.x || position.y + size.y > physical.y {
+        return;
+    }
+    let same = camera.viewport.as_ref().is_some_and(|v| v.physical_position == position && v.physical_size == size);
+    if !same {
+        camera.viewport = Some(Viewport { physical_position: position, physical_size: size, ..default() });
+    }
+}
+
+fn top_bar(ui: &mut egui::Ui, view: &mut StageView) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.heading(&view.doc.scene.name);
+        ui.label(egui::RichText::new(view.doc.path.display().to_string()).weak());
+        if view.doc.dirty {
+            ui.label(egui::RichText::new("● unsaved").color(egui::Color32::from_rgb(240, 190, 90)));
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("Save (Ctrl+S)").clicked() {
+                view.requests.write(SceneCommand::Save);
+            }
+            if ui.add_enabled(view.history.can_undo(), egui::Button::new("Undo (Ctrl+Z)")).clicked() {
+                view.requests.write(SceneCommand::Undo);
+            }
+            ui.label(egui::RichText::new(&view.doc.status).weak());
+        });
+    });
+    ui.horizontal(|ui| {
+        let t = *view.transport;
+        let live = t.live && !view.options.silent;
+        ui.add_enabled_ui(live, |ui| {
+            let label = if t.playing { "⏸ Pause" } else { "▶ Play" };
+            if ui.add_sized([90.0, 26.0], egui::Button::new(label)).clicked() {
+                view.transport_requests.write(TransportCommand::TogglePlay);
+            }
+            let mut position = t.position_s;
+            let slider =
+                egui::Slider::new(&mut position, 0.0..=t.song_s.max(0.1)).show_value(false).trailing_fill(true);
+            let response = ui.add_sized([ui.available_width().min(520.0).max(120.0), 20.0], slider);
+            if response.changed() {
+                view.transport_requests.write(TransportCommand::Seek(position));
+            }
+            ui.monospace(format!("{} / {}", clock(t.position_s), clock(t.song_s)));
+            let mut looping = t.looping;
+            if ui.checkbox(&mut looping, "loop (L)").changed() {
+                view.transport_requests.write(TransportCommand::SetLooping(looping));
+            }
+        });
+    });
+    let warn = egui::Color32::from_rgb(240, 170, 80);
+    let error = egui::Color32::from_rgb(240, 110, 100);
+    if let Some(message) = &view.device.problem {
+        banner(ui, warn, message);
+    }
+    for problem in &view.stem_audio.problems {
+        banner(ui, warn, &format!("silent: {problem}"));
+    }
+    if let Some(e) = &view.doc.reload_error {
+        banner(ui, error, &format!("scene file not reloaded: {e}"));
+    }
+    if view.meters.faults > 0 {
+        banner(ui, error, &format!("{} audio blocks were not finite and were silenced", view.meters.faults));
+    }
+    ui.add_space(2.0);
+}
+
+fn banner(ui: &mut egui::Ui, colour: egui::Color32, text: &str) {
+    egui::Frame::new().fill(colour.gamma_multiply(0.22)).inner_margin(egui::Margin::symmetric(8, 4)).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.label(egui::RichText::new(text).color(colour));
+    });
+}
+
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    format!("{}:{:04.1}", (s / 60.0).floor() as u32, s % 60.0)
+}
+
+fn stem_list(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
+    ui.add_space(4.0);
+    ui.heading("Stems");
+    ui.label(egui::RichText::new("click a body or a name; shift adds").weak().small());
+    ui.separator();
+    let mut rows: Vec<_> = stems.iter().map(|s| (s.0, s.1.index)).collect();
+    rows.sort_by_key(|r| r.1);
+    let shift = ui.input(|i| i.modifiers.shift);
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for (entity, index) in rows {
+            let Ok((_, body, .., selected)) = stems.get(entity) else { continue };
+            let name = body.name.clone();
+            ui.horizontal(|ui| {
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
+                ui.painter().circle_filled(rect.center(), 7.0, egui_colour(stem_colour(index)));
+                if ui.selectable_label(selected, name).clicked() {
+                    select(&mut view.commands, entity, selected, shift, stems_entities(stems));
+                }
+            });
+            let Ok((_, _, _, _, _, mut muted, mut solo, mut gain, _)) = stems.get_mut(entity) else { continue };
+            ui.horizontal(|ui| {
+                if ui.selectable_label(muted.0, "M").on_hover_text("mute (M)").clicked() {
+                    view.requests.write(SceneCommand::Checkpoint);
+                    muted.0 = !muted.0;
+                }
+                if ui.selectable_label(solo.0, "S").on_hover_text("solo (S)").clicked() {
+                    view.requests.write(SceneCommand::Checkpoint);
+                    solo.0 = !solo.0;
+                }
+                let mut trim = gain.0;
+                let r = ui.add(egui::Slider::new(&mut trim, -30.0..=12.0).suffix(" dB").step_by(0.5));
+                if r.drag_started() || (r.changed() && !r.dragged()) {
+                    view.requests.write(SceneCommand::Checkpoint);
+                }
+                if r.changed() {
+                    gain.0 = trim.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1);
+                }
+            });
+            let level = view.meters.stem_level.get(index).copied().unwrap_or(0.0);
+            meter_bar(ui, level_db(level), -60.0, 0.0, egui_colour(stem_colour(index)));
+            ui.add_space(6.0);
+        }
+    });
+}
+
+fn stems_entities(stems: &StemQuery) -> Vec<(Entity, bool)> {
+    stems.iter().map(|s| (s.0, s.8)).collect()
+}
+
+fn select(commands: &mut Commands, target: Entity, was_selected: bool, shift: bool, all: Vec<(Entity, bool)>) {
+    if shift {
+        if was_selected {
+            commands.entity(target).remove::<Selected>();
+        } else {
+            commands.entity(target).insert(Selected);
+        }
+        return;
+    }
+    for (e, selected) in all {
+        if selected && e != target {
+            commands.entity(e).remove::<Selected>();
+        }
+    }
+    commands.entity(target).insert(Selected);
+}
+
+fn level_db(linear: f32) -> f32 {
+    20.0 * linear.max(1e-6).log10()
+}
+
+fn meter_bar(ui: &mut egui::Ui, db: f32, floor: f32, top: f32, colour: egui::Color32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 6.0), egui::Sense::hover());
+    let fraction = ((db - floor) / (top - floor)).clamp(0.0, 1.0);
+    ui.painter().rect_filled(rect, 2.0, egui::Color32::from_gray(40));
+    let mut filled = rect;
+    filled.set_width(rect.width() * fraction);
+    ui.painter().rect_filled(filled, 2.0, colour);
+}
+
+fn egui_colour(c: Color) -> egui::Color32 {
+    let s = c.to_srgba();
+    egui::Color32::from_rgba_unmultiplied(
+        (s.red * 255.0) as u8,
+        (s.green * 255.0) as u8,
+        (s.blue * 255.0) as u8,
+        (s.alpha * 255.0) as u8,
+    )
+}
+
+fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
+    ui.add_space(4.0);
+    ui.heading("Inspector");
+    let selected = stems.iter().filter(|s| s.8).min_by_key(|s| s.1.index).map(|s| s.0);
+    match selected {
+        None => {
+            ui.label("Select a body to see what its place does to it.");
+        }
+        Some(entity) => body_inspector(ui, view, stems, entity),
+    }
+    ui.separator();
+    room_and_master(ui, view);
+    ui.separator();
+    export_section(ui, view, stems);
+    ui.separator();
+    ui.label(
+        egui::RichText::new(
+            "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
+             wheel: zoom · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save",
+        )
+        .weak()
+        .small(),
+    );
+}
+
+fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery, entity: Entity) {
+    let Ok((_, body, mut transform, mut size, mut spoil, _, _, _, _)) = stems.get_mut(entity) else { return };
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 16.0), egui::Sense::hover());
+        ui.painter().circle_filled(rect.center(), 8.0, egui_colour(stem_colour(body.index)));
+        ui.label(egui::RichText::new(&body.name).strong().size(18.0));
+    });
+    ui.label(egui::RichText::new(&body.file).weak().small());
+    let mut checkpoint = false;
+    let mut p = transform.translation;
+    egui::Grid::new("placement").num_columns(2).show(ui, |ui| {
+        for (label, value, range) in [
+            ("x (right) m", &mut p.x, -20.0..=20.0),
+            ("height m", &mut p.y, 0.0..=8.0),
+            ("z (behind) m", &mut p.z, -20.0..=20.0),
+        ] {
+            ui.label(label);
+            let r = ui.add(egui::DragValue::new(value).speed(0.02).range(range).fixed_decimals(2));
+            checkpoint |= r.drag_started() || r.gained_focus();
+            ui.end_row();
+        }
+        ui.label("size");
+        let mut s = size.0;
+        let r = ui.add(egui::Slider::new(&mut s, limits::SIZE.0..=limits::SIZE.1).logarithmic(true).fixed_decimals(2));
+        checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
+        if r.changed() {
+            size.0 = s;
+        }
+        ui.end_row();
+        ui.label("spoil");
+        let mut amount = spoil.0;
+        let r = ui
+            .add(egui::Slider::new(&mut amount, 0.0..=1.0).fixed_decimals(2))
+            .on_hover_text("saved with the scene; heard once the spoil stages land");
+        checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
+        if r.changed() {
+            spoil.0 = amount;
+        }
+        ui.end_row();
+    });
+    if checkpoint {
+        view.requests.write(SceneCommand::Checkpoint);
+    }
+    if p != transform.translation {
+        transform.translation = clamp_position(p);
+    }
+    let Some(mix) = view.mixes.0.get(body.index).copied().flatten() else { return };
+    ui.add_space(4.0);
+    ui.label(egui::RichText::new(mix.describe()).strong());
+    egui::Grid::new("cues").num_columns(2).striped(true).show(ui, |ui| {
+        let db = |v: Option<f32>| v.map_or("muted".to_string(), |v| format!("{v:+.1} dB"));
+        let rows = [
+            ("distance", format!("{:.2} m · {}", mix.distance_m, mix.zone.name())),
+            ("direction", format!("{:+.0}°", mix.azimuth_deg)),
+            ("dry level", db(mix.dry_db)),
+            ("reverb send", db(mix.reverb_send_db)),
+            ("direct / reverb", format!("{:+.1} dB", mix.drr_db)),
+            ("pan · width", format!("{:+.2} · {:.2}", mix.pan, mix.width)),
+            (
+                "air",
+                mix.air_cutoff_hz
+                    .filter(|_| mix.air_amount > 0.0)
+                    .map_or("none".into(), |f| format!("low-pass {f:.0} Hz")),
+            ),
+            ("pre-delay", format!("{:.1} ms", mix.pre_delay_s * 1000.0)),
+            ("proximity", format!("{:+.1} dB below 150 Hz", mix.proximity_db)),
+            ("brightness tilt", format!("{:+.1} dB", mix.tilt_db)),
+        ];
+        for (k, v) in rows {
+            ui.label(k);
+            ui.monospace(v);
+            ui.end_row();
+        }
+    });
+}
+
+fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
+    ui.heading("Room and master");
+    let mut room = view.doc.scene.room;
+    let mut master = view.doc.scene.master_gain_db;
+    let mut checkpoint = false;
+    let mut changed = false;
+    egui::Grid::new("room").num_columns(2).show(ui, |ui| {
+        let mut slider = |ui: &mut egui::Ui, label: &str, v: &mut f32, range: std::ops::RangeInclusive<f32>, suffix| {
+            ui.label(label);
+            let r = ui.add(egui::Slider::new(v, range).suffix(suffix).fixed_decimals(1));
+            checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
+            changed |= r.changed();
+            ui.end_row();
+        };
+        slider(ui, "reverb", &mut room.reverb_db, limits::REVERB_DB.0..=limits::REVERB_DB.1, " dB");
+        slider(ui, "decay", &mut room.decay_s, limits::DECAY_S.0..=8.0, " s");
+        slider(ui, "room size", &mut room.size, limits::ROOM_SIZE_M.0..=60.0, " m");
+        slider(ui, "master", &mut master, -30.0..=12.0, " dB");
+    });
+    if checkpoint {
+        view.requests.write(SceneCommand::Checkpoint);
+    }
+    if changed {
+        view.doc.scene.room = room;
+        view.doc.scene.master_gain_db = master;
+        view.doc.dirty = true;
+    }
+    let m = &view.meters;
+    let lufs = m.short_term_lufs.map_or("—".into(), |l| format!("{l:.1} LUFS"));
+    let tp = m.true_peak_dbtp.map_or("—".into(), |p| format!("{p:.1} dBTP"));
+    let tp_max = m.true_peak_max_dbtp.map_or("—".into(), |p| format!("{p:.1}"));
+    ui.monospace(format!("short-term {lufs}"));
+    meter_bar(ui, m.short_term_lufs.unwrap_or(-70.0) as f32, -40.0, -6.0, egui::Color32::from_rgb(120, 190, 140));
+    ui.monospace(format!("true peak  {tp} (max {tp_max})"));
+    meter_bar(ui, m.true_peak_dbtp.unwrap_or(-70.0) as f32, -40.0, 0.0, egui::Color32::from_rgb(220, 170, 90));
+    if m.limiter_db < -0.1 {
+        ui.monospace(format!("limiter    {:.1} dB", m.limiter_db));
+    }
+}
+
+fn export_section(ui: &mut egui::Ui, view: &mut StageView, stems: &StemQuery) {
+    ui.heading("Export WAV");
+    let path_id = egui::Id::new("export-path");
+    let mut path: String = ui.data_mut(|d| d.get_temp::<String>(path_id)).unwrap_or_else(|| default_export_path(view));
+    ui.add(egui::TextEdit::singleline(&mut path).desired_width(f32::INFINITY));
+    ui.data_mut(|d| d.insert_temp(path_id, path.clone()));
+    if let Some(progress) = view.export.progress() {
+        let name = view.export.running_path().map(|p| p.display().to_string()).unwrap_or_default();
+        ui.add(egui::ProgressBar::new(progress).show_percentage().text(format!("rendering {name}")));
+        return;
+    }
+    let target = std::path::PathBuf::from(path.trim());
+    let exists = target.is_file();
+    let label = if exists { "Replace and export (24-bit)" } else { "Export (24-bit)" };
+    if ui.add_enabled(!path.trim().is_empty() && !view.stem_audio.audio.is_empty(), egui::Button::new(label)).clicked()
+    {
+        let scene = super::stems::world_scene(
+            &view.doc.scene,
+            stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain, _)| (b, t, size, spoil, muted, solo, gain)),
+        );
+        view.export.start(scene, view.stem_audio.audio.clone(), view.stem_audio.sample_rate, target);
+    }
+    if exists {
+        ui.label(egui::RichText::new("a file with this name exists; exporting replaces it").weak().small());
+    }
+    match &view.export.outcome {
+        Some(Ok(message)) => {
+            ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(140, 210, 150)));
+        }
+        Some(Err(message)) => {
+            ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(240, 110, 100)));
+        }
+        None => {}
+    }
+}
+
+fn default_export_path(view: &StageView) -> String {
+    let stem = view.doc.path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+    format!("out/{stem}.wav")
+}
+
+/// Names beside the bodies, the zone labels on the rings and "you" at the listener, over the 3D view.
+fn draw_labels(ctx: &egui::Context, view: &StageView, stems: &StemQuery, central: egui::Rect) {
+    let (camera, camera_transform) = &*view.camera;
+    let painter = ctx
+        .layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("stage-labels")))
+        .with_clip_rect(central);
+    let project = |p: Vec3| camera.world_to_viewport(camera_transform, p).ok().map(|v| egui::pos2(v.x, v.y));
+    let zone_colour = egui::Color32::from_rgb(150, 156, 172);
+    for (radius, label) in ZONE_RINGS {
+        if let Some(at) = project(Vec3::new(radius * 0.7071, 0.0, -radius * 0.7071)) {
+            painter.text(at, egui::Align2::LEFT_BOTTOM, label, egui::FontId::proportional(13.0), zone_colour);
+        }
+    }
+    if let Some(at) = project(Vec3::new(3.6 * 0.7071 + 0.9, 0.0, -3.6 * 0.7071 - 0.9)) {
+        painter.text(at, egui::Align2::LEFT_BOTTOM, "public", egui::FontId::proportional(13.0), zone_colour);
+    }
+    if let Some(at) = project(Vec3::new(0.0, 0.0, 0.35)) {
+        painter.text(at, egui::Align2::CENTER_TOP, "you", egui::FontId::proportional(14.0), egui::Color32::WHITE);
+    }
+    for (_, body, transform, size, _, muted, ..) in stems.iter() {
+        let r = body_radius(size.0);
+        let Some(at) = project(transform.translation + Vec3::new(r * 0.8, r * 0.8, 0.0)) else { continue };
+        let colour = if muted.0 { egui::Color32::from_gray(130) } else { egui::Color32::WHITE };
+        let font = egui::FontId::proportional(15.0);
+        // A dark outline so names read on any background.
+        for offset in [egui::vec2(1.0, 1.0), egui::vec2(-1.0, 1.0), egui::vec2(1.0, -1.0), egui::vec2(-1.0, -1.0)] {
+            painter.text(at + offset, egui::Align2::LEFT_BOTTOM, &body.name, font.clone(), egui::Color32::BLACK);
+        }
+        painter.text(at, egui::Align2::LEFT_BOTTOM, &body.name, font, colour);
+    }
+}
