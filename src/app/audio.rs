@@ -274,13 +274,19 @@ fn run_transport<B: Backend + Send + 'static>(
     for request in requests.read() {
         let position = graph.position_s();
         let result = match *request {
-            TransportCommand::TogglePlay if graph.is_playing() => Ok(graph.pause()),
+            TransportCommand::TogglePlay if graph.is_playing() => {
+                graph.pause();
+                Ok(())
+            }
             TransportCommand::TogglePlay | TransportCommand::Play => {
                 // Play at the end of a song that played once starts it again.
                 let from = if position >= graph.song_seconds() - 0.01 { 0.0 } else { position };
                 graph.play_from(from)
             }
-            TransportCommand::Pause => Ok(graph.pause()),
+            TransportCommand::Pause => {
+                graph.pause();
+                Ok(())
+            }
             TransportCommand::Seek(s) | TransportCommand::Nudge(s) => {
                 let target = if matches!(request, TransportCommand::Nudge(_)) { position + s } else { s };
                 if graph.is_playing() {

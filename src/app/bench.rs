@@ -1,5 +1,5 @@
 //! `proxemix bench --stage`: CPU time per frame of the stage's own systems (world, input, bridge) with N
-//! moving bodies, against an empty app update in the same run.
+//! moving bodies, against the same app without our plugins, in the same run.
 
 use std::path::Path;
 use std::time::Instant;
@@ -42,9 +42,19 @@ pub fn run(stems: usize, frames: usize, rounds: usize) -> StageBench {
     let live = StageAudio::new(&scene, &audio, factory).expect("the offline graph always opens");
     let mut stage = super::headless_app(Path::new("bench.ron"), scene, live);
     stage.add_systems(Update, move_every_body);
+    // The baseline has the same Bevy plugins and the same 64 moving entities, without our plugins: the
+    // difference is what our systems cost.
     let mut empty = App::new();
-    empty.add_plugins(MinimalPlugins);
+    empty.add_plugins((MinimalPlugins, TransformPlugin, bevy::input::InputPlugin)).add_systems(Update, move_every_body);
+    for index in 0..stems {
+        empty.world_mut().spawn((StemBody { index, name: String::new(), file: String::new() }, Transform::default()));
+    }
     for app in [&mut stage, &mut empty] {
+        // One thread: on a small machine the multi-threaded executor's wake-ups dwarf the systems' own work,
+        // and what we want to see is that work.
+        for (_, schedule) in app.world_mut().resource_mut::<Schedules>().iter_mut() {
+            schedule.set_executor(bevy::ecs::schedule::SingleThreadedExecutor::new());
+        }
         for _ in 0..30 {
             app.update(); // warm up: startup systems, first allocations
         }

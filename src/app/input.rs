@@ -228,6 +228,7 @@ pub fn on_out(out: On<Pointer<Out>>, mut hovered: ResMut<Hovered>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Wheel over a body resizes it (the selection, if it is part of it); elsewhere it zooms.
 fn mouse_wheel(
     mut wheel: MessageReader<MouseWheel>,
@@ -405,7 +406,7 @@ pub struct GamepadGesture(bool);
 /// The gamepad: shoulders select the previous/next body, the left stick moves the selection over the floor
 /// (relative to the camera), the right stick raises and lowers it, the triggers shrink and grow it, South
 /// mutes, East solos, Start plays or pauses.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn gamepad_control(
     time: Res<Time>,
     gamepads: Query<&Gamepad>,

@@ -151,7 +151,7 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
         cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Default };
     let stems = StemAudio::load(scene_path, scene, sample_rate);
     let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
-        let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream.clone()) };
+        let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream) };
         MixGraph::new(settings, scene, audio, GraphConfig { sample_rate, looping: true, output_tap: true })
     });
     match StageAudio::new(scene, &stems.audio, factory) {

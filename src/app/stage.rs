@@ -266,6 +266,7 @@ pub fn reverb_share(drr_db: f32) -> f32 {
     1.0 / (1.0 + 10f32.powf(drr_db / 10.0))
 }
 
+#[allow(clippy::type_complexity)]
 /// Glow with the meter, a grey ghost when inaudible (muted, or another stem soloed), the halo's strength.
 fn body_looks(
     meters: Res<Meters>,

@@ -68,6 +68,42 @@ impl StageScene {
 pub struct History {
     undo: Vec<Scene>,
     redo: Vec<Scene>,
+    /// The stems as the previous frame ended: what a checkpoint saves, since the edit that asks for it has
+    /// already touched the world by the time the request is read. Plain numbers (no names), so keeping it
+    /// every frame costs next to nothing.
+    last_frame: Vec<StemSnapshot>,
+}
+
+/// What an edit can change on one stem.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StemSnapshot {
+    index: usize,
+    position: Vec3,
+    size: f32,
+    spoil: f32,
+    muted: bool,
+    solo: bool,
+    gain_db: f32,
+}
+
+impl History {
+    /// The document with the stems as the previous frame ended.
+    fn before_this_frame(&self, doc: &Scene) -> Option<Scene> {
+        if self.last_frame.len() != doc.stems.len() {
+            return None;
+        }
+        let mut scene = doc.clone();
+        for s in &self.last_frame {
+            let stem = scene.stems.get_mut(s.index)?;
+            stem.position = clamp_position(s.position).into();
+            stem.size = s.size;
+            stem.spoil = s.spoil;
+            stem.muted = s.muted;
+            stem.solo = s.solo;
+            stem.gain_db = s.gain_db;
+        }
+        Some(scene)
+    }
 }
 
 /// Undo depth; a scene snapshot is a few kB.
@@ -187,7 +223,10 @@ impl Plugin for StemsPlugin {
             .add_message::<SceneCommand>()
             .add_message::<StemsRebuilt>()
             .add_systems(Startup, spawn_stems)
-            .add_systems(Update, (watch_scene_file, run_scene_commands).chain().in_set(StageSet::Document));
+            .add_systems(
+                Update,
+                (watch_scene_file, run_scene_commands, remember_frame).chain().in_set(StageSet::Document),
+            );
     }
 }
 
@@ -229,7 +268,8 @@ fn run_scene_commands(
         );
         let target = match request {
             SceneCommand::Checkpoint => {
-                history.push(current);
+                let before = history.before_this_frame(&doc.scene).unwrap_or(current);
+                history.push(before);
                 doc.dirty = true;
                 continue;
             }
@@ -329,4 +369,40 @@ fn watch_scene_file(
         }
         Err(e) => doc.reload_error = Some(format!("{e} — keeping the last good scene")),
     }
+}
+
+/// Keeps [`History`]'s picture of the world as this frame ends (only recomputed when something changed).
+#[allow(clippy::type_complexity)]
+fn remember_frame(
+    doc: Res<StageScene>,
+    mut history: ResMut<History>,
+    changed: Query<
+        (),
+        (
+            With<StemBody>,
+            Or<(
+                Changed<Transform>,
+                Changed<BodySize>,
+                Changed<Spoil>,
+                Changed<Muted>,
+                Changed<Solo>,
+                Changed<GainTrim>,
+            )>,
+        ),
+    >,
+    stems: Query<StemRow>,
+) {
+    if !history.last_frame.is_empty() && !doc.is_changed() && changed.is_empty() {
+        return;
+    }
+    history.last_frame.clear();
+    history.last_frame.extend(stems.iter().map(|(body, t, size, spoil, muted, solo, gain)| StemSnapshot {
+        index: body.index,
+        position: t.translation,
+        size: size.0,
+        spoil: spoil.0,
+        muted: muted.0,
+        solo: solo.0,
+        gain_db: gain.0,
+    }));
 }

@@ -3,6 +3,8 @@
 
 use bevy::camera::visibility::RenderLayers;
 use bevy::camera::{CameraOutputMode, Viewport};
+use std::f32::consts::FRAC_1_SQRT_2;
+
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
@@ -174,7 +176,7 @@ fn top_bar(ui: &mut egui::Ui, view: &mut StageView) {
             let mut position = t.position_s;
             let slider =
                 egui::Slider::new(&mut position, 0.0..=t.song_s.max(0.1)).show_value(false).trailing_fill(true);
-            let response = ui.add_sized([ui.available_width().min(520.0).max(120.0), 20.0], slider);
+            let response = ui.add_sized([ui.available_width().clamp(120.0, 520.0), 20.0], slider);
             if response.changed() {
                 view.transport_requests.write(TransportCommand::Seek(position));
             }
@@ -494,11 +496,11 @@ fn draw_labels(ctx: &egui::Context, view: &StageView, stems: &StemQuery, central
     let project = |p: Vec3| camera.world_to_viewport(camera_transform, p).ok().map(|v| egui::pos2(v.x, v.y));
     let zone_colour = egui::Color32::from_rgb(150, 156, 172);
     for (radius, label) in ZONE_RINGS {
-        if let Some(at) = project(Vec3::new(radius * 0.7071, 0.0, -radius * 0.7071)) {
+        if let Some(at) = project(Vec3::new(radius * FRAC_1_SQRT_2, 0.0, -radius * FRAC_1_SQRT_2)) {
             painter.text(at, egui::Align2::LEFT_BOTTOM, label, egui::FontId::proportional(13.0), zone_colour);
         }
     }
-    if let Some(at) = project(Vec3::new(3.6 * 0.7071 + 0.9, 0.0, -3.6 * 0.7071 - 0.9)) {
+    if let Some(at) = project(Vec3::new(3.6 * FRAC_1_SQRT_2 + 0.9, 0.0, -3.6 * FRAC_1_SQRT_2 - 0.9)) {
         painter.text(at, egui::Align2::LEFT_BOTTOM, "public", egui::FontId::proportional(13.0), zone_colour);
     }
     if let Some(at) = project(Vec3::new(0.0, 0.0, 0.35)) {

@@ -7,3 +7,5 @@ mod import;
 mod laws;
 mod realtime;
 mod robustness;
+#[cfg(feature = "app")]
+mod stage;

@@ -1,0 +1,373 @@
+//! The stage: headless Bevy apps driven by simulated gamepad and keyboard input, heard through the offline
+//! backend; and a screenshot of the real window under Xvfb with software Vulkan.
+
+use std::path::Path;
+use std::process::Command;
+
+use bevy::input::ButtonState;
+use bevy::input::gamepad::{
+    GamepadAxis, GamepadConnection, GamepadConnectionEvent, RawGamepadAxisChangedEvent, RawGamepadEvent,
+};
+use bevy::input::keyboard::{Key, KeyboardInput, NativeKey};
+use bevy::prelude::*;
+use proxemix::app::audio::{GraphFactory, StageAudio};
+use proxemix::app::stems::{Muted, Selected, StemBody};
+use proxemix::app::{headless_app, input};
+use proxemix::mix::graph::{GraphConfig, MixGraph};
+use proxemix::mix::import::Audio;
+use proxemix::mix::mapping::EAR_HEIGHT_M;
+use proxemix::mix::offline::{OfflineBackend, OfflineSettings};
+use proxemix::scene::Scene;
+
+use crate::common::{SR, TempDir, db, energy, low_chord, scene_text, stem, write_mono_wav};
+
+/// Samples in one 60 Hz video frame, and in one audio block of the device we pretend to be.
+const FRAME: usize = SR as usize / 60;
+const BLOCK: usize = 128;
+
+/// A headless stage over the offline backend with one stem (a low chord) at `z` metres straight ahead, ears'
+/// height, no reverb; the stem is selected and the transport rolls.
+fn one_stem_stage(dir: &TempDir, z: f32) -> App {
+    let chord = low_chord(SR as usize * 4, 0.3);
+    write_mono_wav(&dir.path("chord.wav"), &chord);
+    let text = scene_text(&[stem("chord", "chord.wav", (0.0, EAR_HEIGHT_M, z), 1.0, 0.0)], -60.0);
+    let scene_path = dir.path("stage.ron");
+    std::fs::write(&scene_path, &text).unwrap();
+    let scene = Scene::load(&scene_path).unwrap();
+    let mut left_right = Vec::new();
+    for s in &chord {
+        left_right.push(kira::Frame { left: *s, right: *s });
+    }
+    let audio = vec![Some(Audio::from_frames(SR, left_right))];
+    let factory: GraphFactory<OfflineBackend> = Box::new(|scene, audio| {
+        MixGraph::new(
+            OfflineSettings { sample_rate: SR },
+            scene,
+            audio,
+            GraphConfig { sample_rate: SR, looping: true, output_tap: false },
+        )
+    });
+    let live = StageAudio::new(&scene, &audio, factory).unwrap();
+    let mut app = headless_app(&scene_path, scene, live);
+    app.update(); // startup: the stem entity is spawned; the bridge sends its first mapping
+    let body = app.world_mut().query_filtered::<Entity, With<StemBody>>().single(app.world()).unwrap();
+    app.world_mut().entity_mut(body).insert(Selected);
+    graph(&mut app).start();
+    app
+}
+
+fn graph(app: &mut App) -> &mut MixGraph<OfflineBackend> {
+    app.world_mut().resource_mut::<StageAudio<OfflineBackend>>().into_inner().graph_mut().unwrap()
+}
+
+/// Renders `frames` frames and returns their energy (both channels).
+fn render_energy(app: &mut App, frames: usize) -> f64 {
+    let mut out = vec![0.0f32; frames * 2];
+    for chunk in out.chunks_mut(BLOCK * 2) {
+        graph(app).backend_mut().render_block(chunk);
+    }
+    energy(&out)
+}
+
+/// One video frame: the app updates, then the audio device pulls a frame's worth of samples.
+fn frame(app: &mut App) {
+    app.update();
+    render_energy(app, FRAME);
+}
+
+fn body_position(app: &mut App) -> Vec3 {
+    app.world_mut().query_filtered::<&Transform, With<StemBody>>().single(app.world()).unwrap().translation
+}
+
+#[test]
+fn gamepad_stick_moves_the_selected_body_and_the_level_follows_the_distance_law() {
+    let dir = TempDir::new("stage-gamepad");
+    let mut app = one_stem_stage(&dir, -1.0);
+    for _ in 0..10 {
+        frame(&mut app);
+    }
+    let before = render_energy(&mut app, SR as usize / 4);
+    let start = body_position(&mut app);
+
+    // A gamepad connects and its left stick is pushed fully forward (away from the listener: no camera, so
+    // "forward" is the listener's -Z).
+    let pad = app.world_mut().spawn_empty().id();
+    app.world_mut().write_message(GamepadConnectionEvent::new(
+        pad,
+        GamepadConnection::Connected { name: "test pad".into(), vendor_id: None, product_id: None },
+    ));
+    frame(&mut app);
+    app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(
+        pad,
+        GamepadAxis::LeftStickY,
+        1.0,
+    )));
+    for _ in 0..30 {
+        frame(&mut app);
+    }
+    app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(
+        pad,
+        GamepadAxis::LeftStickY,
+        0.0,
+    )));
+    app.update(); // the last step of the stick lands in this update
+    let end = body_position(&mut app);
+    let (d0, d1) = (start.z.abs(), end.z.abs());
+    assert!(end.z < start.z - 0.5, "the stick moved the body away: {start} → {end}");
+    assert!((end.x - start.x).abs() < 1e-4 && (end.y - start.y).abs() < 1e-4, "straight ahead only: {end}");
+    // 30 frames at full deflection: 0.5 s × 2 m/s.
+    assert!((d1 - d0 - 1.0).abs() < 0.1, "moved {:.3} m", d1 - d0);
+
+    // Within one video frame plus one audio block the graph is at the new level.
+    render_energy(&mut app, FRAME + BLOCK);
+    let after = render_energy(&mut app, SR as usize / 4);
+    let measured = db(after / before);
+    let law = -20.0 * (d1 / d0).log10() as f64;
+    assert!((measured - law).abs() < 0.5, "level change {measured:.2} dB, the law says {law:.2} dB ({d0} → {d1} m)");
+}
+
+#[test]
+fn m_mutes_the_selection_at_once_and_ctrl_z_brings_it_back() {
+    let dir = TempDir::new("stage-keys");
+    let mut app = one_stem_stage(&dir, -1.5);
+    for _ in 0..5 {
+        frame(&mut app);
+    }
+    let playing = render_energy(&mut app, FRAME * 4);
+    assert!(playing > 1.0, "the stem is heard: {playing}");
+
+    press(&mut app, &[KeyCode::KeyM]);
+    let muted = app.world_mut().query::<&Muted>().single(app.world()).unwrap().0;
+    assert!(muted, "M muted the selected body");
+    render_energy(&mut app, FRAME + BLOCK);
+    let silent = render_energy(&mut app, FRAME * 4);
+    assert!(silent < playing * 1e-9, "muted within a frame and a block: {}", db(silent / playing));
+
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+    let muted = app.world_mut().query::<&Muted>().single(app.world()).unwrap().0;
+    assert!(!muted, "Ctrl+Z undid the mute");
+    render_energy(&mut app, FRAME + BLOCK);
+    let back = render_energy(&mut app, FRAME * 4);
+    assert!(db(back / playing).abs() < 0.5, "back at the same level: {:.2} dB", db(back / playing));
+}
+
+/// Presses `keys` (in order, as a person would) for one frame, then lets go, as the window would report it.
+fn press(app: &mut App, keys: &[KeyCode]) {
+    let key = |key_code: KeyCode, state: ButtonState| KeyboardInput {
+        key_code,
+        logical_key: Key::Unidentified(NativeKey::Unidentified),
+        state,
+        text: None,
+        repeat: false,
+        window: Entity::PLACEHOLDER,
+    };
+    for k in keys {
+        app.world_mut().write_message(key(*k, ButtonState::Pressed));
+    }
+    app.update();
+    for k in keys {
+        app.world_mut().write_message(key(*k, ButtonState::Released));
+    }
+    app.update();
+}
+
+#[test]
+fn dead_zone_and_camera_relative_axes() {
+    assert_eq!(input::dead_zone(Vec2::new(0.1, 0.05)), Vec2::ZERO);
+    assert!((input::dead_zone(Vec2::new(0.0, 1.0)).y - 1.0).abs() < 1e-6);
+    let (forward, right) = input::floor_axes(None);
+    assert_eq!((forward, right), (Vec3::NEG_Z, Vec3::X));
+    // A camera looking along +X (from the listener's left): pushing up moves bodies along +X, right along +Z.
+    let camera = GlobalTransform::from(Transform::from_xyz(-5.0, 3.0, 0.0).looking_at(Vec3::ZERO, Vec3::Y));
+    let (forward, right) = input::floor_axes(Some(&camera));
+    assert!(forward.distance(Vec3::X) < 1e-5 && right.distance(Vec3::Z) < 1e-5, "{forward} {right}");
+}
+
+/// Hue in degrees and saturation of an sRGB pixel.
+fn hue_saturation([r, g, b]: [u8; 3]) -> (f32, f32) {
+    let (r, g, b) = (r as f32 / 255.0, g as f32 / 255.0, b as f32 / 255.0);
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let c = max - min;
+    if c < 1e-6 {
+        return (0.0, 0.0);
+    }
+    let h = if max == r {
+        60.0 * ((g - b) / c).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / c + 2.0)
+    } else {
+        60.0 * ((r - g) / c + 4.0)
+    };
+    (h, c / max)
+}
+
+fn hue_distance(a: f32, b: f32) -> f32 {
+    let d = (a - b).abs() % 360.0;
+    d.min(360.0 - d)
+}
+
+fn read_png(path: &Path) -> (usize, usize, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb, "the screenshot is RGB");
+    buf.truncate(info.buffer_size());
+    (info.width as usize, info.height as usize, buf)
+}
+
+#[test]
+fn screenshot_shows_each_body_in_its_colour_where_it_stands() {
+    let dir = TempDir::new("stage-shot");
+    write_mono_wav(&dir.path("a.wav"), &low_chord(SR as usize / 2, 0.2));
+    // Five bodies well apart, so none hides another; colours 0..4 of the palette (blue, orange, red, teal,
+    // green), all clearly different in hue.
+    let stems: Vec<String> = [
+        ("blue", (-2.4, 1.0, -2.0)),
+        ("orange", (-1.2, 1.6, -3.2)),
+        ("red", (0.0, 1.2, -1.6)),
+        ("teal", (1.3, 0.8, -3.0)),
+        ("green", (2.5, 1.4, -1.8)),
+    ]
+    .iter()
+    .map(|(name, pos)| stem(name, "a.wav", *pos, 1.5, 0.0))
+    .collect();
+    let scene = dir.path("shot.ron");
+    std::fs::write(&scene, scene_text(&stems, -6.0)).unwrap();
+    let png = dir.path("shot.png");
+    let run = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1920x1080x24", env!("CARGO_BIN_EXE_proxemix")])
+        .arg(&scene)
+        .arg("--screenshot")
+        .arg(&png)
+        .args(["--frames", "20"])
+        .output()
+        .expect("xvfb-run runs (make test installs xvfb and mesa-vulkan-drivers)");
+    assert!(
+        run.status.success(),
+        "the screenshot run failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (w, h, pixels) = read_png(&png);
+    assert_eq!((w, h), (1600, 900));
+    let pixel = |x: usize, y: usize| -> [u8; 3] {
+        let i = (y.min(h - 1) * w + x.min(w - 1)) * 3;
+        [pixels[i], pixels[i + 1], pixels[i + 2]]
+    };
+
+    // Not blank: the picture has real variety.
+    let mut distinct = std::collections::HashSet::new();
+    let mut luma = Vec::new();
+    for y in (0..h).step_by(7) {
+        for x in (0..w).step_by(7) {
+            let p = pixel(x, y);
+            distinct.insert(p.map(|c| c / 8));
+            luma.push(0.2126 * p[0] as f64 + 0.7152 * p[1] as f64 + 0.0722 * p[2] as f64);
+        }
+    }
+    let mean = luma.iter().sum::<f64>() / luma.len() as f64;
+    let spread = (luma.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / luma.len() as f64).sqrt();
+    assert!(distinct.len() > 200 && spread > 8.0, "a blank picture: {} colours, luma σ {spread:.1}", distinct.len());
+
+    // Each body's colour at its projected centre.
+    let table = std::fs::read_to_string(proxemix::app::screenshot::sidecar_path(&png)).unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 5, "every body was projected:\n{table}");
+    for row in rows {
+        let (x, y, radius): (f32, f32, f32) =
+            (row[2].parse().unwrap(), row[3].parse().unwrap(), row[4].parse().unwrap());
+        let expected = [row[5].parse().unwrap(), row[6].parse().unwrap(), row[7].parse().unwrap()];
+        assert!(radius > 8.0, "{}: drawn big enough to see ({radius} px)", row[0]);
+        assert!(x > 0.0 && y > 0.0 && (x as usize) < w && (y as usize) < h, "{} is in the picture", row[0]);
+        let got = pixel(x.round() as usize, y.round() as usize);
+        let (hue, saturation) = hue_saturation(got);
+        let (want_hue, _) = hue_saturation(expected);
+        assert!(
+            saturation > 0.12 && hue_distance(hue, want_hue) < 20.0,
+            "{} at ({x}, {y}): pixel {got:?} (hue {hue:.0}°, sat {saturation:.2}) is not its colour {expected:?} (hue {want_hue:.0}°)",
+            row[0]
+        );
+    }
+}
+
+#[test]
+fn an_edit_on_disk_reloads_a_broken_one_keeps_the_last_good_scene_and_ctrl_s_saves_with_a_backup() {
+    let dir = TempDir::new("stage-reload");
+    let mut app = one_stem_stage(&dir, -1.0);
+    let scene_path = dir.path("stage.ron");
+    let original = std::fs::read_to_string(&scene_path).unwrap();
+
+    // Someone edits the file: the body moves to 2 m.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&scene_path, original.replace("-1.0)", "-2.0)")).unwrap();
+    for _ in 0..40 {
+        frame(&mut app);
+    }
+    assert!((body_position(&mut app).z + 2.0).abs() < 1e-6, "reloaded: {}", body_position(&mut app));
+
+    // A broken edit: the stage keeps the last good scene and says why.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&scene_path, "(version: 1, stems: [(name: \"chord\", position: (0.0, nan, 1.0)").unwrap();
+    for _ in 0..40 {
+        frame(&mut app);
+    }
+    assert!((body_position(&mut app).z + 2.0).abs() < 1e-6, "the last good scene stays");
+    let error = app.world().resource::<proxemix::app::stems::StageScene>().reload_error.clone();
+    let error = error.expect("the broken edit is reported");
+    assert!(error.contains("stage.ron"), "the message names the file: {error}");
+
+    // Ctrl+S writes the world back (atomically), keeping what was on disk as .bak.
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyS]);
+    let saved = Scene::load(&scene_path).expect("the saved scene loads");
+    assert_eq!(saved.stems[0].position, (0.0, EAR_HEIGHT_M, -2.0));
+    let backup = std::fs::read_to_string(dir.path("stage.ron.bak")).unwrap();
+    assert!(backup.contains("nan"), "the broken file the user wrote is kept as .bak");
+}
+
+#[test]
+fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
+    let dir = TempDir::new("stage-export");
+    write_mono_wav(&dir.path("a.wav"), &low_chord(SR as usize, 0.3));
+    write_mono_wav(&dir.path("b.wav"), &crate::common::noise(SR as usize, 0.2, 7));
+    let text = scene_text(
+        &[stem("a", "a.wav", (-1.0, 1.2, -2.0), 1.0, 0.0), stem("b", "b.wav", (1.5, 0.5, -3.0), 2.0, -3.0)],
+        -6.0,
+    );
+    let scene_path = dir.path("export.ron");
+    std::fs::write(&scene_path, &text).unwrap();
+    let scene = Scene::load(&scene_path).unwrap();
+    let stems = proxemix::app::audio::StemAudio::load(&scene_path, &scene, SR);
+    assert!(stems.problems.is_empty(), "{:?}", stems.problems);
+
+    let mut job = proxemix::app::export::ExportJob::default();
+    let from_stage = dir.path("stage.wav");
+    job.start(scene, stems.audio.clone(), SR, from_stage.clone());
+    let started = std::time::Instant::now();
+    while job.progress().is_some() {
+        assert!(started.elapsed().as_secs() < 60, "the export finishes");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        job.poll();
+    }
+    let outcome = job.outcome.clone().expect("an outcome");
+    assert!(outcome.as_ref().is_ok_and(|m| m.contains("LUFS")), "{outcome:?}");
+
+    let from_cli = dir.path("cli.wav");
+    let options = proxemix::mix::offline::RenderOptions {
+        sample_rate: SR,
+        seconds: None,
+        block_frames: 512,
+        normalize_lufs: None,
+    };
+    proxemix::commands::render_to_wav(
+        &scene_path,
+        &from_cli,
+        &options,
+        proxemix::mix::offline::WavFormat::Int24,
+        &Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&from_stage).unwrap(), std::fs::read(&from_cli).unwrap(), "stage export = CLI render");
+}
