@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: run test setup bench core-is-bevy-free demo-song
+.PHONY: run test setup bench bench-stage core-is-bevy-free demo-song
 
 setup:
 	@bash scripts/setup.sh
@@ -33,6 +33,10 @@ core-is-bevy-free:
 # Real-time factor of the full chain against plain kira playback (release build).
 bench: setup
 	$(CARGO) run --release --no-default-features -- bench
+
+# CPU time per frame of the stage's own systems with 64 moving bodies, against the same app without them.
+bench-stage: setup
+	$(CARGO) run -- bench --stage
 
 # Regenerates the demo song's stems (assets/stems/) from assets/make_demo_song.py. Not needed to run or test:
 # the stems are committed. Installs FluidSynth, the FluidR3 GM SoundFont (~120 MB) and espeak-ng first.

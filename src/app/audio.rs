@@ -263,12 +263,18 @@ fn run_transport<B: Backend + Send + 'static>(
     mut requests: MessageReader<TransportCommand>,
     mut audio: ResMut<StageAudio<B>>,
     mut state: ResMut<TransportState>,
+    stems: Res<StemAudio>,
 ) where
     B::Error: std::fmt::Display,
 {
     let Some(graph) = audio.graph_mut() else {
+        // Silent: the transport cannot move, but the song's length is still worth showing.
         requests.clear();
-        state.live = false;
+        let song_s = stems.audio.iter().flatten().map(Audio::duration_s).fold(0.0, f64::max);
+        if state.live || state.song_s != song_s {
+            state.live = false;
+            state.song_s = song_s;
+        }
         return;
     };
     for request in requests.read() {

@@ -153,7 +153,7 @@ fn top_bar(ui: &mut egui::Ui, view: &mut StageView) {
         ui.heading(&view.doc.scene.name);
         ui.label(egui::RichText::new(view.doc.path.display().to_string()).weak());
         if view.doc.dirty {
-            ui.label(egui::RichText::new("● unsaved").color(egui::Color32::from_rgb(240, 190, 90)));
+            ui.label(egui::RichText::new("unsaved changes").color(egui::Color32::from_rgb(240, 190, 90)));
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("Save (Ctrl+S)").clicked() {

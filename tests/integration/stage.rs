@@ -123,6 +123,7 @@ fn gamepad_stick_moves_the_selected_body_and_the_level_follows_the_distance_law(
     let after = render_energy(&mut app, SR as usize / 4);
     let measured = db(after / before);
     let law = -20.0 * (d1 / d0).log10() as f64;
+    eprintln!("stick: {d0:.3} m → {d1:.3} m; level {measured:+.2} dB, law {law:+.2} dB");
     assert!((measured - law).abs() < 0.5, "level change {measured:.2} dB, the law says {law:.2} dB ({d0} → {d1} m)");
 }
 
@@ -370,4 +371,76 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
     )
     .unwrap();
     assert_eq!(std::fs::read(&from_stage).unwrap(), std::fs::read(&from_cli).unwrap(), "stage export = CLI render");
+}
+
+#[test]
+fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
+    use bevy::input::gamepad::{GamepadButton, RawGamepadButtonChangedEvent};
+    use proxemix::app::stems::BodySize;
+    let dir = TempDir::new("stage-pad-buttons");
+    write_mono_wav(&dir.path("a.wav"), &low_chord(SR as usize / 2, 0.2));
+    let stems: Vec<String> = ["one", "two", "three"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| stem(n, "a.wav", (i as f32, 1.0, -2.0), 1.0, 0.0))
+        .collect();
+    let scene_path = dir.path("pad.ron");
+    std::fs::write(&scene_path, scene_text(&stems, -6.0)).unwrap();
+    let scene = Scene::load(&scene_path).unwrap();
+    let mut app = headless_app(&scene_path, scene, StageAudio::<OfflineBackend>::silent());
+    app.update();
+    let pad = app.world_mut().spawn_empty().id();
+    app.world_mut().write_message(GamepadConnectionEvent::new(
+        pad,
+        GamepadConnection::Connected { name: "test pad".into(), vendor_id: None, product_id: None },
+    ));
+    app.update();
+    let button = |app: &mut App, b: GamepadButton, v: f32| {
+        app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(pad, b, v)));
+        app.update();
+    };
+    let selected = |app: &mut App| -> Vec<String> {
+        let mut q = app.world_mut().query_filtered::<&StemBody, With<Selected>>();
+        q.iter(app.world()).map(|b| b.name.clone()).collect()
+    };
+
+    button(&mut app, GamepadButton::RightTrigger, 1.0);
+    button(&mut app, GamepadButton::RightTrigger, 0.0);
+    assert_eq!(selected(&mut app), ["one"], "RB from nothing selects the first body");
+    button(&mut app, GamepadButton::RightTrigger, 1.0);
+    button(&mut app, GamepadButton::RightTrigger, 0.0);
+    assert_eq!(selected(&mut app), ["two"], "RB steps to the next");
+    button(&mut app, GamepadButton::LeftTrigger, 1.0);
+    button(&mut app, GamepadButton::LeftTrigger, 0.0);
+    button(&mut app, GamepadButton::LeftTrigger, 1.0);
+    button(&mut app, GamepadButton::LeftTrigger, 0.0);
+    assert_eq!(selected(&mut app), ["three"], "LB steps back and wraps around");
+
+    // Right trigger fully in for one second doubles the size (one octave per second); the left one halves it.
+    let size = |app: &mut App| {
+        let mut q = app.world_mut().query::<(&StemBody, &BodySize)>();
+        q.iter(app.world()).find(|(b, _)| b.name == "three").unwrap().1.0
+    };
+    app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(
+        pad,
+        GamepadButton::RightTrigger2,
+        1.0,
+    )));
+    for _ in 0..60 {
+        app.update();
+    }
+    app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(
+        pad,
+        GamepadButton::RightTrigger2,
+        0.0,
+    )));
+    app.update();
+    let grown = size(&mut app);
+    assert!((grown - 2.0).abs() < 0.1, "one second of full right trigger: size {grown}");
+
+    button(&mut app, GamepadButton::South, 1.0);
+    button(&mut app, GamepadButton::South, 0.0);
+    let mut q = app.world_mut().query::<(&StemBody, &Muted)>();
+    let muted: Vec<_> = q.iter(app.world()).filter(|(_, m)| m.0).map(|(b, _)| b.name.clone()).collect();
+    assert_eq!(muted, ["three"], "South mutes the selected body only");
 }
