@@ -96,9 +96,9 @@ fn build_stage(
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
     let orbit = OrbitCamera::default();
-    commands.spawn((Camera3d::default(), orbit, orbit.transform(), AmbientLight { brightness: 400.0, ..default() }));
+    commands.spawn((Camera3d::default(), orbit, orbit.transform(), AmbientLight { brightness: 250.0, ..default() }));
     commands.spawn((
-        DirectionalLight { illuminance: 6_000.0, shadow_maps_enabled: false, ..default() },
+        DirectionalLight { illuminance: 3_500.0, shadow_maps_enabled: false, ..default() },
         Transform::from_xyz(3.0, 8.0, 4.0).looking_at(Vec3::ZERO, Vec3::Y),
     ));
 
@@ -298,7 +298,9 @@ fn body_looks(
             } else {
                 m.base_color = colour;
                 m.alpha_mode = AlphaMode::Opaque;
-                m.emissive = LinearRgba::from(colour) * (0.08 + 1.6 * glow);
+                // Alpha 0 keeps the glow out of the camera's exposure, so it adds to the lit colour as is.
+                let glow_colour = LinearRgba::from(colour) * (0.02 + 1.5 * glow);
+                m.emissive = glow_colour.with_alpha(0.0);
             }
         }
         for (part, part_material) in &parts {

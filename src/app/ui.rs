@@ -117,7 +117,7 @@ fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery,
         "stage-root".into(),
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
-    egui::Panel::top("transport").show(&mut root, |ui| top_bar(ui, &mut view));
+    egui::Panel::top("transport").resizable(false).show(&mut root, |ui| top_bar(ui, &mut view));
     egui::Panel::left("stems")
         .resizable(false)
         .exact_size(250.0)
