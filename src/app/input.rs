@@ -108,22 +108,42 @@ pub fn on_press(
         return;
     }
     let target = press.event_target();
-    let Ok((_, was_selected)) = bodies.get(target) else { return };
+    if !bodies.contains(target) {
+        return;
+    }
     let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    // A press on a body that is part of the selection keeps the group, so the group can be dragged.
+    click_select(&mut commands, target, shift, true, bodies.iter());
+}
+
+/// Selection by click: shift adds or removes `target`; a plain click selects `target` alone (unless
+/// `keep_group` and it is already selected). `all` lists every body and whether it is selected.
+pub fn click_select(
+    commands: &mut Commands,
+    target: Entity,
+    shift: bool,
+    keep_group: bool,
+    all: impl IntoIterator<Item = (Entity, bool)>,
+) {
+    let all: Vec<(Entity, bool)> = all.into_iter().collect();
+    let was_selected = all.iter().any(|&(e, selected)| e == target && selected);
     if shift {
         if was_selected {
             commands.entity(target).remove::<Selected>();
         } else {
             commands.entity(target).insert(Selected);
         }
-    } else if !was_selected {
-        for (e, selected) in &bodies {
-            if selected && e != target {
-                commands.entity(e).remove::<Selected>();
-            }
-        }
-        commands.entity(target).insert(Selected);
+        return;
     }
+    if was_selected && keep_group {
+        return;
+    }
+    for (e, selected) in all {
+        if selected && e != target {
+            commands.entity(e).remove::<Selected>();
+        }
+    }
+    commands.entity(target).insert(Selected);
 }
 
 /// A click on the empty floor clears the selection.

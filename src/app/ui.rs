@@ -68,6 +68,7 @@ struct StageView<'w, 's> {
     stem_audio: Res<'w, StemAudio>,
     device: Res<'w, AudioDeviceStatus>,
     options: Res<'w, StageOptions>,
+    keys: Res<'w, ButtonInput<KeyCode>>,
     export: ResMut<'w, ExportJob>,
     requests: MessageWriter<'w, SceneCommand>,
     transport_requests: MessageWriter<'w, TransportCommand>,
@@ -223,7 +224,8 @@ fn stem_list(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
     ui.separator();
     let mut rows: Vec<_> = stems.iter().map(|s| (s.0, s.1.index)).collect();
     rows.sort_by_key(|r| r.1);
-    let shift = ui.input(|i| i.modifiers.shift);
+    // Bevy's view of the keyboard, as for clicks on the bodies (so both agree on what shift means).
+    let shift = view.keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (entity, index) in rows {
             let Ok((_, body, .., selected)) = stems.get(entity) else { continue };
@@ -232,7 +234,7 @@ fn stem_list(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
                 ui.painter().circle_filled(rect.center(), 7.0, egui_colour(stem_colour(index)));
                 if ui.selectable_label(selected, name).clicked() {
-                    select(&mut view.commands, entity, selected, shift, stems_entities(stems));
+                    super::input::click_select(&mut view.commands, entity, shift, false, stems_entities(stems));
                 }
             });
             let Ok((_, _, _, _, _, mut muted, mut solo, mut gain, _)) = stems.get_mut(entity) else { continue };
@@ -263,23 +265,6 @@ fn stem_list(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
 
 fn stems_entities(stems: &StemQuery) -> Vec<(Entity, bool)> {
     stems.iter().map(|s| (s.0, s.8)).collect()
-}
-
-fn select(commands: &mut Commands, target: Entity, was_selected: bool, shift: bool, all: Vec<(Entity, bool)>) {
-    if shift {
-        if was_selected {
-            commands.entity(target).remove::<Selected>();
-        } else {
-            commands.entity(target).insert(Selected);
-        }
-        return;
-    }
-    for (e, selected) in all {
-        if selected && e != target {
-            commands.entity(e).remove::<Selected>();
-        }
-    }
-    commands.entity(target).insert(Selected);
 }
 
 fn level_db(linear: f32) -> f32 {

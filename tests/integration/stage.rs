@@ -75,6 +75,16 @@ fn frame(app: &mut App) {
     render_energy(app, FRAME);
 }
 
+/// A gamepad entity, connected the way bevy_gilrs reports one.
+fn connect_gamepad(app: &mut App) -> Entity {
+    let pad = app.world_mut().spawn_empty().id();
+    app.world_mut().write_message(GamepadConnectionEvent::new(
+        pad,
+        GamepadConnection::Connected { name: "test pad".into(), vendor_id: None, product_id: None },
+    ));
+    pad
+}
+
 fn body_position(app: &mut App) -> Vec3 {
     app.world_mut().query_filtered::<&Transform, With<StemBody>>().single(app.world()).unwrap().translation
 }
@@ -91,11 +101,7 @@ fn gamepad_stick_moves_the_selected_body_and_the_level_follows_the_distance_law(
 
     // A gamepad connects and its left stick is pushed fully forward (away from the listener: no camera, so
     // "forward" is the listener's -Z).
-    let pad = app.world_mut().spawn_empty().id();
-    app.world_mut().write_message(GamepadConnectionEvent::new(
-        pad,
-        GamepadConnection::Connected { name: "test pad".into(), vendor_id: None, product_id: None },
-    ));
+    let pad = connect_gamepad(&mut app);
     frame(&mut app);
     app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(
         pad,
@@ -389,11 +395,7 @@ fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
     let scene = Scene::load(&scene_path).unwrap();
     let mut app = headless_app(&scene_path, scene, StageAudio::<OfflineBackend>::silent());
     app.update();
-    let pad = app.world_mut().spawn_empty().id();
-    app.world_mut().write_message(GamepadConnectionEvent::new(
-        pad,
-        GamepadConnection::Connected { name: "test pad".into(), vendor_id: None, product_id: None },
-    ));
+    let pad = connect_gamepad(&mut app);
     app.update();
     let button = |app: &mut App, b: GamepadButton, v: f32| {
         app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(pad, b, v)));
