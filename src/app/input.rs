@@ -2,10 +2,11 @@
 //! shortcuts, and the gamepad mapping. Every edit is preceded by an undo checkpoint.
 
 use bevy::input::gamepad::{Gamepad, GamepadButton};
-use bevy::input::mouse::{AccumulatedMouseMotion, MouseScrollUnit, MouseWheel};
+use bevy::input::mouse::{MouseScrollUnit, MouseWheel};
 use bevy::picking::events::{Drag, DragEnd, DragStart, Out, Over, Pointer, Press};
 use bevy::picking::pointer::PointerButton;
 use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
 
 use super::audio::TransportCommand;
 use super::stems::{BodySize, Muted, SceneCommand, Selected, Solo, StageSet, StemBody, clamp_position, clamp_size};
@@ -294,19 +295,31 @@ fn mouse_wheel(
     }
 }
 
-/// Right-drag orbits the camera around the stage.
+/// Right-drag orbits the camera around the stage. It follows the cursor inside the window (not raw device
+/// motion), so it behaves the same over remote desktops, tablets and synthetic input.
 fn orbit_with_mouse(
     buttons: Res<ButtonInput<MouseButton>>,
-    motion: Res<AccumulatedMouseMotion>,
+    windows: Query<&Window, With<PrimaryWindow>>,
     focus: Res<UiFocus>,
+    mut last_cursor: Local<Option<Vec2>>,
     mut camera: Query<&mut OrbitCamera>,
 ) {
-    if !buttons.pressed(MouseButton::Right) || focus.pointer || motion.delta == Vec2::ZERO {
+    let cursor = windows.iter().next().and_then(Window::cursor_position);
+    let previous = std::mem::replace(&mut *last_cursor, cursor);
+    if buttons.just_pressed(MouseButton::Right) && focus.pointer {
+        *last_cursor = None; // a right-drag that starts on a panel is not an orbit
+    }
+    let (Some(now), Some(before)) = (cursor, previous) else { return };
+    if !buttons.pressed(MouseButton::Right) || buttons.just_pressed(MouseButton::Right) || focus.pointer {
+        return;
+    }
+    let delta = now - before;
+    if delta == Vec2::ZERO {
         return;
     }
     for mut orbit in &mut camera {
-        orbit.yaw -= motion.delta.x * 0.006;
-        orbit.pitch = (orbit.pitch + motion.delta.y * 0.006).clamp(0.08, 1.5);
+        orbit.yaw -= delta.x * 0.006;
+        orbit.pitch = (orbit.pitch + delta.y * 0.006).clamp(0.08, 1.5);
     }
 }
 
@@ -317,7 +330,8 @@ fn place_camera(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<Orbit
 }
 
 /// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves; space plays or
-/// pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body; Esc clears.
+/// pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body; Esc clears;
+/// C puts the camera back.
 #[allow(clippy::too_many_arguments)]
 fn keyboard_shortcuts(
     keys: Res<ButtonInput<KeyCode>>,
@@ -325,6 +339,7 @@ fn keyboard_shortcuts(
     transport: Res<super::audio::TransportState>,
     mut commands: Commands,
     mut bodies: Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
+    mut camera: Query<&mut OrbitCamera>,
     mut requests: MessageWriter<SceneCommand>,
     mut transport_requests: MessageWriter<TransportCommand>,
 ) {
@@ -367,6 +382,11 @@ fn keyboard_shortcuts(
     }
     if keys.just_pressed(KeyCode::Tab) {
         select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), if shift { -1 } else { 1 });
+    }
+    if keys.just_pressed(KeyCode::KeyC) {
+        for mut orbit in &mut camera {
+            *orbit = OrbitCamera::default();
+        }
     }
     if keys.just_pressed(KeyCode::Escape) {
         for b in bodies.iter().filter(|b| b.4) {

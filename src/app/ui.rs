@@ -308,7 +308,7 @@ fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
     ui.label(
         egui::RichText::new(
             "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
-             wheel: zoom · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save",
+             wheel: zoom · C: reset view · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save",
         )
         .weak()
         .small(),
