@@ -85,6 +85,17 @@ fn connect_gamepad(app: &mut App) -> Entity {
     pad
 }
 
+/// The gamepad reports a stick or trigger axis value (applied at the next update).
+fn gamepad_axis(app: &mut App, pad: Entity, axis: GamepadAxis, value: f32) {
+    app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(pad, axis, value)));
+}
+
+/// The gamepad reports a button value, 0 (up) to 1 (fully in) (applied at the next update).
+fn gamepad_button(app: &mut App, pad: Entity, button: bevy::input::gamepad::GamepadButton, value: f32) {
+    use bevy::input::gamepad::RawGamepadButtonChangedEvent;
+    app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(pad, button, value)));
+}
+
 fn body_position(app: &mut App) -> Vec3 {
     app.world_mut().query_filtered::<&Transform, With<StemBody>>().single(app.world()).unwrap().translation
 }
@@ -103,19 +114,11 @@ fn gamepad_stick_moves_the_selected_body_and_the_level_follows_the_distance_law(
     // "forward" is the listener's -Z).
     let pad = connect_gamepad(&mut app);
     frame(&mut app);
-    app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(
-        pad,
-        GamepadAxis::LeftStickY,
-        1.0,
-    )));
+    gamepad_axis(&mut app, pad, GamepadAxis::LeftStickY, 1.0);
     for _ in 0..30 {
         frame(&mut app);
     }
-    app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(
-        pad,
-        GamepadAxis::LeftStickY,
-        0.0,
-    )));
+    gamepad_axis(&mut app, pad, GamepadAxis::LeftStickY, 0.0);
     app.update(); // the last step of the stick lands in this update
     let end = body_position(&mut app);
     let (d0, d1) = (start.z.abs(), end.z.abs());
@@ -381,7 +384,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
 
 #[test]
 fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
-    use bevy::input::gamepad::{GamepadButton, RawGamepadButtonChangedEvent};
+    use bevy::input::gamepad::GamepadButton;
     use proxemix::app::stems::BodySize;
     let dir = TempDir::new("stage-pad-buttons");
     write_mono_wav(&dir.path("a.wav"), &low_chord(SR as usize / 2, 0.2));
@@ -398,7 +401,7 @@ fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
     let pad = connect_gamepad(&mut app);
     app.update();
     let button = |app: &mut App, b: GamepadButton, v: f32| {
-        app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(pad, b, v)));
+        gamepad_button(app, pad, b, v);
         app.update();
     };
     let selected = |app: &mut App| -> Vec<String> {
@@ -423,19 +426,11 @@ fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
         let mut q = app.world_mut().query::<(&StemBody, &BodySize)>();
         q.iter(app.world()).find(|(b, _)| b.name == "three").unwrap().1.0
     };
-    app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(
-        pad,
-        GamepadButton::RightTrigger2,
-        1.0,
-    )));
+    gamepad_button(&mut app, pad, GamepadButton::RightTrigger2, 1.0);
     for _ in 0..60 {
         app.update();
     }
-    app.world_mut().write_message(RawGamepadEvent::Button(RawGamepadButtonChangedEvent::new(
-        pad,
-        GamepadButton::RightTrigger2,
-        0.0,
-    )));
+    gamepad_button(&mut app, pad, GamepadButton::RightTrigger2, 0.0);
     app.update();
     let grown = size(&mut app);
     assert!((grown - 2.0).abs() < 0.1, "one second of full right trigger: size {grown}");
