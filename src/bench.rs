@@ -1,5 +1,6 @@
-//! `proxemix bench`: real-time factor of the full chain against plain kira playback of the same stems, run
-//! side by side in one process so the ratio holds on a noisy machine.
+//! `proxemix bench`: real-time factor of the full chain against plain kira playback of the same stems, and of
+//! fully spoiled stems against clean ones, each pair run side by side in one process so the ratio holds on a
+//! noisy machine.
 
 use std::time::Instant;
 
@@ -151,6 +152,52 @@ pub fn run(stem_counts: &[usize], seconds: f64, rounds: usize, mut report: impl 
             seconds,
             plain_rtf: seconds / fastest(&plain),
             full_rtf: seconds / fastest(&full),
+        };
+        report(&row);
+        rows.push(row);
+    }
+    rows
+}
+
+/// One row of the spoil report: the same scene rendered clean and with every stem fully spoiled.
+#[derive(Clone, Copy, Debug)]
+pub struct SpoilRow {
+    pub stems: usize,
+    pub clean_rtf: f64,
+    pub spoiled_rtf: f64,
+}
+
+impl SpoilRow {
+    /// How many times more a fully spoiled render costs than the clean one.
+    pub fn cost_ratio(&self) -> f64 {
+        self.clean_rtf / self.spoiled_rtf
+    }
+}
+
+/// Renders the bench scene clean and with every stem at spoil 1, alternately `rounds` times, and reports the
+/// fastest round of each (the whole graph: stems, reverb, master).
+pub fn run_spoil(
+    stem_counts: &[usize],
+    seconds: f64,
+    rounds: usize,
+    mut report: impl FnMut(&SpoilRow),
+) -> Vec<SpoilRow> {
+    let frames = (seconds * SAMPLE_RATE as f64) as usize;
+    let mut rows = Vec::new();
+    for &count in stem_counts {
+        let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds).into_iter().map(Some).collect();
+        let clean = bench_scene(count);
+        let mut spoiled = clean.clone();
+        spoiled.stems.iter_mut().for_each(|s| s.spoil = 1.0);
+        let (mut clean_times, mut spoiled_times) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.max(1) {
+            clean_times.push(time_full(&clean, &audio, frames));
+            spoiled_times.push(time_full(&spoiled, &audio, frames));
+        }
+        let row = SpoilRow {
+            stems: count,
+            clean_rtf: seconds / fastest(&clean_times),
+            spoiled_rtf: seconds / fastest(&spoiled_times),
         };
         report(&row);
         rows.push(row);

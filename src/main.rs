@@ -173,6 +173,17 @@ fn run(cli: Cli) -> Result<(), UserError> {
             proxemix::bench::run(&stems, seconds, rounds, |row| {
                 println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.plain_rtf, row.full_rtf, row.cost_ratio());
             });
+            println!();
+            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "clean ×RT", "spoil 1 ×RT", "cost ratio");
+            proxemix::bench::run_spoil(&[1, 8], seconds, rounds, |row| {
+                println!(
+                    "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
+                    row.stems,
+                    row.clean_rtf,
+                    row.spoiled_rtf,
+                    row.cost_ratio()
+                );
+            });
             Ok(())
         }
     }

@@ -1,5 +1,6 @@
-//! One mix graph for live and offline use: a kira track per stem carrying the fused stem chain, the shared
-//! reverb, and the master chain; `apply` moves it to a new mapping along ramps at least a video frame long.
+//! One mix graph for live and offline use: a kira track per stem carrying its spoil macro and the fused stem
+//! chain, the shared reverb, the master spoil and the master chain; `apply` moves it to a new mapping along
+//! ramps at least a video frame long.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use kira::{AudioManager, AudioManagerSettings, Capacities, Tween};
 
 use super::effects::master::{MasterChainBuilder, MasterChainHandle, MasterMeter, MasterParams};
 use super::effects::reverb::{ReverbBus, ReverbParams, ReverbReturnBuilder, ReverbReturnHandle};
+use super::effects::spoil::{self, SpoilBuilder, SpoilHandle};
 use super::effects::stem_chain::{StemChainBuilder, StemChainHandle, StemMeter, StemParams};
 use super::import::Audio;
 use super::mapping::{self, StemMix};
@@ -34,6 +36,8 @@ pub struct GraphConfig {
     pub output_tap: bool,
 }
 
+/// The master spoil's noise seed (stems use their index + 1).
+const MASTER_SEED: u64 = 0x5EED_0000;
 /// Fades that keep a seek or a pause from clicking.
 const TRANSPORT_FADE_S: f64 = 0.008;
 /// Seconds of output the meter tap holds when nobody drains it (then it drops, never blocks).
@@ -62,6 +66,7 @@ impl std::error::Error for GraphError {}
 /// the scene.
 pub struct StemVoice {
     track: TrackHandle,
+    spoil: SpoilHandle,
     chain: StemChainHandle,
     /// The playing sound, kept for the transport (seek, pause); dropping it would not stop the sound.
     sound: Option<StaticSoundHandle>,
@@ -76,6 +81,7 @@ pub struct MixGraph<B: Backend> {
     clock: ClockHandle,
     voices: Vec<StemVoice>,
     reverb: ReverbReturnHandle,
+    master_spoil: SpoilHandle,
     master: MasterChainHandle,
     pub meter: Arc<MasterMeter>,
     config: GraphConfig,
@@ -103,6 +109,7 @@ where
         let meter = Arc::new(MasterMeter::new());
         let mut main = MainTrackBuilder::new();
         let reverb = main.add_effect(ReverbReturnBuilder { params: reverb_params(&scene.room), bus: bus.clone() });
+        let master_spoil = main.add_effect(SpoilBuilder { amount: scene.master_spoil, seed: MASTER_SEED });
         let (tap, output_tap) = if config.output_tap {
             let (producer, consumer) = rtrb::RingBuffer::new((config.sample_rate * OUTPUT_TAP_S) as usize);
             (Some(producer), Some(consumer))
@@ -126,6 +133,8 @@ where
         for (i, mix) in mixes.iter().enumerate() {
             let stem_meter = Arc::new(StemMeter::default());
             let mut builder = TrackBuilder::new();
+            // Spoiling is a property of the source, so it comes first: the reverb hears the spoiled stem.
+            let spoil = builder.add_effect(SpoilBuilder { amount: mix.spoil, seed: i as u64 + 1 });
             let chain = builder.add_effect(StemChainBuilder {
                 initial: StemParams::from_mix(mix),
                 bus: bus.clone(),
@@ -141,13 +150,14 @@ where
                     slice: None,
                 }
             });
-            voices.push(StemVoice { track, chain, sound: None, data, meter: stem_meter });
+            voices.push(StemVoice { track, spoil, chain, sound: None, data, meter: stem_meter });
         }
         let mut graph = MixGraph {
             manager,
             clock,
             voices,
             reverb,
+            master_spoil,
             master,
             meter,
             config,
@@ -272,6 +282,12 @@ where
         self.config
     }
 
+    /// The delay the spoil macros add (frames): a stem's plus the master's, constant whatever their amounts.
+    /// Offline renders drop this many frames from the start, so a render is where it was before spoil existed.
+    pub fn latency_frames(&self) -> usize {
+        2 * spoil::latency_frames(self.config.sample_rate)
+    }
+
     /// Starts every stem on the same sample.
     pub fn start(&mut self) {
         self.clock.start();
@@ -285,6 +301,7 @@ where
     /// Moves stem `index` to a new mapping along a ramp of at least [`MIN_RAMP_S`].
     pub fn apply(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
         if let Some(voice) = self.voices.get_mut(index) {
+            voice.spoil.set(mix.spoil, ramp_s.max(MIN_RAMP_S));
             voice.chain.set(StemParams::from_mix(mix), ramp_s.max(MIN_RAMP_S));
         }
     }
@@ -293,6 +310,7 @@ where
     pub fn apply_room_and_master(&mut self, scene: &Scene, ramp_s: f32) {
         let ramp_s = ramp_s.max(MIN_RAMP_S);
         self.reverb.set(reverb_params(&scene.room), ramp_s);
+        self.master_spoil.set(scene.master_spoil, ramp_s);
         self.master.set(master_params(scene), ramp_s);
     }
 

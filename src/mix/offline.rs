@@ -211,18 +211,23 @@ fn render_pass(
     let mut graph = OfflineGraph::offline(scene, audio, config)?;
     graph.start();
     let block = block_frames.max(1);
-    let mut out = vec![0.0f32; total_frames * 2];
+    // Render the spoil macros' constant delay more and drop it from the front, so that a scene renders to
+    // the same samples whatever its spoil amounts (and at spoil 0 exactly as before spoil existed).
+    let latency = graph.latency_frames();
+    let rendered_frames = total_frames + latency;
+    let mut out = vec![0.0f32; rendered_frames * 2];
     let mut done = 0;
     let mut last_report = 0;
-    while done < total_frames {
-        let n = block.min(total_frames - done);
+    while done < rendered_frames {
+        let n = block.min(rendered_frames - done);
         graph.backend_mut().render_block(&mut out[2 * done..2 * (done + n)]);
         done += n;
-        if done - last_report >= config.sample_rate as usize || done == total_frames {
-            progress(done as f64 / total_frames as f64);
+        if done - last_report >= config.sample_rate as usize || done == rendered_frames {
+            progress(done as f64 / rendered_frames as f64);
             last_report = done;
         }
     }
+    out.drain(..2 * latency);
     let loudness = measure(&out, config.sample_rate);
     Ok((out, loudness))
 }

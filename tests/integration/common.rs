@@ -73,6 +73,11 @@ pub fn stem(name: &str, file: &str, pos: (f32, f32, f32), size: f32, gain_db: f3
     )
 }
 
+/// A stem line (from [`stem`]) with a spoil amount.
+pub fn spoiled(line: String, amount: f32) -> String {
+    format!("{}, spoil: {amount:?})", line.trim_end_matches(')'))
+}
+
 /// A scene file with the given stems; `reverb_db` -60 switches the reverb off.
 pub fn scene_text(stems: &[String], reverb_db: f32) -> String {
     format!(

@@ -7,5 +7,6 @@ mod import;
 mod laws;
 mod realtime;
 mod robustness;
+mod spoil;
 #[cfg(feature = "app")]
 mod stage;

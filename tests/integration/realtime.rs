@@ -44,7 +44,7 @@ fn watched<T>(f: impl FnOnce() -> T) -> (T, usize) {
 }
 
 #[test]
-fn rendering_allocates_nothing_even_while_bodies_move() {
+fn rendering_allocates_nothing_even_while_bodies_move_and_spoil_changes() {
     let frames = SR as usize * 4;
     let audio: Vec<Option<proxemix::mix::Audio>> = (0..6)
         .map(|i| {
@@ -73,7 +73,10 @@ fn rendering_allocates_nothing_even_while_bodies_move() {
             stem.position = (3.0 * t.sin(), 1.2 + t.cos(), -0.2 - 4.0 * (0.5 + 0.5 * (t * 0.7).sin()));
             stem.size = 0.3 + 3.0 * (0.5 + 0.5 * t.cos());
             stem.muted = (step + i) % 7 == 0;
+            // Spoil switches on and off, and glides, on some stems every step.
+            stem.spoil = if (step + i) % 3 == 0 { 0.0 } else { 0.5 + 0.5 * (t * 1.3).sin() };
         }
+        scene.master_spoil = if step % 4 == 0 { 0.0 } else { 0.3 };
         scene.room.reverb_db = if step % 10 < 5 { 0.0 } else { -60.0 };
         graph.apply_scene(&scene, 0.02);
         let (_, n) = watched(|| {

@@ -13,7 +13,8 @@ fn busy_scene(dir: &TempDir) -> String {
     write_mono_wav(&dir.path("b.wav"), &low_chord(SR as usize * 2, 0.4));
     scene_text(
         &[
-            stem("a", "a.wav", (-1.0, 2.5, -0.4), 2.0, -3.0),
+            // Spoiled, so that the spoil stages (noise included) are held to the same determinism.
+            spoiled(stem("a", "a.wav", (-1.0, 2.5, -0.4), 2.0, -3.0), 0.7),
             stem("b", "b.wav", (3.0, 0.2, -6.0), 0.5, 0.0),
             stem("c", "a.wav", (0.0, EAR, 5.0), 6.0, -6.0),
         ],

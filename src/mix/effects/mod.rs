@@ -1,4 +1,4 @@
-//! Our kira effects: the fused per-stem chain, the shared reverb, and the master chain (gain, limiter, meter).
+//! Our kira effects: the spoil stages, the fused per-stem chain, the shared reverb, and the master chain (gain, limiter, meter).
 //!
 //! Real-time rules for everything in here: `process` never allocates, locks, logs or does I/O; every
 //! parameter arrives through a kira command writer and is ramped sample by sample (so output does not depend
@@ -9,6 +9,7 @@
 
 pub mod master;
 pub mod reverb;
+pub mod spoil;
 pub mod stem_chain;
 
 use std::sync::atomic::{AtomicU32, Ordering};

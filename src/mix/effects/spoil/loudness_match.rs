@@ -1,0 +1,239 @@
+//! Loudness match: keeps the spoiled signal as loud as the clean one, so that spoiling never wins a
+//! comparison by being louder.
+//!
+//! Both signals are K-weighted (the BS.1770 pre-filter and RLB high-pass, on the mid) and their powers are
+//! averaged over about 0.4 s, gated the way BS.1770 gates its blocks: only while the clean signal is present
+//! (its 50 ms power above −80 dB and within 30 dB of its recent peak) do the averages move, so silences,
+//! fades and the hiss in them do not pump the gain. The spoiled signal is scaled by √(clean / spoiled),
+//! clamped to ±24 dB and moving at most 0.05 dB per control period.
+
+use super::CONTROL_FRAMES;
+
+/// Averaging time of the two powers (seconds).
+const AVERAGE_S: f32 = 0.4;
+/// Averaging time of the clean power that opens the gate (seconds).
+const GATE_S: f32 = 0.05;
+/// Below this mean-square power the clean signal counts as absent.
+const ABSOLUTE_GATE: f32 = 1e-8;
+/// ... and below this fraction of its recent peak power (−30 dB).
+const RELATIVE_GATE: f32 = 1e-3;
+/// How long the recent peak takes to fall by 30 dB (seconds).
+const PEAK_FALL_S: f32 = 3.0;
+const MAX_GAIN: f32 = 15.85; // +24 dB
+/// Largest gain change per control period, as a ratio (0.05 dB).
+const MAX_STEP_RATIO: f32 = 1.005_773;
+
+/// A transposed direct-form II biquad.
+#[derive(Clone, Copy, Debug, Default)]
+struct Biquad {
+    b: [f32; 3],
+    a: [f32; 2],
+    s: [f32; 2],
+}
+
+impl Biquad {
+    #[inline(always)]
+    fn run(&mut self, x: f32) -> f32 {
+        let y = self.b[0] * x + self.s[0];
+        self.s[0] = self.b[1] * x - self.a[0] * y + self.s[1];
+        self.s[1] = self.b[2] * x - self.a[1] * y;
+        y
+    }
+}
+
+/// The BS.1770 K-weighting filter at any sample rate (the coefficients derived as libebur128 does).
+#[derive(Clone, Copy, Debug)]
+struct KWeighting {
+    shelf: Biquad,
+    highpass: Biquad,
+}
+
+impl KWeighting {
+    fn new(sample_rate: f32) -> KWeighting {
+        let fs = sample_rate as f64;
+        let (f0, gain_db, q) = (1_681.974_450_955_533, 3.999_843_853_973_347, 0.707_175_236_955_419_6);
+        let k = (std::f64::consts::PI * f0 / fs).tan();
+        let vh = 10f64.powf(gain_db / 20.0);
+        let vb = vh.powf(0.499_666_774_154_541_6);
+        let a0 = 1.0 + k / q + k * k;
+        let shelf = Biquad {
+            b: [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
+                .map(|v| v as f32),
+            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0].map(|v| v as f32),
+            s: [0.0; 2],
+        };
+        let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
+        let k = (std::f64::consts::PI * f0 / fs).tan();
+        let a0 = 1.0 + k / q + k * k;
+        let highpass = Biquad {
+            b: [1.0, -2.0, 1.0],
+            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0].map(|v| v as f32),
+            s: [0.0; 2],
+        };
+        KWeighting { shelf, highpass }
+    }
+
+    /// Sum of squares of the K-weighted block.
+    fn sum_of_squares(&mut self, block: &[f32]) -> f32 {
+        let mut sum = 0.0;
+        for &x in block {
+            let y = self.highpass.run(self.shelf.run(x));
+            sum += y * y;
+        }
+        for s in self.shelf.s.iter_mut().chain(self.highpass.s.iter_mut()) {
+            *s = crate::mix::effects::flush(*s);
+        }
+        sum
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LoudnessMatch {
+    clean: KWeighting,
+    spoiled: KWeighting,
+    fresh: KWeighting,
+    /// This period's sums of squares and frame count so far.
+    clean_sum: f32,
+    spoiled_sum: f32,
+    frames: usize,
+    clean_power: f32,
+    spoiled_power: f32,
+    clean_short: f32,
+    clean_peak: f32,
+    /// Averaging and peak-fall coefficients per control period.
+    average_a: f32,
+    gate_a: f32,
+    peak_fall: f32,
+    gain: f32,
+}
+
+impl LoudnessMatch {
+    pub fn new(sample_rate: f32) -> LoudnessMatch {
+        let periods_per_s = sample_rate / CONTROL_FRAMES as f32;
+        let k = KWeighting::new(sample_rate);
+        LoudnessMatch {
+            clean: k,
+            spoiled: k,
+            fresh: k,
+            clean_sum: 0.0,
+            spoiled_sum: 0.0,
+            frames: 0,
+            clean_power: 0.0,
+            spoiled_power: 0.0,
+            clean_short: 0.0,
+            clean_peak: 0.0,
+            average_a: 1.0 - (-1.0 / (AVERAGE_S * periods_per_s)).exp(),
+            gate_a: 1.0 - (-1.0 / (GATE_S * periods_per_s)).exp(),
+            peak_fall: RELATIVE_GATE.powf(1.0 / (PEAK_FALL_S * periods_per_s)),
+            gain: 1.0,
+        }
+    }
+
+    /// The gain applied now (1 when the signals have not been compared yet).
+    pub fn gain(&self) -> f32 {
+        self.gain
+    }
+
+    /// Starts over: no history, unity gain.
+    pub fn reset(&mut self) {
+        let fresh = self.fresh;
+        (self.clean, self.spoiled) = (fresh, fresh);
+        (self.clean_sum, self.spoiled_sum, self.frames) = (0.0, 0.0, 0);
+        (self.clean_power, self.spoiled_power, self.clean_short, self.clean_peak) = (0.0, 0.0, 0.0, 0.0);
+        self.gain = 1.0;
+    }
+
+    /// Measures frames of the clean and the spoiled mid (any number, in any chunks).
+    pub fn measure(&mut self, clean_mid: &[f32], spoiled_mid: &[f32]) {
+        self.clean_sum += self.clean.sum_of_squares(clean_mid);
+        self.spoiled_sum += self.spoiled.sum_of_squares(spoiled_mid);
+        self.frames += clean_mid.len();
+    }
+
+    /// Closes a control period's measurement and returns the gain for the next one. With `engaged` false
+    /// the gain heads back to exactly 1.
+    pub fn finish_period(&mut self, engaged: bool) -> f32 {
+        let frames = self.frames.max(1) as f32;
+        let (clean, spoiled) = (self.clean_sum / frames, self.spoiled_sum / frames);
+        (self.clean_sum, self.spoiled_sum, self.frames) = (0.0, 0.0, 0);
+        self.clean_short += self.gate_a * (clean - self.clean_short);
+        self.clean_peak = (self.clean_peak * self.peak_fall).max(self.clean_short);
+        if self.clean_short > ABSOLUTE_GATE && self.clean_short > RELATIVE_GATE * self.clean_peak {
+            self.clean_power += self.average_a * (clean - self.clean_power);
+            self.spoiled_power += self.average_a * (spoiled - self.spoiled_power);
+        }
+        let target = if !engaged {
+            1.0
+        } else if self.clean_power > ABSOLUTE_GATE && self.spoiled_power > 0.0 {
+            (self.clean_power / self.spoiled_power).sqrt().clamp(1.0 / MAX_GAIN, MAX_GAIN)
+        } else {
+            self.gain
+        };
+        let step = target.clamp(self.gain / MAX_STEP_RATIO, self.gain * MAX_STEP_RATIO);
+        // Land exactly on 1 once close, so that a return to clean is bit-exact.
+        self.gain = if (step - 1.0).abs() < 1e-4 && target == 1.0 { 1.0 } else { step };
+        if !self.gain.is_finite() {
+            self.gain = 1.0;
+        }
+        for p in [&mut self.clean_power, &mut self.spoiled_power, &mut self.clean_short, &mut self.clean_peak] {
+            *p = crate::mix::effects::flush(*p);
+        }
+        self.gain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl LoudnessMatch {
+        fn update(&mut self, clean: &[f32], spoiled: &[f32], engaged: bool) -> f32 {
+            self.measure(clean, spoiled);
+            self.finish_period(engaged)
+        }
+    }
+
+    #[test]
+    fn k_weighting_matches_the_standard_at_48k() {
+        // BS.1770-4 lists these coefficients for 48 kHz.
+        let k = KWeighting::new(48_000.0);
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
+        assert!(
+            close(k.shelf.b[0], 1.535_124_9) && close(k.shelf.b[1], -2.691_696_2) && close(k.shelf.b[2], 1.198_392_8)
+        );
+        assert!(close(k.shelf.a[0], -1.690_659_3) && close(k.shelf.a[1], 0.732_480_8));
+        assert!(close(k.highpass.a[0], -1.990_047_5) && close(k.highpass.a[1], 0.990_072_3));
+    }
+
+    #[test]
+    fn the_gain_brings_a_quieter_copy_up_and_returns_to_exactly_one() {
+        let mut m = LoudnessMatch::new(48_000.0);
+        let clean: Vec<f32> = (0..CONTROL_FRAMES).map(|n| (n as f32 * 0.3).sin() * 0.3).collect();
+        let half: Vec<f32> = clean.iter().map(|v| v * 0.5).collect();
+        for _ in 0..48_000 * 3 / CONTROL_FRAMES {
+            m.update(&clean, &half, true);
+        }
+        assert!((m.gain() - 2.0).abs() < 0.02, "{}", m.gain());
+        for _ in 0..48_000 / CONTROL_FRAMES {
+            m.update(&clean, &half, false);
+        }
+        assert_eq!(m.gain(), 1.0);
+    }
+
+    #[test]
+    fn silence_holds_the_gain() {
+        let mut m = LoudnessMatch::new(48_000.0);
+        let clean: Vec<f32> = (0..CONTROL_FRAMES).map(|n| (n as f32 * 0.3).sin() * 0.3).collect();
+        let half: Vec<f32> = clean.iter().map(|v| v * 0.5).collect();
+        for _ in 0..48_000 * 3 / CONTROL_FRAMES {
+            m.update(&clean, &half, true);
+        }
+        let before = m.gain();
+        let silence = vec![0.0; CONTROL_FRAMES];
+        let hiss: Vec<f32> = (0..CONTROL_FRAMES).map(|n| if n % 2 == 0 { 0.01 } else { -0.01 }).collect();
+        for _ in 0..48_000 * 2 / CONTROL_FRAMES {
+            m.update(&silence, &hiss, true);
+        }
+        assert!((m.gain() - before).abs() < 0.05, "{} vs {before}", m.gain());
+    }
+}

@@ -1,0 +1,629 @@
+//! Spoil it: six small character stages walked by one macro, after Tchad Blake's "a little distortion goes a long way".
+//!
+//! The stages, in signal order, each a [`Stage`] that also runs alone as a kira effect ([`StageBuilder`]):
+//! [`drive`] → [`band_limit`] → [`bit_depth`] → [`sample_rate`] → [`wow_flutter`] → [`noise`], then
+//! [`loudness_match`]. [`SpoilBuilder`] is the macro: one amount from 0 to 1 that moves every stage along the
+//! curves of [`curves`], so that each adds a little instead of one doing all the damage.
+//!
+//! Three promises:
+//! - **spoil = 0 is exactly transparent**: the output is the input delayed by [`latency_frames`], bit for
+//!   bit. The delay is constant whatever the amount (the drive's linear-phase filters and the centre of the
+//!   wow), and the mix graph compensates it, so a render with spoil 0 nulls against the clean render.
+//! - **Dry and wet stay phase-aligned**: the only dry/wet blend (inside the drive) takes its dry signal at
+//!   the same delay as the oversampled wet one; the other stages act in series, never blended with a copy
+//!   that is shifted in time (which would comb).
+//! - **Loudness-compensated**: the spoiled signal is kept at the clean signal's K-weighted loudness.
+
+pub mod band_limit;
+pub mod bit_depth;
+pub mod drive;
+pub mod loudness_match;
+pub mod noise;
+pub mod sample_rate;
+pub mod wow_flutter;
+
+use kira::Frame;
+use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
+use kira::effect::{Effect, EffectBuilder};
+use kira::info::Info;
+
+use band_limit::{BandLimit, BandLimitSettings};
+use bit_depth::{BitDepth, BitDepthSettings};
+use drive::{Drive, DriveSettings};
+use loudness_match::LoudnessMatch;
+use noise::{Noise, NoiseSettings};
+use sample_rate::{SampleRate, SampleRateSettings};
+use wow_flutter::{WowFlutter, WowFlutterSettings};
+
+/// The most frames a stage processes in one call (callers split longer blocks).
+pub const MAX_BLOCK: usize = 128;
+/// The macro moves its stages, and the wow its delay, on a grid of this many frames counted from the start,
+/// so the output never depends on how the renderer chunks the audio.
+pub const CONTROL_FRAMES: usize = 16;
+
+/// One character stage: stereo, block by block, parameters set between blocks (never allocating there).
+pub trait Stage: Sized + Send + 'static {
+    type Settings: Copy + Send + 'static;
+    /// Builds the stage for `sample_rate` (allocates what it will need).
+    fn new(sample_rate: f32, settings: &Self::Settings) -> Self;
+    fn set(&mut self, settings: &Self::Settings);
+    /// Processes at most [`MAX_BLOCK`] frames in place.
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]);
+    /// Forgets its state (after a fault).
+    fn reset(&mut self);
+    /// Constant delay the stage adds (frames).
+    fn latency_frames(&self) -> usize {
+        0
+    }
+}
+
+/// Every stage's settings at one point of the macro.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpoilSettings {
+    pub drive: DriveSettings,
+    pub band: BandLimitSettings,
+    pub bits: BitDepthSettings,
+    pub rate: SampleRateSettings,
+    pub wow: WowFlutterSettings,
+    pub noise: NoiseSettings,
+}
+
+/// The macro's curves: what each stage does at `amount` (0..1), at `sample_rate`.
+///
+/// | stage | 0 | 0.25 | 0.5 | 1 |
+/// |---|---|---|---|---|
+/// | drive | off (mix 0) | +4.5 dB, mix 1 | +9 dB, bias 0.15 | +18 dB, bias 0.3 |
+/// | high-pass | off | 20 Hz | 60 Hz | 300 Hz |
+/// | low-pass | off (Nyquist) | 14 kHz | 8.8 kHz | 3.2 kHz |
+/// | bits | off (≥ 23) | 16 | 12.7 | 8 |
+/// | hold rate | off (the stream's rate) | 35 kHz | 19 kHz | 4 kHz |
+/// | wow / flutter | none | 0.01 % / 0.03 % | 0.05 % / 0.06 % | 0.21 % / 0.12 % |
+/// | hiss (RMS) | none | −84 dB | −72 dB | −60 dB |
+/// | crackle | none | 0.6 /s, −42 dB | 2.5 /s, −36 dB | 10 /s, −30 dB |
+///
+/// Each curve starts exactly at its stage's identity, so a small amount adds a little of everything.
+/// (The hold-rate column is at 48 kHz.)
+pub fn curves(amount: f32, sample_rate: f32, seed: u64) -> SpoilSettings {
+    let s = if amount.is_nan() { 0.0 } else { amount.clamp(0.0, 1.0) };
+    let nyquist = 0.5 * sample_rate;
+    SpoilSettings {
+        drive: DriveSettings { drive_db: 18.0 * s, asymmetry: 0.3 * s, mix: (s / 0.25).min(1.0), oversampled: true },
+        band: BandLimitSettings {
+            highpass_hz: 20.0 * (16f32.powf(s) - 1.0),
+            lowpass_hz: if s == 0.0 { f32::INFINITY } else { nyquist * (3200.0 / nyquist).powf(s) },
+        },
+        bits: BitDepthSettings { bits: 24.0 - 16.0 * s.sqrt() },
+        rate: SampleRateSettings {
+            hold_hz: if s == 0.0 { sample_rate } else { sample_rate * (4000.0 / sample_rate).powf(s * s.sqrt()) },
+        },
+        wow: WowFlutterSettings { wow_depth_s: 0.000_6 * s * s, flutter_depth_s: 0.000_03 * s },
+        noise: NoiseSettings { hiss_rms: 0.001 * s * s, crackle_per_s: 10.0 * s * s, crackle_peak: 0.031_6 * s, seed },
+    }
+}
+
+/// The macro's constant delay at `sample_rate` (frames): the drive's filters plus the wow's centre.
+pub fn latency_frames(sample_rate: u32) -> usize {
+    drive::LATENCY_FRAMES + wow_flutter::centre_frames(sample_rate as f32)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SpoilCommand {
+    amount: f32,
+    ramp_s: f32,
+}
+
+/// The spoil macro as a kira effect, for a stem's track or the main track.
+pub struct SpoilBuilder {
+    pub amount: f32,
+    /// Seeds the noise; give every stem its own.
+    pub seed: u64,
+}
+
+/// Moves the macro from the main thread.
+pub struct SpoilHandle {
+    commands: CommandWriter<SpoilCommand>,
+}
+
+impl SpoilHandle {
+    /// Glides the amount to `amount` (clamped to 0..1) over `ramp_s` seconds.
+    pub fn set(&mut self, amount: f32, ramp_s: f32) {
+        let amount = if amount.is_nan() { 0.0 } else { amount.clamp(0.0, 1.0) };
+        self.commands.write(SpoilCommand { amount, ramp_s: ramp_s.max(0.0) });
+    }
+}
+
+impl EffectBuilder for SpoilBuilder {
+    type Handle = SpoilHandle;
+
+    fn build(self) -> (Box<dyn Effect>, SpoilHandle) {
+        let (writer, reader) = command_writer_and_reader();
+        let amount = if self.amount.is_nan() { 0.0 } else { self.amount.clamp(0.0, 1.0) };
+        (Box::new(Spoil::new(reader, amount, self.seed, 48_000.0)), SpoilHandle { commands: writer })
+    }
+}
+
+/// The stages at the macro's current amount, plus what the macro needs to glide and to stay transparent.
+struct Spoil {
+    commands: Option<CommandReader<SpoilCommand>>,
+    seed: u64,
+    sample_rate: f32,
+    /// The amount now, where it is heading, its step per control period and how many periods are left.
+    amount: f32,
+    target: f32,
+    step: f32,
+    periods_left: u32,
+    /// Frames since the start (the control grid).
+    clock: u64,
+    /// Whether the stages run; off, the signal only travels through the delays (exactly).
+    engaged: bool,
+    /// The loudness gain at the start and at the end of the current control period.
+    gain: (f32, f32),
+    drive: Drive,
+    band: BandLimit,
+    bits: BitDepth,
+    rate: SampleRate,
+    wow: WowFlutter,
+    noise: Noise,
+    matcher: LoudnessMatch,
+    left: Vec<f32>,
+    right: Vec<f32>,
+    clean_mid: Vec<f32>,
+    spoiled_mid: Vec<f32>,
+}
+
+impl Spoil {
+    fn new(commands: CommandReader<SpoilCommand>, amount: f32, seed: u64, sample_rate: f32) -> Spoil {
+        let settings = curves(amount, sample_rate, seed);
+        Spoil {
+            commands: Some(commands),
+            seed,
+            sample_rate,
+            amount,
+            target: amount,
+            step: 0.0,
+            periods_left: 0,
+            clock: 0,
+            engaged: amount > 0.0,
+            gain: (1.0, 1.0),
+            drive: Drive::new(sample_rate, &settings.drive),
+            band: BandLimit::new(sample_rate, &settings.band),
+            bits: BitDepth::new(sample_rate, &settings.bits),
+            rate: SampleRate::new(sample_rate, &settings.rate),
+            wow: WowFlutter::new(sample_rate, &settings.wow),
+            noise: Noise::new(sample_rate, &settings.noise),
+            matcher: LoudnessMatch::new(sample_rate),
+            left: vec![0.0; CONTROL_FRAMES],
+            right: vec![0.0; CONTROL_FRAMES],
+            clean_mid: vec![0.0; CONTROL_FRAMES],
+            spoiled_mid: vec![0.0; CONTROL_FRAMES],
+        }
+    }
+
+    fn apply_amount(&mut self) {
+        let s = curves(self.amount, self.sample_rate, self.seed);
+        self.drive.set(&s.drive);
+        self.band.set(&s.band);
+        self.bits.set(&s.bits);
+        self.rate.set(&s.rate);
+        self.wow.set(&s.wow);
+        self.noise.set(&s.noise);
+    }
+
+    /// Processes frames that lie within one control period.
+    fn process_period(&mut self, frames: &mut [Frame]) {
+        let n = frames.len();
+        let into_period = (self.clock % CONTROL_FRAMES as u64) as usize;
+        if into_period == 0 {
+            self.start_period();
+        }
+        let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
+        for (f, (l, r)) in frames.iter().zip(left.iter_mut().zip(right.iter_mut())) {
+            (*l, *r) = (f.left, f.right);
+        }
+        self.clock += n as u64;
+        if !self.engaged {
+            // Bypassed: exactly the input, delayed like the engaged path.
+            self.drive.process(left, right);
+            self.wow.process_still(left, right);
+            for (f, (l, r)) in frames.iter_mut().zip(left.iter().zip(right.iter())) {
+                *f = Frame::new(*l, *r);
+            }
+            return;
+        }
+        for (m, f) in self.clean_mid[..n].iter_mut().zip(frames.iter()) {
+            *m = 0.5 * (f.left + f.right);
+        }
+        self.drive.process(left, right);
+        self.band.process(left, right);
+        self.bits.process(left, right);
+        self.rate.process(left, right);
+        self.wow.process(left, right);
+        self.noise.process(left, right);
+        for (m, (l, r)) in self.spoiled_mid[..n].iter_mut().zip(left.iter().zip(right.iter())) {
+            *m = 0.5 * (l + r);
+        }
+        self.matcher.measure(&self.clean_mid[..n], &self.spoiled_mid[..n]);
+        // The loudness gain glides across the period, frame by frame of the period (not of the chunk).
+        let (from, to) = self.gain;
+        let step = (to - from) / CONTROL_FRAMES as f32;
+        let mut finite = true;
+        for (k, (f, (l, r))) in frames.iter_mut().zip(left.iter().zip(right.iter())).enumerate() {
+            let at = into_period + k + 1;
+            let g = if at == CONTROL_FRAMES { to } else { from + step * at as f32 };
+            let (l, r) = (crate::mix::effects::flush(l * g), crate::mix::effects::flush(r * g));
+            finite &= (l + r).is_finite();
+            *f = Frame::new(l, r);
+        }
+        if !finite {
+            // A fault (a non-finite input): silence, and start the stages over.
+            frames.iter_mut().for_each(|f| *f = Frame::ZERO);
+            self.reset_all();
+        }
+    }
+
+    /// At each grid point: the amount takes its next step, and the loudness gain of the period just measured
+    /// becomes the target of this one (a period late, 0.3 ms: nothing to hear, and independent of chunking).
+    fn start_period(&mut self) {
+        if self.engaged {
+            let to = self.matcher.finish_period(self.amount > 0.0);
+            self.gain = (self.gain.1, to);
+            if self.amount == 0.0 && self.periods_left == 0 && self.gain == (1.0, 1.0) {
+                // Back to clean with the gain at exactly 1: every stage is at identity, so bypassing from here
+                // on is seamless.
+                self.engaged = false;
+            }
+        }
+        if self.periods_left > 0 {
+            self.periods_left -= 1;
+            self.amount = if self.periods_left == 0 { self.target } else { self.amount + self.step };
+            if self.amount > 0.0 && !self.engaged {
+                // Switching on: the delays already hold the signal; the rest starts from rest.
+                self.drive.clear_wet();
+                self.band.reset();
+                self.rate.reset();
+                self.noise.reset();
+                self.matcher.reset();
+                self.gain = (1.0, 1.0);
+                self.engaged = true;
+            }
+            self.apply_amount();
+        }
+    }
+
+    fn reset_all(&mut self) {
+        self.drive.reset();
+        self.band.reset();
+        self.bits.reset();
+        self.rate.reset();
+        self.wow.reset();
+        self.noise.reset();
+        self.matcher.reset();
+        self.gain = (1.0, 1.0);
+    }
+}
+
+impl Effect for Spoil {
+    fn init(&mut self, sample_rate: u32, _internal_buffer_size: usize) {
+        self.on_change_sample_rate(sample_rate);
+    }
+
+    fn on_change_sample_rate(&mut self, sample_rate: u32) {
+        let commands = self.commands.take();
+        *self =
+            Spoil::new(commands.expect("the reader is only taken here"), self.target, self.seed, sample_rate as f32);
+    }
+
+    fn on_start_processing(&mut self) {
+        let Some(command) = self.commands.as_mut().and_then(|c| c.read()) else { return };
+        let periods = (command.ramp_s * self.sample_rate / CONTROL_FRAMES as f32).round().max(1.0) as u32;
+        self.target = command.amount;
+        self.step = (command.amount - self.amount) / periods as f32;
+        self.periods_left = periods;
+    }
+
+    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
+        let mut rest = input;
+        while !rest.is_empty() {
+            let into_period = (self.clock % CONTROL_FRAMES as u64) as usize;
+            let n = (CONTROL_FRAMES - into_period).min(rest.len());
+            let (head, tail) = rest.split_at_mut(n);
+            self.process_period(head);
+            rest = tail;
+        }
+    }
+}
+
+/// Commands for a lone stage.
+#[derive(Clone, Copy, Debug)]
+struct StageCommand<S: Copy> {
+    settings: S,
+}
+
+/// Any one stage as a kira effect, for using it alone (and for testing it alone in a real kira graph).
+pub struct StageBuilder<S: Stage> {
+    pub settings: S::Settings,
+}
+
+pub struct StageHandle<S: Stage> {
+    commands: CommandWriter<StageCommand<S::Settings>>,
+}
+
+impl<S: Stage> StageHandle<S> {
+    /// Takes effect at the start of the next block.
+    pub fn set(&mut self, settings: S::Settings) {
+        self.commands.write(StageCommand { settings });
+    }
+}
+
+struct StageEffect<S: Stage> {
+    settings: S::Settings,
+    stage: Option<S>,
+    commands: CommandReader<StageCommand<S::Settings>>,
+    left: Vec<f32>,
+    right: Vec<f32>,
+}
+
+impl<S: Stage> EffectBuilder for StageBuilder<S> {
+    type Handle = StageHandle<S>;
+
+    fn build(self) -> (Box<dyn Effect>, StageHandle<S>) {
+        let (writer, reader) = command_writer_and_reader();
+        let effect = StageEffect::<S> {
+            settings: self.settings,
+            stage: None,
+            commands: reader,
+            left: vec![0.0; MAX_BLOCK],
+            right: vec![0.0; MAX_BLOCK],
+        };
+        (Box::new(effect), StageHandle { commands: writer })
+    }
+}
+
+impl<S: Stage> Effect for StageEffect<S> {
+    fn init(&mut self, sample_rate: u32, _internal_buffer_size: usize) {
+        self.stage = Some(S::new(sample_rate as f32, &self.settings));
+    }
+
+    fn on_change_sample_rate(&mut self, sample_rate: u32) {
+        self.stage = Some(S::new(sample_rate as f32, &self.settings));
+    }
+
+    fn on_start_processing(&mut self) {
+        if let Some(command) = self.commands.read() {
+            self.settings = command.settings;
+            if let Some(stage) = &mut self.stage {
+                stage.set(&command.settings);
+            }
+        }
+    }
+
+    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
+        let Some(stage) = &mut self.stage else { return };
+        for part in input.chunks_mut(MAX_BLOCK) {
+            let n = part.len();
+            let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
+            for (f, (l, r)) in part.iter().zip(left.iter_mut().zip(right.iter_mut())) {
+                (*l, *r) = (f.left, f.right);
+            }
+            stage.process(left, right);
+            let mut finite = true;
+            for (f, (l, r)) in part.iter_mut().zip(left.iter().zip(right.iter())) {
+                finite &= (l + r).is_finite();
+                *f = Frame::new(crate::mix::effects::flush(*l), crate::mix::effects::flush(*r));
+            }
+            if !finite {
+                part.iter_mut().for_each(|f| *f = Frame::ZERO);
+                stage.reset();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use kira::info::MockInfoBuilder;
+
+    pub fn sine(hz: f32, amp: f32, frames: usize) -> Vec<f32> {
+        (0..frames).map(|n| amp * (std::f64::consts::TAU * hz as f64 * n as f64 / 48_000.0).sin() as f32).collect()
+    }
+
+    pub fn rms(x: &[f32]) -> f32 {
+        (x.iter().map(|v| (v * v) as f64).sum::<f64>() / x.len().max(1) as f64).sqrt() as f32
+    }
+
+    /// Runs a mono signal through a stage (both channels the same), in blocks of [`MAX_BLOCK`].
+    pub fn process_mono<S: Stage>(stage: &mut S, x: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(x.len());
+        for chunk in x.chunks(MAX_BLOCK) {
+            let (mut l, mut r) = (chunk.to_vec(), chunk.to_vec());
+            stage.process(&mut l, &mut r);
+            out.extend(l);
+        }
+        out
+    }
+
+    /// Energy of `x` between `lo` and `hi` Hz (a plain DFT over the whole signal, Hann-windowed).
+    pub fn band_energy(x: &[f32], sample_rate: f32, lo: f32, hi: f32) -> f64 {
+        let n = x.len();
+        let windowed: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| v as f64 * (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()))
+            .collect();
+        let bin_hz = sample_rate as f64 / n as f64;
+        let (first, last) = ((lo as f64 / bin_hz).ceil() as usize, ((hi as f64 / bin_hz).floor() as usize).min(n / 2));
+        // Goertzel per bin keeps this dependency-free; the tests use short signals or narrow bands.
+        (first..=last)
+            .map(|k| {
+                let w = std::f64::consts::TAU * k as f64 / n as f64;
+                let c = 2.0 * w.cos();
+                let (mut s1, mut s2) = (0.0, 0.0);
+                for &v in &windowed {
+                    let s0 = v + c * s1 - s2;
+                    s2 = s1;
+                    s1 = s0;
+                }
+                s1 * s1 + s2 * s2 - c * s1 * s2
+            })
+            .sum()
+    }
+
+    fn spoil(amount: f32) -> (Box<dyn Effect>, SpoilHandle) {
+        let (mut fx, handle) = SpoilBuilder { amount, seed: 3 }.build();
+        fx.init(48_000, 128);
+        (fx, handle)
+    }
+
+    fn run(fx: &mut Box<dyn Effect>, x: &[f32], block: usize) -> Vec<f32> {
+        let info = MockInfoBuilder::new().build();
+        let mut out = Vec::with_capacity(x.len());
+        for chunk in x.chunks(block) {
+            let mut frames: Vec<Frame> = chunk.iter().map(|&v| Frame::new(v, -0.5 * v)).collect();
+            fx.on_start_processing();
+            fx.process(&mut frames, 1.0 / 48_000.0, &info);
+            out.extend(frames.iter().map(|f| f.left));
+        }
+        out
+    }
+
+    #[test]
+    fn zero_is_an_exact_delay() {
+        let (mut fx, _h) = spoil(0.0);
+        let x = sine(440.0, 0.7, 10_000);
+        let y = run(&mut fx, &x, 128);
+        let l = latency_frames(48_000);
+        assert_eq!(&y[l..], &x[..10_000 - l]);
+    }
+
+    #[test]
+    fn the_macro_returns_to_an_exact_delay_after_spoiling() {
+        let (mut fx, mut handle) = spoil(0.0);
+        let x = sine(440.0, 0.7, 96_000);
+        let info = MockInfoBuilder::new().build();
+        let mut out = Vec::new();
+        for (b, chunk) in x.chunks(128).enumerate() {
+            if b == 20 {
+                handle.set(0.8, 0.05);
+            }
+            if b == 200 {
+                handle.set(0.0, 0.05);
+            }
+            let mut frames: Vec<Frame> = chunk.iter().map(|&v| Frame::new(v, v)).collect();
+            fx.on_start_processing();
+            fx.process(&mut frames, 1.0 / 48_000.0, &info);
+            out.extend(frames.iter().map(|f| f.left));
+        }
+        let l = latency_frames(48_000);
+        let spoiled = (30 * 128..190 * 128).filter(|&n| out[n] != x[n - l]).count();
+        assert!(spoiled > 10_000, "the middle should be spoiled");
+        // A second after the return the output is the delayed input again, bit for bit.
+        assert_eq!(&out[96_000 - 20_000..], &x[96_000 - 20_000 - l..96_000 - l]);
+    }
+
+    #[test]
+    fn block_size_does_not_change_the_output() {
+        let x = sine(220.0, 0.5, 20_000);
+        let (mut a, mut ha) = spoil(0.3);
+        let (mut b, mut hb) = spoil(0.3);
+        ha.set(0.9, 0.1);
+        hb.set(0.9, 0.1);
+        assert!(run(&mut a, &x, 128) == run(&mut b, &x, 128), "two runs differ");
+        let (mut c, mut hc) = spoil(0.3);
+        hc.set(0.9, 0.1);
+        let (mut d, mut hd) = spoil(0.3);
+        hd.set(0.9, 0.1);
+        // Different chunking, with the command read at the first chunk in both.
+        let first = run(&mut c, &x[..128], 128);
+        let rest = run(&mut c, &x[128..], 37);
+        let whole = run(&mut d, &x, 128);
+        let chunked = [first, rest].concat();
+        let differ = chunked.iter().zip(&whole).position(|(a, b)| a != b);
+        assert!(differ.is_none(), "chunking changed the output from frame {differ:?}");
+    }
+
+    #[test]
+    fn non_finite_input_is_silenced() {
+        let (mut fx, _h) = spoil(0.5);
+        let mut x = sine(220.0, 0.5, 1024);
+        x[300] = f32::NAN;
+        let y = run(&mut fx, &x, 128);
+        assert!(y.iter().all(|v| v.is_finite() && !v.is_subnormal()));
+        let after = run(&mut fx, &sine(220.0, 0.5, 4800), 128);
+        assert!(after.iter().all(|v| v.is_finite()) && rms(&after) > 0.1);
+    }
+
+    #[test]
+    fn a_lone_stage_runs_as_a_kira_effect() {
+        let (mut fx, mut handle) = StageBuilder::<BitDepth> { settings: BitDepthSettings { bits: 24.0 } }.build();
+        fx.init(48_000, 128);
+        let x = sine(440.0, 0.9, 512);
+        assert_eq!(run(&mut fx, &x, 128), x);
+        handle.set(BitDepthSettings { bits: 2.0 });
+        let y = run(&mut fx, &x, 128);
+        let mut levels: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        assert!(levels.len() <= 4);
+    }
+
+    #[test]
+    fn the_curves_start_at_identity_and_end_strong() {
+        let clean = curves(0.0, 48_000.0, 1);
+        assert_eq!(clean.drive.mix, 0.0);
+        assert_eq!(clean.band, BandLimitSettings { highpass_hz: 0.0, lowpass_hz: f32::INFINITY });
+        assert!(clean.bits.bits >= bit_depth::OFF_BITS);
+        assert_eq!(clean.rate.hold_hz, 48_000.0);
+        assert_eq!(clean.wow, WowFlutterSettings::STILL);
+        assert_eq!((clean.noise.hiss_rms, clean.noise.crackle_per_s), (0.0, 0.0));
+        let full = curves(1.0, 48_000.0, 1);
+        assert!((full.band.lowpass_hz - 3200.0).abs() < 1.0 && (full.band.highpass_hz - 300.0).abs() < 1.0);
+        assert!((full.bits.bits - 8.0).abs() < 1e-4 && (full.rate.hold_hz - 4000.0).abs() < 1.0);
+    }
+}
+
+#[cfg(test)]
+mod loudness_tests {
+    use super::tests::sine;
+    use super::*;
+    use kira::info::MockInfoBuilder;
+
+    fn lufs(frames: &[Frame]) -> f64 {
+        let mut m = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::I).unwrap();
+        let inter: Vec<f32> = frames.iter().flat_map(|f| [f.left, f.right]).collect();
+        m.add_frames_f32(&inter).unwrap();
+        m.loudness_global().unwrap()
+    }
+
+    #[test]
+    fn the_effect_alone_keeps_white_noise_and_a_tone_at_their_loudness() {
+        let mut seed = 1u32;
+        let white: Vec<f32> = (0..48_000 * 6)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed as f32 / u32::MAX as f32 - 0.5) * 0.4
+            })
+            .collect();
+        let tone = sine(500.0, 0.25, 48_000 * 6);
+        for (name, x) in [("white", white), ("tone", tone)] {
+            let input: Vec<Frame> = x.iter().map(|&v| Frame::new(v, v)).collect();
+            let clean = lufs(&input);
+            let mut report = Vec::new();
+            for amount in [0.25f32, 0.5, 0.8, 1.0] {
+                let (mut fx, _) = SpoilBuilder { amount, seed: 1 }.build();
+                fx.init(48_000, 128);
+                let info = MockInfoBuilder::new().build();
+                let mut out = input.clone();
+                for chunk in out.chunks_mut(128) {
+                    fx.process(chunk, 1.0 / 48_000.0, &info);
+                }
+                let delta = lufs(&out) - clean;
+                report.push(format!("{amount}: {delta:+.2}"));
+                assert!(delta.abs() < 0.5, "{name} at {amount}: {delta:+.2} LU");
+            }
+            eprintln!("{name}: {}", report.join(", "));
+        }
+    }
+}
