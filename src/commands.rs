@@ -156,6 +156,12 @@ pub fn inspect(scene: &Scene) -> String {
             m.spoil,
         );
     }
+    // What each spoil amount does, stage by stage (at 48 kHz).
+    let describe = |amount: f32| crate::mix::effects::spoil::curves(amount, 48_000.0, 0).describe();
+    for (stem, m) in scene.stems.iter().zip(&mixes).filter(|(_, m)| m.spoil > 0.0) {
+        let _ = writeln!(s, "spoil {:<10} {:.2}: {}", truncate(&stem.name, 10), m.spoil, describe(m.spoil));
+    }
+    let _ = writeln!(s, "master spoil {:.2}: {}", scene.master_spoil, describe(scene.master_spoil));
     s
 }
 

@@ -190,6 +190,7 @@ pub fn bridge<B: Backend + Send + 'static>(
     let room_changed = audio.applied_room.as_ref().is_none_or(|r| {
         r.room != doc.scene.room
             || r.master_gain_db != doc.scene.master_gain_db
+            || r.master_spoil != doc.scene.master_spoil
             || r.ceiling_dbtp != doc.scene.ceiling_dbtp
     });
     if audio.applied.len() != count {

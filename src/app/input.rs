@@ -1,5 +1,5 @@
-//! Mouse, keyboard and gamepad: picking, dragging (one body or a group), resizing, the orbit camera, the
-//! shortcuts, and the gamepad mapping. Every edit is preceded by an undo checkpoint.
+//! Mouse, keyboard and gamepad: picking, dragging (one body or a group), resizing, spoiling, the orbit camera,
+//! the shortcuts, and the gamepad mapping. Every edit is preceded by an undo checkpoint.
 
 use bevy::input::gamepad::{Gamepad, GamepadButton};
 use bevy::input::mouse::{MouseScrollUnit, MouseWheel};
@@ -9,7 +9,9 @@ use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 
 use super::audio::TransportCommand;
-use super::stems::{BodySize, Muted, SceneCommand, Selected, Solo, StageSet, StemBody, clamp_position, clamp_size};
+use super::stems::{
+    BodySize, Muted, SceneCommand, Selected, Solo, Spoil, StageSet, StemBody, clamp_position, clamp_size,
+};
 
 /// The camera orbits a point on the stage: yaw around the vertical, pitch above the floor, distance.
 #[derive(Component, Debug, Clone, Copy)]
@@ -45,14 +47,28 @@ pub struct UiFocus {
 #[derive(Resource, Debug, Default)]
 pub struct Hovered(pub Option<Entity>);
 
-/// A drag in progress: where it started and where each selected body was.
+/// A drag in progress: where it started and where each selected body was (and how spoiled).
 #[derive(Resource, Debug, Default)]
 pub struct DragState {
     active: bool,
     vertical: bool,
+    /// R held when the drag started: the drag spoils instead of moving (up = more).
+    spoiling: bool,
     anchor: Vec3,
-    starts: Vec<(Entity, Vec3)>,
+    screen_anchor: Vec2,
+    starts: Vec<(Entity, Vec3, f32)>,
 }
+
+/// Held while dragging a body, the drag spoils it instead of moving it.
+pub const SPOIL_KEY: KeyCode = KeyCode::KeyR;
+/// Pixels of vertical drag from no spoil to full spoil.
+pub const SPOIL_DRAG_PX: f32 = 250.0;
+/// Spoil per second at full trigger while the gamepad's West button is held.
+pub const TRIGGER_SPOIL_PER_S: f32 = 0.5;
+
+/// "Spoil a little everywhere" (E, or the button in the room panel): a different small amount per stem.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct SpoilEverywhere;
 
 /// Metres per second at full stick deflection, floor and height.
 pub const STICK_SPEED_M_S: f32 = 2.0;
@@ -72,10 +88,11 @@ impl Plugin for StageInputPlugin {
             .init_resource::<Hovered>()
             .init_resource::<DragState>()
             .init_resource::<GamepadGesture>()
+            .add_message::<SpoilEverywhere>()
             .configure_sets(Update, (StageSet::Input, StageSet::Document).chain())
             .add_systems(
                 Update,
-                (keyboard_shortcuts, mouse_wheel, orbit_with_mouse, gamepad_control, place_camera)
+                (keyboard_shortcuts, mouse_wheel, orbit_with_mouse, gamepad_control, spoil_everywhere, place_camera)
                     .chain()
                     .in_set(StageSet::Input),
             );
@@ -165,7 +182,7 @@ pub fn on_drag_start(
     start: On<Pointer<DragStart>>,
     keys: Res<ButtonInput<KeyCode>>,
     camera: Option<Single<(&Camera, &GlobalTransform), With<OrbitCamera>>>,
-    bodies: Query<(Entity, &Transform, Has<Selected>), With<StemBody>>,
+    bodies: Query<(Entity, &Transform, Has<Selected>, &Spoil), With<StemBody>>,
     mut drag: ResMut<DragState>,
     mut requests: MessageWriter<SceneCommand>,
 ) {
@@ -175,7 +192,9 @@ pub fn on_drag_start(
     let Some(camera) = camera else { return };
     let (camera, camera_transform) = *camera;
     let target = start.event_target();
-    let Ok((_, grabbed, _)) = bodies.get(target) else { return };
+    let Ok((_, grabbed, _, grabbed_spoil)) = bodies.get(target) else { return };
+    let grabbed_spoil = grabbed_spoil.0;
+    let spoiling = keys.pressed(SPOIL_KEY);
     let vertical = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::AltLeft]);
     let screen = start.pointer_location.position;
     let grabbed = grabbed.translation;
@@ -187,27 +206,37 @@ pub fn on_drag_start(
     let Some(anchor) = anchor else { return };
     // The grabbed body moves with its group; if it was not part of the selection it moves alone (on_press
     // has just selected it, but that command lands after this observer).
-    let mut starts: Vec<(Entity, Vec3)> = bodies
+    let mut starts: Vec<(Entity, Vec3, f32)> = bodies
         .iter()
-        .filter(|(e, _, selected)| *selected && *e != target)
-        .map(|(e, t, _)| (e, t.translation))
+        .filter(|(e, _, selected, _)| *selected && *e != target)
+        .map(|(e, t, _, spoil)| (e, t.translation, spoil.0))
         .collect();
     let target_selected = bodies.get(target).is_ok_and(|b| b.2);
     if !target_selected && !keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]) {
         starts.clear();
     }
-    starts.push((target, grabbed));
+    starts.push((target, grabbed, grabbed_spoil));
     requests.write(SceneCommand::Checkpoint);
-    *drag = DragState { active: true, vertical, anchor, starts };
+    *drag = DragState { active: true, vertical, spoiling, anchor, screen_anchor: screen, starts };
 }
 
 pub fn on_drag(
     event: On<Pointer<Drag>>,
     camera: Option<Single<(&Camera, &GlobalTransform), With<OrbitCamera>>>,
     drag: Res<DragState>,
-    mut bodies: Query<&mut Transform, With<StemBody>>,
+    mut bodies: Query<(&mut Transform, &mut Spoil), With<StemBody>>,
 ) {
     if event.button != PointerButton::Primary || !drag.active {
+        return;
+    }
+    if drag.spoiling {
+        // Up the screen is more spoil; every dragged body moves by the same amount from where it was.
+        let change = (drag.screen_anchor.y - event.pointer_location.position.y) / SPOIL_DRAG_PX;
+        for (entity, _, start) in &drag.starts {
+            if let Ok((_, mut spoil)) = bodies.get_mut(*entity) {
+                spoil.set_if_neq(Spoil((start + change).clamp(0.0, 1.0)));
+            }
+        }
         return;
     }
     let Some(camera) = camera else { return };
@@ -225,8 +254,8 @@ pub fn on_drag(
     } else {
         delta.y = 0.0;
     }
-    for (entity, start) in &drag.starts {
-        if let Ok(mut t) = bodies.get_mut(*entity) {
+    for (entity, start, _) in &drag.starts {
+        if let Ok((mut t, _)) = bodies.get_mut(*entity) {
             t.translation = clamp_position(*start + delta);
         }
     }
@@ -331,7 +360,7 @@ fn place_camera(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<Orbit
 
 /// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves; space plays or
 /// pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body; Esc clears;
-/// C puts the camera back.
+/// C puts the camera back; E spoils a little everywhere.
 #[allow(clippy::too_many_arguments)]
 fn keyboard_shortcuts(
     keys: Res<ButtonInput<KeyCode>>,
@@ -342,6 +371,7 @@ fn keyboard_shortcuts(
     mut camera: Query<&mut OrbitCamera>,
     mut requests: MessageWriter<SceneCommand>,
     mut transport_requests: MessageWriter<TransportCommand>,
+    mut everywhere: MessageWriter<SpoilEverywhere>,
 ) {
     if focus.keyboard {
         return;
@@ -382,6 +412,9 @@ fn keyboard_shortcuts(
     }
     if keys.just_pressed(KeyCode::Tab) {
         select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), if shift { -1 } else { 1 });
+    }
+    if keys.just_pressed(KeyCode::KeyE) {
+        everywhere.write(SpoilEverywhere);
     }
     if keys.just_pressed(KeyCode::KeyC) {
         for mut orbit in &mut camera {
@@ -444,15 +477,18 @@ fn select_step(commands: &mut Commands, bodies: impl Iterator<Item = (Entity, us
 pub struct GamepadGesture(bool);
 
 /// The gamepad: shoulders select the previous/next body, the left stick moves the selection over the floor
-/// (relative to the camera), the right stick raises and lowers it, the triggers shrink and grow it, South
-/// mutes, East solos, Start plays or pauses.
+/// (relative to the camera), the right stick raises and lowers it, the triggers shrink and grow it (with West
+/// held: spoil it less and more), South mutes, East solos, Start plays or pauses.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn gamepad_control(
     time: Res<Time>,
     gamepads: Query<&Gamepad>,
     camera: Query<&GlobalTransform, With<OrbitCamera>>,
     mut commands: Commands,
-    mut bodies: Query<(Entity, &StemBody, &mut Transform, &mut BodySize, Has<Selected>), Without<OrbitCamera>>,
+    mut bodies: Query<
+        (Entity, &StemBody, &mut Transform, &mut BodySize, &mut Spoil, Has<Selected>),
+        Without<OrbitCamera>,
+    >,
     mut toggles: Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
     mut gesture: ResMut<GamepadGesture>,
     mut requests: MessageWriter<SceneCommand>,
@@ -463,7 +499,7 @@ fn gamepad_control(
     for pad in &gamepads {
         if pad.just_pressed(GamepadButton::LeftTrigger) || pad.just_pressed(GamepadButton::RightTrigger) {
             let step = if pad.just_pressed(GamepadButton::LeftTrigger) { -1 } else { 1 };
-            select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), step);
+            select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.5)), step);
         }
         if pad.just_pressed(GamepadButton::Start) {
             transport.write(TransportCommand::TogglePlay);
@@ -488,8 +524,11 @@ fn gamepad_control(
         let (forward, right) = floor_axes(camera.iter().next());
         let step =
             (forward * stick.y + right * stick.x) * STICK_SPEED_M_S * dt + Vec3::Y * lift * HEIGHT_SPEED_M_S * dt;
-        let scale = 2f32.powf(grow * TRIGGER_SIZE_OCTAVES_PER_S * dt);
-        for (_, _, mut t, mut size, selected) in &mut bodies {
+        // West held turns the triggers from size into spoil.
+        let spoiling = pad.pressed(GamepadButton::West);
+        let scale = if spoiling { 1.0 } else { 2f32.powf(grow * TRIGGER_SIZE_OCTAVES_PER_S * dt) };
+        let spoil_step = if spoiling { grow * TRIGGER_SPOIL_PER_S * dt } else { 0.0 };
+        for (_, _, mut t, mut size, mut spoil, selected) in &mut bodies {
             if selected {
                 if step != Vec3::ZERO {
                     t.translation = clamp_position(t.translation + step);
@@ -497,12 +536,36 @@ fn gamepad_control(
                 if scale != 1.0 {
                     size.0 = clamp_size(size.0 * scale);
                 }
+                if spoil_step != 0.0 {
+                    spoil.0 = (spoil.0 + spoil_step).clamp(0.0, 1.0);
+                }
             }
         }
     }
     if !any_motion {
         gesture.0 = false;
     }
+}
+
+/// Gives every stem a different small spoil (see [`crate::mix::effects::spoil::a_little_everywhere`]); each
+/// press deals the amounts out afresh.
+fn spoil_everywhere(
+    mut requests: MessageReader<SpoilEverywhere>,
+    mut bodies: Query<(&StemBody, &mut Spoil)>,
+    mut round: Local<u32>,
+    mut checkpoints: MessageWriter<SceneCommand>,
+) {
+    if requests.read().count() == 0 {
+        return;
+    }
+    checkpoints.write(SceneCommand::Checkpoint);
+    let amounts = crate::mix::effects::spoil::a_little_everywhere(bodies.iter().count(), *round);
+    for (body, mut spoil) in &mut bodies {
+        if let Some(&amount) = amounts.get(body.index) {
+            spoil.set_if_neq(Spoil(amount));
+        }
+    }
+    *round += 1;
 }
 
 /// Forward and right on the floor as the camera sees them; without a camera, forward is the listener's (-Z).

@@ -1,13 +1,13 @@
 //! What the stage draws: the floor with Hall's zones as rings, the listener, and one body per stem (colour,
 //! radius from size, a halo on the floor that grows with the reverb share, a glow that follows its meter, a
-//! grey ghost when it cannot be heard).
+//! grey ghost when it cannot be heard, and a jagged, grainy, colour-speckled shell that grows with its spoil).
 
 use bevy::picking::Pickable;
 use bevy::prelude::*;
 
 use super::audio::{LiveMixes, Meters};
 use super::input::{self, OrbitCamera};
-use super::stems::{BodySize, Muted, Selected, Solo, StemBody};
+use super::stems::{BodySize, Muted, Selected, Solo, Spoil, StemBody};
 use crate::mix::mapping::{EAR_HEIGHT_M, Zone};
 
 /// One colour per stem (in scene order, repeating): well apart in hue and readable on a projector.
@@ -55,6 +55,60 @@ pub enum PartKind {
     Stalk,
     /// The ring that marks a selected body.
     SelectionRing,
+    /// The rough shell of a spoiled body: spikes, facets and speckled colour that grow with the amount.
+    Rough,
+}
+
+/// How many degrees of roughness the shell has (one mesh each; a spoil amount picks the nearest above it).
+pub const ROUGH_LEVELS: usize = 6;
+/// Below this spoil the shell is hidden.
+const ROUGH_FROM: f32 = 0.005;
+
+/// The shell for roughness `level` of [`ROUGH_LEVELS`]: an icosphere whose vertices are pushed in and out
+/// by a fixed pseudo-random amount (jagged edge), cut into flat facets (grain), each facet's colour
+/// scattered around white (colour noise; the material's colour multiplies it). Deterministic.
+pub fn rough_mesh(level: usize) -> Mesh {
+    let amount = level.clamp(1, ROUGH_LEVELS) as f32 / ROUGH_LEVELS as f32;
+    let mut mesh = Sphere::new(1.0).mesh().ico(2).expect("ico 2 is a valid subdivision");
+    let hash = |i: u32, salt: u32| {
+        let mut x = i.wrapping_mul(0x9E37_79B9) ^ salt.wrapping_mul(0x85EB_CA6B);
+        x ^= x >> 15;
+        x = x.wrapping_mul(0x2C1B_3C6D);
+        x ^= x >> 12;
+        (x & 0xFFFF) as f32 / 65_535.0
+    };
+    if let Some(positions) = mesh.attribute(Mesh::ATTRIBUTE_POSITION).and_then(|a| a.as_float3()) {
+        // Spikes reach out up to 10 % (a hint) .. 55 % (fully spoiled) past the body; dents hide inside it.
+        let reach = 0.1 + 0.45 * amount;
+        let moved: Vec<[f32; 3]> = positions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let d = 0.97 + reach * (hash(i as u32, 1).powi(3) * 1.3 - 0.3).max(0.0);
+                [p[0] * d, p[1] * d, p[2] * d]
+            })
+            .collect();
+        mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, moved);
+    }
+    mesh.duplicate_vertices();
+    mesh.compute_flat_normals();
+    let vertices = mesh.count_vertices();
+    let speckle = 0.25 + 0.75 * amount;
+    let colours: Vec<[f32; 4]> = (0..vertices)
+        .map(|v| {
+            let facet = (v / 3) as u32;
+            let bright = 1.0 + speckle * (hash(facet, 2) - 0.5);
+            let tint = |salt| (bright * (1.0 + 0.6 * speckle * (hash(facet, salt) - 0.5))).max(0.0);
+            [tint(3), tint(4), tint(5), 1.0]
+        })
+        .collect();
+    mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, colours);
+    mesh
+}
+
+/// Which of the [`ROUGH_LEVELS`] shells shows `spoil` (0 = none).
+pub fn rough_level(spoil: f32) -> usize {
+    if spoil < ROUGH_FROM { 0 } else { ((spoil * ROUGH_LEVELS as f32).ceil() as usize).clamp(1, ROUGH_LEVELS) }
 }
 
 /// The last look a body's material was given, so materials are only touched when it visibly changes.
@@ -68,6 +122,8 @@ struct BodyLook {
 #[derive(Resource)]
 struct StageMeshes {
     sphere: Handle<Mesh>,
+    /// The rough shells, from a hint (index 0) to fully spoiled.
+    rough: Vec<Handle<Mesh>>,
     disc: Handle<Mesh>,
     ring: Handle<Mesh>,
     stalk: Handle<Mesh>,
@@ -164,6 +220,7 @@ fn build_stage(
 
     commands.insert_resource(StageMeshes {
         sphere: meshes.add(Sphere::new(1.0).mesh().ico(5).expect("ico 5 is a valid subdivision")),
+        rough: (1..=ROUGH_LEVELS).map(|level| meshes.add(rough_mesh(level))).collect(),
         disc: meshes.add(Circle::new(1.0).mesh().resolution(64)),
         ring: meshes.add(Annulus::new(0.92, 1.0).mesh().resolution(64)),
         stalk: meshes.add(Cylinder::new(0.012, 1.0)),
@@ -202,11 +259,18 @@ fn dress_new_bodies(
             alpha_mode: AlphaMode::Blend,
             ..default()
         });
+        let rough = materials.add(StandardMaterial {
+            base_color: colour,
+            perceptual_roughness: 1.0,
+            alpha_mode: AlphaMode::Opaque,
+            ..default()
+        });
         let flat = Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2);
         let parts = [
             (PartKind::Halo, meshes.disc.clone(), halo, flat),
             (PartKind::Stalk, meshes.stalk.clone(), meshes.stalk_material.clone(), Quat::IDENTITY),
             (PartKind::SelectionRing, meshes.ring.clone(), meshes.selection_material.clone(), flat),
+            (PartKind::Rough, meshes.rough[0].clone(), rough, Quat::from_rotation_y(body.index as f32 * 1.7)),
         ];
         for (kind, mesh, material, rotation) in parts {
             commands.spawn((
@@ -225,19 +289,21 @@ fn dress_new_bodies(
 #[allow(clippy::type_complexity)]
 fn follow_bodies(
     mut commands: Commands,
-    mut bodies: Query<(&mut Transform, &BodySize, Has<Selected>), (With<StemBody>, Without<BodyPart>)>,
-    mut parts: Query<(Entity, &BodyPart, &mut Transform, &mut Visibility), Without<StemBody>>,
+    mut bodies: Query<(&mut Transform, &BodySize, Has<Selected>, &Spoil), (With<StemBody>, Without<BodyPart>)>,
+    mut parts: Query<(Entity, &BodyPart, &mut Transform, &mut Visibility, &mut Mesh3d), Without<StemBody>>,
     mixes: Res<LiveMixes>,
     stems: Query<&StemBody>,
+    meshes: Res<StageMeshes>,
+    time: Res<Time>,
 ) {
-    for (mut t, size, _) in &mut bodies {
+    for (mut t, size, _, _) in &mut bodies {
         let r = body_radius(size.0);
         if t.scale.x != r {
             t.scale = Vec3::splat(r);
         }
     }
-    for (part_entity, part, mut t, mut visibility) in &mut parts {
-        let Ok((body, size, selected)) = bodies.get(part.body) else {
+    for (part_entity, part, mut t, mut visibility, mut mesh) in &mut parts {
+        let Ok((body, size, selected, spoil)) = bodies.get(part.body) else {
             commands.entity(part_entity).despawn();
             continue;
         };
@@ -254,6 +320,15 @@ fn follow_bodies(
             }
             PartKind::Stalk => (Vec3::new(p.x, p.y / 2.0, p.z), Vec3::new(1.0, p.y.max(0.001), 1.0), p.y > 0.01),
             PartKind::SelectionRing => (Vec3::new(p.x, 0.008, p.z), Vec3::splat(r * 1.35 + 0.05), selected),
+            PartKind::Rough => {
+                let level = rough_level(spoil.0);
+                if level > 0 && mesh.0 != meshes.rough[level - 1] {
+                    mesh.0 = meshes.rough[level - 1].clone();
+                }
+                // The shell turns, faster the more spoiled: restless rather than still.
+                t.rotate_y((0.15 + 0.6 * spoil.0) * time.delta_secs());
+                (p, Vec3::splat(r), level > 0)
+            }
         };
         t.translation = position;
         t.scale = scale;

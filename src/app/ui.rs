@@ -14,7 +14,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::audio::{LiveMixes, Meters, StemAudio, TransportCommand, TransportState};
 use super::export::ExportJob;
-use super::input::{OrbitCamera, UiFocus};
+use super::input::{OrbitCamera, SpoilEverywhere, UiFocus};
 use super::stage::{ZONE_RINGS, body_radius, stem_colour};
 use super::stems::{
     BodySize, GainTrim, History, Muted, SceneCommand, Selected, Solo, Spoil, StageScene, StemBody, clamp_position,
@@ -72,6 +72,7 @@ struct StageView<'w, 's> {
     export: ResMut<'w, ExportJob>,
     requests: MessageWriter<'w, SceneCommand>,
     transport_requests: MessageWriter<'w, TransportCommand>,
+    everywhere: MessageWriter<'w, SpoilEverywhere>,
     commands: Commands<'w, 's>,
     camera: Single<'w, 's, (&'static mut Camera, &'static GlobalTransform), With<OrbitCamera>>,
     window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
@@ -308,7 +309,7 @@ fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
     ui.label(
         egui::RichText::new(
             "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
-             wheel: zoom · C: reset view · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save",
+             wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save",
         )
         .weak()
         .small(),
@@ -346,14 +347,20 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
         ui.end_row();
         ui.label("spoil");
         let mut amount = spoil.0;
-        let r = ui
-            .add(egui::Slider::new(&mut amount, 0.0..=1.0).fixed_decimals(2))
-            .on_hover_text("saved with the scene; heard once the spoil stages land");
+        let r = ui.add(egui::Slider::new(&mut amount, 0.0..=1.0).fixed_decimals(2)).on_hover_text(
+            "roughs the stem up: drive, band-limit, bits, sample rate, wow, noise — loudness-matched. \
+                 Or hold R and drag the body up and down",
+        );
         checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
         if r.changed() {
             spoil.0 = amount;
         }
         ui.end_row();
+        if spoil.0 > 0.0 {
+            ui.label("");
+            ui.small(crate::mix::effects::spoil::curves(spoil.0, 48_000.0, 0).describe());
+            ui.end_row();
+        }
     });
     if checkpoint {
         view.requests.write(SceneCommand::Checkpoint);
@@ -395,6 +402,7 @@ fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
     ui.heading("Room and master");
     let mut room = view.doc.scene.room;
     let mut master = view.doc.scene.master_gain_db;
+    let mut master_spoil = view.doc.scene.master_spoil;
     let mut checkpoint = false;
     let mut changed = false;
     egui::Grid::new("room").num_columns(2).show(ui, |ui| {
@@ -409,13 +417,28 @@ fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
         slider(ui, "decay", &mut room.decay_s, limits::DECAY_S.0..=8.0, " s");
         slider(ui, "room size", &mut room.size, limits::ROOM_SIZE_M.0..=60.0, " m");
         slider(ui, "master", &mut master, -30.0..=12.0, " dB");
+        ui.label("master spoil");
+        let r = ui
+            .add(egui::Slider::new(&mut master_spoil, 0.0..=1.0).fixed_decimals(2))
+            .on_hover_text("the spoil stages on the whole mix (reverb included), loudness-matched");
+        checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
+        changed |= r.changed();
+        ui.end_row();
     });
+    if ui
+        .button("Spoil a little everywhere")
+        .on_hover_text("E: a different small spoil on every stem, one left pristine (press again to deal afresh)")
+        .clicked()
+    {
+        view.everywhere.write(SpoilEverywhere);
+    }
     if checkpoint {
         view.requests.write(SceneCommand::Checkpoint);
     }
     if changed {
         view.doc.scene.room = room;
         view.doc.scene.master_gain_db = master;
+        view.doc.scene.master_spoil = master_spoil;
         view.doc.dirty = true;
     }
     let m = &view.meters;

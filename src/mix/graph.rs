@@ -14,7 +14,7 @@ use kira::{AudioManager, AudioManagerSettings, Capacities, Tween};
 
 use super::effects::master::{MasterChainBuilder, MasterChainHandle, MasterMeter, MasterParams};
 use super::effects::reverb::{ReverbBus, ReverbParams, ReverbReturnBuilder, ReverbReturnHandle};
-use super::effects::spoil::{self, SpoilBuilder, SpoilHandle};
+use super::effects::spoil::{self, Hearing, SpoilBuilder, SpoilHandle};
 use super::effects::stem_chain::{StemChainBuilder, StemChainHandle, StemMeter, StemParams};
 use super::import::Audio;
 use super::mapping::{self, StemMix};
@@ -109,7 +109,8 @@ where
         let meter = Arc::new(MasterMeter::new());
         let mut main = MainTrackBuilder::new();
         let reverb = main.add_effect(ReverbReturnBuilder { params: reverb_params(&scene.room), bus: bus.clone() });
-        let master_spoil = main.add_effect(SpoilBuilder { amount: scene.master_spoil, seed: MASTER_SEED });
+        let master_spoil =
+            main.add_effect(SpoilBuilder { amount: scene.master_spoil, hearing: Hearing::FLAT, seed: MASTER_SEED });
         let (tap, output_tap) = if config.output_tap {
             let (producer, consumer) = rtrb::RingBuffer::new((config.sample_rate * OUTPUT_TAP_S) as usize);
             (Some(producer), Some(consumer))
@@ -134,7 +135,8 @@ where
             let stem_meter = Arc::new(StemMeter::default());
             let mut builder = TrackBuilder::new();
             // Spoiling is a property of the source, so it comes first: the reverb hears the spoiled stem.
-            let spoil = builder.add_effect(SpoilBuilder { amount: mix.spoil, seed: i as u64 + 1 });
+            let spoil =
+                builder.add_effect(SpoilBuilder { amount: mix.spoil, hearing: Hearing::of(mix), seed: i as u64 + 1 });
             let chain = builder.add_effect(StemChainBuilder {
                 initial: StemParams::from_mix(mix),
                 bus: bus.clone(),
@@ -301,7 +303,7 @@ where
     /// Moves stem `index` to a new mapping along a ramp of at least [`MIN_RAMP_S`].
     pub fn apply(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
         if let Some(voice) = self.voices.get_mut(index) {
-            voice.spoil.set(mix.spoil, ramp_s.max(MIN_RAMP_S));
+            voice.spoil.set(mix.spoil, Hearing::of(mix), ramp_s.max(MIN_RAMP_S));
             voice.chain.set(StemParams::from_mix(mix), ramp_s.max(MIN_RAMP_S));
         }
     }
@@ -310,7 +312,7 @@ where
     pub fn apply_room_and_master(&mut self, scene: &Scene, ramp_s: f32) {
         let ramp_s = ramp_s.max(MIN_RAMP_S);
         self.reverb.set(reverb_params(&scene.room), ramp_s);
-        self.master_spoil.set(scene.master_spoil, ramp_s);
+        self.master_spoil.set(scene.master_spoil, Hearing::FLAT, ramp_s);
         self.master.set(master_params(scene), ramp_s);
     }
 

@@ -107,3 +107,26 @@ fn every_scene_loads_renders_clean_and_says_what_it_communicates() {
     assert!(count >= 6, "the six workshop scenes are there");
     assert!(Path::new(&root().join("assets/LICENSES.md")).exists());
 }
+
+#[test]
+fn tchad_blake_spoiled_and_pristine_differ_only_in_spoil_and_match_in_loudness() {
+    let load = |name: &str| commands::load_for_render(&root().join("scenes").join(name), 48_000).unwrap();
+    let (spoiled, audio) = load("tchad-blake.ron");
+    let (pristine, _) = load("tchad-blake-pristine.ron");
+    assert_eq!(spoiled.stems.len(), pristine.stems.len());
+    for (a, b) in spoiled.stems.iter().zip(&pristine.stems) {
+        assert_eq!(
+            (&a.name, &a.file, a.position, a.size, a.gain_db),
+            (&b.name, &b.file, b.position, b.size, b.gain_db)
+        );
+        assert_eq!(b.spoil, 0.0);
+    }
+    assert!(spoiled.stems.iter().any(|s| s.spoil == 0.0) && spoiled.stems.iter().any(|s| s.spoil >= 0.5));
+    let options = RenderOptions { seconds: Some(20.0), ..Default::default() };
+    let b = offline::render(&spoiled, &audio, &options, &mut |_| {}).unwrap();
+    let a = offline::render(&pristine, &audio, &options, &mut |_| {}).unwrap();
+    let (la, lb) = (a.loudness.integrated_lufs, b.loudness.integrated_lufs);
+    eprintln!("tchad-blake: pristine {la:.2} LUFS, spoiled {lb:.2} LUFS");
+    assert!((la - lb).abs() <= 1.0, "pristine {la:.2} vs spoiled {lb:.2} LUFS");
+    assert!(a.interleaved != b.interleaved);
+}

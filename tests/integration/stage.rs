@@ -24,6 +24,10 @@ use crate::common::{SR, TempDir, db, energy, low_chord, scene_text, stem, write_
 /// Samples in one 60 Hz video frame, and in one audio block of the device we pretend to be.
 const FRAME: usize = SR as usize / 60;
 const BLOCK: usize = 128;
+/// The spoil macros' constant delay (a stem's and the master's): a change is heard this much later.
+fn latency() -> usize {
+    2 * proxemix::mix::effects::spoil::latency_frames(SR)
+}
 
 /// A headless stage over the offline backend with one stem (a low chord) at `z` metres straight ahead, ears'
 /// height, no reverb; the stem is selected and the transport rolls.
@@ -127,8 +131,8 @@ fn gamepad_stick_moves_the_selected_body_and_the_level_follows_the_distance_law(
     // 30 frames at full deflection: 0.5 s × 2 m/s.
     assert!((d1 - d0 - 1.0).abs() < 0.1, "moved {:.3} m", d1 - d0);
 
-    // Within one video frame plus one audio block the graph is at the new level.
-    render_energy(&mut app, FRAME + BLOCK);
+    // Within one video frame plus one audio block (plus the spoil macros' 3 ms delay) the graph is at the new level.
+    render_energy(&mut app, FRAME + BLOCK + latency());
     let after = render_energy(&mut app, SR as usize / 4);
     let measured = db(after / before);
     let law = -20.0 * (d1 / d0).log10() as f64;
@@ -149,14 +153,14 @@ fn m_mutes_the_selection_at_once_and_ctrl_z_brings_it_back() {
     press(&mut app, &[KeyCode::KeyM]);
     let muted = app.world_mut().query::<&Muted>().single(app.world()).unwrap().0;
     assert!(muted, "M muted the selected body");
-    render_energy(&mut app, FRAME + BLOCK);
+    render_energy(&mut app, FRAME + BLOCK + latency());
     let silent = render_energy(&mut app, FRAME * 4);
-    assert!(silent < playing * 1e-9, "muted within a frame and a block: {}", db(silent / playing));
+    assert!(silent < playing * 1e-9, "muted within a frame, a block and the delay: {}", db(silent / playing));
 
     press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
     let muted = app.world_mut().query::<&Muted>().single(app.world()).unwrap().0;
     assert!(!muted, "Ctrl+Z undid the mute");
-    render_energy(&mut app, FRAME + BLOCK);
+    render_energy(&mut app, FRAME + BLOCK + latency());
     let back = render_energy(&mut app, FRAME * 4);
     assert!(db(back / playing).abs() < 0.5, "back at the same level: {:.2} dB", db(back / playing));
 }

@@ -6,8 +6,77 @@
 //! (its 50 ms power above −80 dB and within 30 dB of its recent peak) do the averages move, so silences,
 //! fades and the hiss in them do not pump the gain. The spoiled signal is scaled by √(clean / spoiled),
 //! clamped to ±24 dB and moving at most 0.05 dB per control period.
+//!
+//! Both signals are first passed through the stem's own direct-path colour ([`Hearing`]: the height tilt, the
+//! proximity shelf and the air roll-off that follow in the stem chain), so that the loudness is matched as the
+//! listener hears the stem, not before it is placed: otherwise a far stem, whose air filter takes a top
+//! octave the band-limited spoiled signal no longer has, would come out louder spoiled than clean.
 
 use super::CONTROL_FRAMES;
+use crate::mix::effects::one_pole_coefficient;
+use crate::mix::mapping::{PROXIMITY_SHELF_HZ, StemMix, TILT_PIVOT_HZ};
+
+/// The spectral colour the stem chain gives the direct sound after the spoil stages.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hearing {
+    pub tilt_db: f32,
+    pub proximity_db: f32,
+    pub air_cutoff_hz: f32,
+    pub air_amount: f32,
+}
+
+impl Hearing {
+    /// No colour (the master bus).
+    pub const FLAT: Hearing =
+        Hearing { tilt_db: 0.0, proximity_db: 0.0, air_cutoff_hz: f32::INFINITY, air_amount: 0.0 };
+
+    pub fn of(mix: &StemMix) -> Hearing {
+        Hearing {
+            tilt_db: mix.tilt_db,
+            proximity_db: mix.proximity_db,
+            air_cutoff_hz: mix.air_cutoff_hz.unwrap_or(f32::INFINITY),
+            air_amount: mix.air_amount,
+        }
+    }
+}
+
+/// [`Hearing`] as filters: the same one-pole tilt, proximity shelf and air as the stem chain's.
+#[derive(Clone, Copy, Debug, Default)]
+struct HearingFilter {
+    tilt_a: f32,
+    tilt_hi: f32,
+    tilt_diff: f32,
+    prox_a: f32,
+    prox_lift: f32,
+    air_a: f32,
+    air_mix: f32,
+    state: [f32; 3],
+}
+
+impl HearingFilter {
+    fn set(&mut self, h: &Hearing, sample_rate: f32) {
+        let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
+        let (tilt_db, proximity_db) = (finite(h.tilt_db), finite(h.proximity_db));
+        self.tilt_a = one_pole_coefficient(TILT_PIVOT_HZ, sample_rate);
+        self.tilt_hi = 10f32.powf(tilt_db / 40.0);
+        self.tilt_diff = 10f32.powf(-tilt_db / 40.0) - self.tilt_hi;
+        self.prox_a = one_pole_coefficient(PROXIMITY_SHELF_HZ, sample_rate);
+        self.prox_lift = 10f32.powf(proximity_db / 20.0) - 1.0;
+        self.air_a = one_pole_coefficient(h.air_cutoff_hz, sample_rate);
+        self.air_mix = finite(h.air_amount).clamp(0.0, 1.0);
+    }
+
+    #[inline(always)]
+    fn run(&mut self, x: f32) -> f32 {
+        let [t, p, a] = &mut self.state;
+        *t += self.tilt_a * (x - *t);
+        let mut y = self.tilt_hi * x + self.tilt_diff * *t;
+        *p += self.prox_a * (y - *p);
+        y += self.prox_lift * *p;
+        *a += self.air_a * (y - *a);
+        y + self.air_mix * (*a - y)
+    }
+}
 
 /// Averaging time of the two powers (seconds).
 const AVERAGE_S: f32 = 0.4;
@@ -41,9 +110,11 @@ impl Biquad {
     }
 }
 
-/// The BS.1770 K-weighting filter at any sample rate (the coefficients derived as libebur128 does).
+/// The stem's colour, then the BS.1770 K-weighting filter at any sample rate (the coefficients derived as
+/// libebur128 does).
 #[derive(Clone, Copy, Debug)]
 struct KWeighting {
+    hearing: HearingFilter,
     shelf: Biquad,
     highpass: Biquad,
 }
@@ -70,17 +141,19 @@ impl KWeighting {
             a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0].map(|v| v as f32),
             s: [0.0; 2],
         };
-        KWeighting { shelf, highpass }
+        let mut hearing = HearingFilter::default();
+        hearing.set(&Hearing::FLAT, sample_rate);
+        KWeighting { hearing, shelf, highpass }
     }
 
     /// Sum of squares of the K-weighted block.
     fn sum_of_squares(&mut self, block: &[f32]) -> f32 {
         let mut sum = 0.0;
         for &x in block {
-            let y = self.highpass.run(self.shelf.run(x));
+            let y = self.highpass.run(self.shelf.run(self.hearing.run(x)));
             sum += y * y;
         }
-        for s in self.shelf.s.iter_mut().chain(self.highpass.s.iter_mut()) {
+        for s in self.shelf.s.iter_mut().chain(self.highpass.s.iter_mut()).chain(self.hearing.state.iter_mut()) {
             *s = crate::mix::effects::flush(*s);
         }
         sum
@@ -126,6 +199,13 @@ impl LoudnessMatch {
             gate_a: 1.0 - (-1.0 / (GATE_S * periods_per_s)).exp(),
             peak_fall: RELATIVE_GATE.powf(1.0 / (PEAK_FALL_S * periods_per_s)),
             gain: 1.0,
+        }
+    }
+
+    /// Measures both signals through the stem's direct-path colour from now on.
+    pub fn set_hearing(&mut self, hearing: &Hearing, sample_rate: f32) {
+        for k in [&mut self.clean, &mut self.spoiled, &mut self.fresh] {
+            k.hearing.set(hearing, sample_rate);
         }
     }
 

@@ -30,6 +30,7 @@ use kira::info::Info;
 use band_limit::{BandLimit, BandLimitSettings};
 use bit_depth::{BitDepth, BitDepthSettings};
 use drive::{Drive, DriveSettings};
+pub use loudness_match::Hearing;
 use loudness_match::LoudnessMatch;
 use noise::{Noise, NoiseSettings};
 use sample_rate::{SampleRate, SampleRateSettings};
@@ -68,6 +69,27 @@ pub struct SpoilSettings {
     pub noise: NoiseSettings,
 }
 
+impl SpoilSettings {
+    /// One line of what the stages do, for `proxemix inspect` and the stage's inspector, e.g.
+    /// "drive +5.4 dB · band 32 Hz–12 kHz · 15.2 bits · hold 33 kHz · wow 0.03 % · hiss −76 dB".
+    pub fn describe(&self) -> String {
+        if self.drive.mix == 0.0 {
+            return "clean".into();
+        }
+        let hz = |f: f32| if f >= 1000.0 { format!("{:.1} kHz", f / 1000.0) } else { format!("{f:.0} Hz") };
+        let pitch = self.wow.peak_pitch_deviation() * 100.0;
+        let hiss = 20.0 * self.noise.hiss_rms.max(1e-12).log10();
+        format!(
+            "drive +{:.1} dB · band {}–{} · {:.1} bits · hold {} · wow {pitch:.2} % · hiss {hiss:.0} dB",
+            self.drive.drive_db,
+            hz(self.band.highpass_hz),
+            hz(self.band.lowpass_hz),
+            self.bits.bits,
+            hz(self.rate.hold_hz),
+        )
+    }
+}
+
 /// The macro's curves: what each stage does at `amount` (0..1), at `sample_rate`.
 ///
 /// | stage | 0 | 0.25 | 0.5 | 1 |
@@ -101,6 +123,23 @@ pub fn curves(amount: f32, sample_rate: f32, seed: u64) -> SpoilSettings {
     }
 }
 
+/// "Spoil a little everywhere": a different small amount for each of `stems` stems, for contrast after
+/// Tchad Blake (pristine next to crunchy). One stem stays pristine, the others spread between 0.04 and 0.4
+/// along the golden-ratio sequence (so no two are alike); `round` deals them out afresh.
+pub fn a_little_everywhere(stems: usize, round: u32) -> Vec<f32> {
+    const GOLDEN: f64 = 0.618_033_988_749_895;
+    let pristine = if stems == 0 { 0 } else { round as usize * 3 % stems };
+    (0..stems)
+        .map(|i| {
+            if i == pristine {
+                return 0.0;
+            }
+            let spread = ((i as f64 + 1.0) * GOLDEN + round as f64 * 0.381_966).fract();
+            (0.04 + 0.36 * spread) as f32
+        })
+        .collect()
+}
+
 /// The macro's constant delay at `sample_rate` (frames): the drive's filters plus the wow's centre.
 pub fn latency_frames(sample_rate: u32) -> usize {
     drive::LATENCY_FRAMES + wow_flutter::centre_frames(sample_rate as f32)
@@ -109,12 +148,15 @@ pub fn latency_frames(sample_rate: u32) -> usize {
 #[derive(Clone, Copy, Debug)]
 struct SpoilCommand {
     amount: f32,
+    hearing: Hearing,
     ramp_s: f32,
 }
 
 /// The spoil macro as a kira effect, for a stem's track or the main track.
 pub struct SpoilBuilder {
     pub amount: f32,
+    /// The colour the stem chain gives the stem afterwards, so that loudness is matched as heard.
+    pub hearing: Hearing,
     /// Seeds the noise; give every stem its own.
     pub seed: u64,
 }
@@ -125,10 +167,11 @@ pub struct SpoilHandle {
 }
 
 impl SpoilHandle {
-    /// Glides the amount to `amount` (clamped to 0..1) over `ramp_s` seconds.
-    pub fn set(&mut self, amount: f32, ramp_s: f32) {
+    /// Glides the amount to `amount` (clamped to 0..1) over `ramp_s` seconds; `hearing` is the colour the
+    /// stem chain now gives the stem (for the loudness match).
+    pub fn set(&mut self, amount: f32, hearing: Hearing, ramp_s: f32) {
         let amount = if amount.is_nan() { 0.0 } else { amount.clamp(0.0, 1.0) };
-        self.commands.write(SpoilCommand { amount, ramp_s: ramp_s.max(0.0) });
+        self.commands.write(SpoilCommand { amount, hearing, ramp_s: ramp_s.max(0.0) });
     }
 }
 
@@ -138,7 +181,7 @@ impl EffectBuilder for SpoilBuilder {
     fn build(self) -> (Box<dyn Effect>, SpoilHandle) {
         let (writer, reader) = command_writer_and_reader();
         let amount = if self.amount.is_nan() { 0.0 } else { self.amount.clamp(0.0, 1.0) };
-        (Box::new(Spoil::new(reader, amount, self.seed, 48_000.0)), SpoilHandle { commands: writer })
+        (Box::new(Spoil::new(reader, amount, self.hearing, self.seed, 48_000.0)), SpoilHandle { commands: writer })
     }
 }
 
@@ -146,6 +189,7 @@ impl EffectBuilder for SpoilBuilder {
 struct Spoil {
     commands: Option<CommandReader<SpoilCommand>>,
     seed: u64,
+    hearing: Hearing,
     sample_rate: f32,
     /// The amount now, where it is heading, its step per control period and how many periods are left.
     amount: f32,
@@ -172,11 +216,14 @@ struct Spoil {
 }
 
 impl Spoil {
-    fn new(commands: CommandReader<SpoilCommand>, amount: f32, seed: u64, sample_rate: f32) -> Spoil {
+    fn new(commands: CommandReader<SpoilCommand>, amount: f32, hearing: Hearing, seed: u64, sample_rate: f32) -> Spoil {
         let settings = curves(amount, sample_rate, seed);
+        let mut matcher = LoudnessMatch::new(sample_rate);
+        matcher.set_hearing(&hearing, sample_rate);
         Spoil {
             commands: Some(commands),
             seed,
+            hearing,
             sample_rate,
             amount,
             target: amount,
@@ -191,7 +238,7 @@ impl Spoil {
             rate: SampleRate::new(sample_rate, &settings.rate),
             wow: WowFlutter::new(sample_rate, &settings.wow),
             noise: Noise::new(sample_rate, &settings.noise),
-            matcher: LoudnessMatch::new(sample_rate),
+            matcher,
             left: vec![0.0; CONTROL_FRAMES],
             right: vec![0.0; CONTROL_FRAMES],
             clean_mid: vec![0.0; CONTROL_FRAMES],
@@ -309,13 +356,17 @@ impl Effect for Spoil {
 
     fn on_change_sample_rate(&mut self, sample_rate: u32) {
         let commands = self.commands.take();
-        *self =
-            Spoil::new(commands.expect("the reader is only taken here"), self.target, self.seed, sample_rate as f32);
+        let commands = commands.expect("the reader is only taken here");
+        *self = Spoil::new(commands, self.target, self.hearing, self.seed, sample_rate as f32);
     }
 
     fn on_start_processing(&mut self) {
         let Some(command) = self.commands.as_mut().and_then(|c| c.read()) else { return };
         let periods = (command.ramp_s * self.sample_rate / CONTROL_FRAMES as f32).round().max(1.0) as u32;
+        if command.hearing != self.hearing {
+            self.hearing = command.hearing;
+            self.matcher.set_hearing(&command.hearing, self.sample_rate);
+        }
         self.target = command.amount;
         self.step = (command.amount - self.amount) / periods as f32;
         self.periods_left = periods;
@@ -470,7 +521,7 @@ pub(crate) mod tests {
     }
 
     fn spoil(amount: f32) -> (Box<dyn Effect>, SpoilHandle) {
-        let (mut fx, handle) = SpoilBuilder { amount, seed: 3 }.build();
+        let (mut fx, handle) = SpoilBuilder { amount, hearing: Hearing::FLAT, seed: 3 }.build();
         fx.init(48_000, 128);
         (fx, handle)
     }
@@ -504,10 +555,10 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         for (b, chunk) in x.chunks(128).enumerate() {
             if b == 20 {
-                handle.set(0.8, 0.05);
+                handle.set(0.8, Hearing::FLAT, 0.05);
             }
             if b == 200 {
-                handle.set(0.0, 0.05);
+                handle.set(0.0, Hearing::FLAT, 0.05);
             }
             let mut frames: Vec<Frame> = chunk.iter().map(|&v| Frame::new(v, v)).collect();
             fx.on_start_processing();
@@ -526,13 +577,13 @@ pub(crate) mod tests {
         let x = sine(220.0, 0.5, 20_000);
         let (mut a, mut ha) = spoil(0.3);
         let (mut b, mut hb) = spoil(0.3);
-        ha.set(0.9, 0.1);
-        hb.set(0.9, 0.1);
+        ha.set(0.9, Hearing::FLAT, 0.1);
+        hb.set(0.9, Hearing::FLAT, 0.1);
         assert!(run(&mut a, &x, 128) == run(&mut b, &x, 128), "two runs differ");
         let (mut c, mut hc) = spoil(0.3);
-        hc.set(0.9, 0.1);
+        hc.set(0.9, Hearing::FLAT, 0.1);
         let (mut d, mut hd) = spoil(0.3);
-        hd.set(0.9, 0.1);
+        hd.set(0.9, Hearing::FLAT, 0.1);
         // Different chunking, with the command read at the first chunk in both.
         let first = run(&mut c, &x[..128], 128);
         let rest = run(&mut c, &x[128..], 37);
@@ -565,6 +616,20 @@ pub(crate) mod tests {
         levels.sort_unstable();
         levels.dedup();
         assert!(levels.len() <= 4);
+    }
+
+    #[test]
+    fn a_little_everywhere_is_small_different_and_keeps_one_pristine() {
+        for round in 0..4 {
+            let amounts = a_little_everywhere(8, round);
+            assert_eq!(amounts.iter().filter(|&&a| a == 0.0).count(), 1, "{amounts:?}");
+            assert!(amounts.iter().all(|&a| (0.0..=0.4).contains(&a)), "{amounts:?}");
+            let mut sorted = amounts.clone();
+            sorted.sort_by(f32::total_cmp);
+            assert!(sorted.windows(2).all(|w| w[1] - w[0] > 0.01), "too alike: {amounts:?}");
+            assert_ne!(amounts, a_little_everywhere(8, round + 1));
+        }
+        assert!(a_little_everywhere(0, 0).is_empty());
     }
 
     #[test]
@@ -612,7 +677,7 @@ mod loudness_tests {
             let clean = lufs(&input);
             let mut report = Vec::new();
             for amount in [0.25f32, 0.5, 0.8, 1.0] {
-                let (mut fx, _) = SpoilBuilder { amount, seed: 1 }.build();
+                let (mut fx, _) = SpoilBuilder { amount, hearing: Hearing::FLAT, seed: 1 }.build();
                 fx.init(48_000, 128);
                 let info = MockInfoBuilder::new().build();
                 let mut out = input.clone();
