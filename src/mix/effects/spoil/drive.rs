@@ -87,21 +87,39 @@ impl Curve {
     }
 }
 
-/// One channel's histories: the input (base rate) and the saturated even and odd 2× branches. Each holds
-/// the previous frames the filters reach back to, then the block being processed.
+/// Frames the histories slide through before they are copied back to the front (copying a few dozen floats
+/// after every control period cost more than the filters' arithmetic).
+const SPAN: usize = 8 * MAX_BLOCK;
+
+/// One channel's histories: the input (base rate) and the saturated even and odd 2× branches. From `pos` on,
+/// each holds the previous frames the filters reach back to, then the block being processed.
 #[derive(Clone, Debug)]
 struct Channel {
     x: Vec<f32>,
     even: Vec<f32>,
     odd: Vec<f32>,
+    pos: usize,
 }
 
 impl Channel {
     fn new() -> Channel {
         Channel {
-            x: vec![0.0; SIDE - 1 + MAX_BLOCK],
-            even: vec![0.0; SIDE - 1 + MAX_BLOCK],
-            odd: vec![0.0; DOWN_CENTRE + MAX_BLOCK],
+            x: vec![0.0; SIDE - 1 + SPAN],
+            even: vec![0.0; SIDE - 1 + SPAN],
+            odd: vec![0.0; DOWN_CENTRE + SPAN],
+            pos: 0,
+        }
+    }
+
+    /// Moves the histories on by `n` frames (copying them back to the front only when the span is used up).
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+        if self.pos + MAX_BLOCK > SPAN {
+            let p = self.pos;
+            self.x.copy_within(p..p + SIDE - 1, 0);
+            self.even.copy_within(p..p + SIDE - 1, 0);
+            self.odd.copy_within(p..p + DOWN_CENTRE, 0);
+            self.pos = 0;
         }
     }
 }
@@ -114,6 +132,9 @@ pub struct Drive {
     curve: Curve,
     oversampled: bool,
     channels: [Channel; 2],
+    /// Block scratch: the up-sampled even branch before saturation, and the down-sampled output.
+    up: Vec<f32>,
+    down: Vec<f32>,
 }
 
 /// The half-band low-pass at 2×: a Kaiser-windowed sinc with its cut-off at the base rate's Nyquist. Every
@@ -144,58 +165,47 @@ pub fn half_band_side_taps() -> [f32; SIDE] {
 }
 
 impl Drive {
-    /// Feeds the block into the input history and returns nothing: the dry path alone (used while bypassed,
-    /// so that the history is current the moment the stage switches on).
-    fn push_input(ch: &mut Channel, block: &[f32]) {
-        ch.x[SIDE - 1..SIDE - 1 + block.len()].copy_from_slice(block);
-    }
-
-    fn shift_histories(ch: &mut Channel, n: usize) {
-        ch.x.copy_within(n..n + SIDE - 1, 0);
-        ch.even.copy_within(n..n + SIDE - 1, 0);
-        ch.odd.copy_within(n..n + DOWN_CENTRE, 0);
-    }
-
     fn process_channel(&mut self, c: usize, block: &mut [f32]) {
         let n = block.len();
         let (side, curve, oversampled) = (self.side, self.curve, self.oversampled);
         let ch = &mut self.channels[c];
-        Self::push_input(ch, block);
+        let (up, down) = (&mut self.up[..n], &mut self.down[..n]);
+        let p = ch.pos;
+        let (x, even, odd) = (&mut ch.x[p..], &mut ch.even[p..], &mut ch.odd[p..]);
+        // The input always goes into the history: it is the dry path, current the moment the drive switches on.
+        x[SIDE - 1..SIDE - 1 + n].copy_from_slice(block);
         if curve.mix == 0.0 {
             // Dry only: the input delayed by the filters' latency (x[SIDE−1+i−LATENCY] = x[i]).
-            block.copy_from_slice(&ch.x[..n]);
-            Self::shift_histories(ch, n);
+            block.copy_from_slice(&x[..n]);
+            ch.advance(n);
             return;
         }
         if oversampled {
             // Each filter runs tap by tap over the whole block (a vector loop per tap), pairing the symmetric
             // taps: no running sum to serialise on, half the multiplies.
-            let mut up = [0.0f32; MAX_BLOCK];
-            let up = &mut up[..n];
-            half_band_block(&side, &ch.x, up);
-            for (even, v) in ch.even[SIDE - 1..SIDE - 1 + n].iter_mut().zip(up.iter()) {
+            up.fill(0.0);
+            half_band_block(&side, x, up);
+            for (e, v) in even[SIDE - 1..SIDE - 1 + n].iter_mut().zip(up.iter()) {
                 // The taps sum to ½ per branch; zero-stuffing needs ×2.
-                *even = curve.shape(2.0 * v);
+                *e = curve.shape(2.0 * v);
             }
-            let centre = &ch.x[SIDE - 1 - UP_CENTRE..SIDE - 1 - UP_CENTRE + n];
-            for (odd, x) in ch.odd[DOWN_CENTRE..DOWN_CENTRE + n].iter_mut().zip(centre) {
-                *odd = curve.shape(*x);
+            let centre = &x[SIDE - 1 - UP_CENTRE..SIDE - 1 - UP_CENTRE + n];
+            for (o, v) in odd[DOWN_CENTRE..DOWN_CENTRE + n].iter_mut().zip(centre) {
+                *o = curve.shape(*v);
             }
-            let mut down = [0.0f32; MAX_BLOCK];
-            let down = &mut down[..n];
-            half_band_block(&side, &ch.even, down);
-            let (odd, dry) = (&ch.odd[..n], &ch.x[..n]);
+            down.fill(0.0);
+            half_band_block(&side, even, down);
+            let (odd, dry) = (&odd[..n], &x[..n]);
             for (((out, z), odd), dry) in block.iter_mut().zip(down.iter()).zip(odd).zip(dry) {
                 let z = z + 0.5 * odd;
                 *out = dry + curve.mix * (z - dry);
             }
         } else {
-            for i in 0..n {
-                let dry = ch.x[i];
-                block[i] = dry + curve.mix * (curve.shape(dry) - dry);
+            for (out, dry) in block.iter_mut().zip(&x[..n]) {
+                *out = dry + curve.mix * (curve.shape(*dry) - dry);
             }
         }
-        Self::shift_histories(ch, n);
+        ch.advance(n);
     }
 
     /// Forgets the saturated histories (the input history stays: it is the dry path).
@@ -231,6 +241,8 @@ impl Stage for Drive {
             curve: Curve::new(settings),
             oversampled: settings.oversampled,
             channels: [Channel::new(), Channel::new()],
+            up: vec![0.0; MAX_BLOCK],
+            down: vec![0.0; MAX_BLOCK],
         }
     }
 

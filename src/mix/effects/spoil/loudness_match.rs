@@ -146,17 +146,15 @@ impl KWeighting {
         KWeighting { hearing, shelf, highpass }
     }
 
-    /// Sum of squares of the K-weighted block.
-    fn sum_of_squares(&mut self, block: &[f32]) -> f32 {
-        let mut sum = 0.0;
-        for &x in block {
-            let y = self.highpass.run(self.shelf.run(self.hearing.run(x)));
-            sum += y * y;
-        }
+    #[inline(always)]
+    fn run(&mut self, x: f32) -> f32 {
+        self.highpass.run(self.shelf.run(self.hearing.run(x)))
+    }
+
+    fn flush(&mut self) {
         for s in self.shelf.s.iter_mut().chain(self.highpass.s.iter_mut()).chain(self.hearing.state.iter_mut()) {
             *s = crate::mix::effects::flush(*s);
         }
-        sum
     }
 }
 
@@ -225,8 +223,17 @@ impl LoudnessMatch {
 
     /// Measures frames of the clean and the spoiled mid (any number, in any chunks).
     pub fn measure(&mut self, clean_mid: &[f32], spoiled_mid: &[f32]) {
-        self.clean_sum += self.clean.sum_of_squares(clean_mid);
-        self.spoiled_sum += self.spoiled.sum_of_squares(spoiled_mid);
+        // Both filter chains in one loop: two independent recursions run side by side.
+        let (mut clean, mut spoiled) = (0.0, 0.0);
+        for (&a, &b) in clean_mid.iter().zip(spoiled_mid) {
+            let (a, b) = (self.clean.run(a), self.spoiled.run(b));
+            clean += a * a;
+            spoiled += b * b;
+        }
+        self.clean.flush();
+        self.spoiled.flush();
+        self.clean_sum += clean;
+        self.spoiled_sum += spoiled;
         self.frames += clean_mid.len();
     }
 

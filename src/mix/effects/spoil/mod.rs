@@ -40,7 +40,7 @@ use wow_flutter::{WowFlutter, WowFlutterSettings};
 pub const MAX_BLOCK: usize = 128;
 /// The macro moves its stages, and the wow its delay, on a grid of this many frames counted from the start,
 /// so the output never depends on how the renderer chunks the audio.
-pub const CONTROL_FRAMES: usize = 16;
+pub const CONTROL_FRAMES: usize = 32;
 
 /// One character stage: stereo, block by block, parameters set between blocks (never allocating there).
 pub trait Stage: Sized + Send + 'static {
@@ -309,7 +309,7 @@ impl Spoil {
     }
 
     /// At each grid point: the amount takes its next step, and the loudness gain of the period just measured
-    /// becomes the target of this one (a period late, 0.3 ms: nothing to hear, and independent of chunking).
+    /// becomes the target of this one (a period late, 0.7 ms: nothing to hear, and independent of chunking).
     fn start_period(&mut self) {
         if self.engaged {
             let to = self.matcher.finish_period(self.amount > 0.0);

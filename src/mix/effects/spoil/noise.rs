@@ -40,10 +40,12 @@ impl Generator {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    /// Uniform in [-1, 1).
+    /// Two independent uniforms in [-1, 1) from one draw (its top and its middle 24 bits).
     #[inline(always)]
-    fn bipolar(&mut self) -> f32 {
-        (self.next() >> 40) as f32 * (2.0 / (1u64 << 24) as f32) - 1.0
+    fn bipolar_pair(&mut self) -> (f32, f32) {
+        let r = self.next();
+        let scale = 2.0 / (1u64 << 24) as f32;
+        ((r >> 40) as f32 * scale - 1.0, ((r >> 16) & 0xFF_FFFF) as f32 * scale - 1.0)
     }
     /// Uniform in [0, 1).
     #[inline(always)]
@@ -111,7 +113,8 @@ impl Stage for Noise {
         let a = self.hiss_a;
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
             // Always draw the same numbers per frame, so the sequence depends on the frame count only.
-            let (wl, wr, roll) = (self.generator.bipolar(), self.generator.bipolar(), self.generator.unipolar());
+            let (wl, wr) = self.generator.bipolar_pair();
+            let roll = self.generator.unipolar();
             self.hiss_state[0] += a * (wl - self.hiss_state[0]);
             self.hiss_state[1] += a * (wr - self.hiss_state[1]);
             if roll < self.crackle_chance {
