@@ -356,12 +356,16 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
             spoil.0 = amount;
         }
         ui.end_row();
-        if spoil.0 > 0.0 {
-            ui.label("");
-            ui.small(crate::mix::effects::spoil::curves(spoil.0, 48_000.0, 0).describe());
-            ui.end_row();
-        }
     });
+    if spoil.0 > 0.0 {
+        // Below the grid, so the long line wraps in the panel instead of widening it.
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(crate::mix::effects::spoil::curves(spoil.0, 48_000.0, 0).describe()).small(),
+            )
+            .wrap(),
+        );
+    }
     if checkpoint {
         view.requests.write(SceneCommand::Checkpoint);
     }

@@ -445,3 +445,88 @@ fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
     let muted: Vec<_> = q.iter(app.world()).filter(|(_, m)| m.0).map(|(b, _)| b.name.clone()).collect();
     assert_eq!(muted, ["three"], "South mutes the selected body only");
 }
+
+/// Renders `frames` frames and returns the left channel.
+fn render_left(app: &mut App, frames: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; frames * 2];
+    for chunk in out.chunks_mut(BLOCK * 2) {
+        graph(app).backend_mut().render_block(chunk);
+    }
+    out.iter().step_by(2).copied().collect()
+}
+
+/// Energy of the second difference against the signal's: near (2πf/SR)⁴ for a low tone, far more once
+/// harmonics and hiss are added.
+fn roughness(x: &[f32]) -> f64 {
+    let second: f64 = x.windows(3).map(|w| ((w[2] - 2.0 * w[1] + w[0]) as f64).powi(2)).sum();
+    second / energy(x)
+}
+
+#[test]
+fn west_and_the_right_trigger_spoil_the_selection_and_it_is_heard_and_undone() {
+    use bevy::input::gamepad::GamepadButton;
+    use proxemix::app::stems::{BodySize, Spoil};
+    let dir = TempDir::new("stage-spoil");
+    let mut app = one_stem_stage(&dir, -1.5);
+    for _ in 0..5 {
+        frame(&mut app);
+    }
+    let clean = roughness(&render_left(&mut app, SR as usize / 4));
+    let pad = connect_gamepad(&mut app);
+    frame(&mut app);
+    // West held, right trigger fully in for one second: spoil rises by half (0.5 per second); size stays.
+    gamepad_button(&mut app, pad, GamepadButton::West, 1.0);
+    gamepad_button(&mut app, pad, GamepadButton::RightTrigger2, 1.0);
+    for _ in 0..60 {
+        frame(&mut app);
+    }
+    gamepad_button(&mut app, pad, GamepadButton::RightTrigger2, 0.0);
+    gamepad_button(&mut app, pad, GamepadButton::West, 0.0);
+    frame(&mut app);
+    let (spoil, size) =
+        app.world_mut().query::<(&Spoil, &BodySize)>().single(app.world()).map(|(s, z)| (s.0, z.0)).unwrap();
+    assert!((spoil - 0.5).abs() < 0.05, "one second of West + right trigger: spoil {spoil}");
+    assert_eq!(size, 1.0, "the trigger spoiled instead of resizing");
+    // The sound follows (after the loudness match settles).
+    render_left(&mut app, SR as usize / 2);
+    let spoiled = roughness(&render_left(&mut app, SR as usize / 4));
+    eprintln!("roughness clean {clean:.2e}, spoiled {spoiled:.2e}");
+    assert!(spoiled > 10.0 * clean, "spoil 0.5 should be heard: roughness {clean:.2e} → {spoiled:.2e}");
+    // One undo takes the whole gesture back.
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+    let spoil = app.world_mut().query::<&Spoil>().single(app.world()).unwrap().0;
+    assert_eq!(spoil, 0.0, "Ctrl+Z undid the spoil gesture");
+}
+
+#[test]
+fn e_spoils_a_little_everywhere_differently_each_time_and_ctrl_z_undoes_it() {
+    use proxemix::app::stems::Spoil;
+    let dir = TempDir::new("stage-everywhere");
+    write_mono_wav(&dir.path("a.wav"), &low_chord(SR as usize / 2, 0.2));
+    let stems: Vec<String> =
+        (0..5).map(|i| stem(&format!("s{i}"), "a.wav", (i as f32 - 2.0, 1.0, -2.0), 1.0, 0.0)).collect();
+    let scene_path = dir.path("everywhere.ron");
+    std::fs::write(&scene_path, scene_text(&stems, -6.0)).unwrap();
+    let scene = Scene::load(&scene_path).unwrap();
+    let mut app = headless_app(&scene_path, scene, StageAudio::<OfflineBackend>::silent());
+    app.update();
+    let amounts = |app: &mut App| {
+        let mut q = app.world_mut().query::<(&StemBody, &Spoil)>();
+        let mut v: Vec<(usize, f32)> = q.iter(app.world()).map(|(b, s)| (b.index, s.0)).collect();
+        v.sort_by_key(|p| p.0);
+        v.into_iter().map(|p| p.1).collect::<Vec<f32>>()
+    };
+    press(&mut app, &[KeyCode::KeyE]);
+    let first = amounts(&mut app);
+    assert_eq!(first.iter().filter(|&&a| a == 0.0).count(), 1, "one stem stays pristine: {first:?}");
+    assert!(first.iter().all(|&a| a <= 0.4), "small amounts: {first:?}");
+    let mut distinct = first.clone();
+    distinct.sort_by(f32::total_cmp);
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5, "each stem a different amount: {first:?}");
+    press(&mut app, &[KeyCode::KeyE]);
+    let second = amounts(&mut app);
+    assert_ne!(first, second, "pressing again deals afresh");
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+    assert_eq!(amounts(&mut app), first, "Ctrl+Z goes back to the first deal");
+}
