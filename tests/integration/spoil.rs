@@ -170,6 +170,22 @@ fn spoiled_and_clean_stay_on_the_same_sample() {
     let clean = peak_at(0.0);
     // Within the first tenth of a second of where the file has it (kira starts sounds a little late).
     assert!((clean - SR as i64 / 2).abs() < SR as i64 / 10, "the clean click peaks at {clean}");
+    // The render removes exactly the macros' delay: a graph pumped by hand, uncompensated, has the click
+    // that much later.
+    let scene_text = scene_text(&[stem("click", "click.wav", (0.0, EAR, -1.0), 0.3, 0.0)], -60.0);
+    let scene = Scene::parse(&scene_text, std::path::Path::new("click.ron")).unwrap();
+    let audio =
+        vec![Some(proxemix::mix::Audio::from_frames(SR, click.iter().map(|&v| kira::Frame::new(v, v)).collect()))];
+    let mut graph =
+        OfflineGraph::offline(&scene, &audio, GraphConfig { sample_rate: SR, looping: false, output_tap: false })
+            .unwrap();
+    graph.start();
+    let mut raw = vec![0.0f32; 2 * SR as usize];
+    for chunk in raw.chunks_mut(2 * 512) {
+        graph.backend_mut().render_block(chunk);
+    }
+    let raw_peak = (0..SR as usize).max_by(|&a, &b| raw[2 * a].abs().total_cmp(&raw[2 * b].abs())).unwrap() as i64;
+    assert_eq!(raw_peak - clean, graph.latency_frames() as i64, "the render should remove exactly the delay");
     // (Not at 1: there the crackle, lifted with the band-limited click by the loudness match, can outpeak it.)
     for amount in [0.2f32, 0.5] {
         // The wow moves the whole signal by up to its depth (that is what wow is); nothing else may.
