@@ -73,6 +73,8 @@ pub fn bench_scene(count: usize) -> Scene {
                 spoil: 0.0,
                 muted: false,
                 solo: false,
+                send_db: 0.0,
+                keys: Vec::new(),
             }
         })
         .collect();
@@ -85,11 +87,13 @@ pub fn bench_scene(count: usize) -> Scene {
         master_gain_db: 0.0,
         master_spoil: 0.0,
         ceiling_dbtp: -1.0,
+        intent: None,
+        timeline: None,
     }
 }
 
 fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
-    let config = GraphConfig { sample_rate: SAMPLE_RATE, looping: false, output_tap: false };
+    let config = GraphConfig { sample_rate: SAMPLE_RATE, looping: false, output_tap: false, cues: Default::default() };
     let mut graph = OfflineGraph::offline(scene, audio, config).expect("bench graph");
     graph.start();
     let mut buf = vec![0.0f32; 2 * BLOCK];

@@ -106,6 +106,52 @@ pub fn render_to_wav(
     Ok(rendered)
 }
 
+/// What `render --handout` wrote.
+pub struct Handout {
+    pub wav: PathBuf,
+    pub picture: PathBuf,
+    pub page: PathBuf,
+    pub rendered: Rendered,
+}
+
+/// `proxemix render SCENE --handout DIR`: the WAV, a top-down picture of the staging and a Markdown page with
+/// the intent card and the cue values, named after the scene file, each written atomically.
+pub fn write_handout(
+    scene_path: &Path,
+    dir: &Path,
+    options: &RenderOptions,
+    selection: &Selection,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Handout, UserError> {
+    if dir.is_file() {
+        return Err(UserError(format!("{}: is a file; --handout takes a folder", dir.display())));
+    }
+    let stem = scene_path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+    std::fs::create_dir_all(dir)
+        .map_err(|e| UserError(format!("{}: cannot create the handout folder: {e}", dir.display())))?;
+    let wav = dir.join(format!("{stem}.wav"));
+    let picture = dir.join(format!("{stem}-staging.png"));
+    let page = dir.join(format!("{stem}.md"));
+    let rendered = render_to_wav(scene_path, &wav, options, WavFormat::Int24, selection, progress)?;
+    let mut scene = Scene::load(scene_path)?;
+    selection.apply(&mut scene)?;
+    let png = crate::handout::staging_png(&scene, 0.0);
+    crate::atomic_write(&picture, &png, false)
+        .map_err(|e| UserError(format!("{}: cannot write the picture: {e}", picture.display())))?;
+    let name = |p: &Path| p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let facts = crate::handout::RenderFacts {
+        wav_name: &name(&wav),
+        picture_name: &name(&picture),
+        seconds: rendered.seconds(),
+        loudness: rendered.loudness.to_string(),
+        cues_off: options.cues.off(),
+    };
+    let text = crate::handout::markdown(&scene, &facts);
+    crate::atomic_write(&page, text.as_bytes(), false)
+        .map_err(|e| UserError(format!("{}: cannot write the page: {e}", page.display())))?;
+    Ok(Handout { wav, picture, page, rendered })
+}
+
 /// `proxemix inspect`: one row per stem with the cues the mapping gives it.
 pub fn inspect(scene: &Scene) -> String {
     let mixes = mapping::scene_mix(scene);
@@ -121,6 +167,32 @@ pub fn inspect(scene: &Scene) -> String {
         acoustics.critical_distance_m,
         if scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0 { ", reverb off" } else { "" }
     );
+    if let Some(intent) = &scene.intent {
+        let _ = writeln!(s, "intent: {} — {}", intent.title, intent.communicates.trim());
+        for cue in &intent.cues {
+            let _ = writeln!(s, "  {}: {}", cue.cue, cue.why.trim());
+        }
+    }
+    let resolved = crate::mix::timeline::Resolved::of(scene).unwrap_or_default();
+    if !resolved.sections.is_empty() {
+        let spans: Vec<String> =
+            resolved.sections.iter().map(|x| format!("{} {:.2}–{:.2} s", x.name, x.start_s, x.end_s)).collect();
+        let _ = writeln!(s, "sections: {}", spans.join(", "));
+    }
+    let driven: Vec<String> = scene
+        .stems
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| resolved.driven(*i).any())
+        .map(|(i, stem)| format!("{} ({} keyframes)", stem.name, scene.stems[i].keys.len()))
+        .collect();
+    if !driven.is_empty() {
+        let _ = writeln!(
+            s,
+            "timeline drives: {} — values below are the stems' own (before any keyframe)",
+            driven.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "{:<16} {:>7} {:<9} {:>8} {:>6} {:>6} {:>9} {:>7} {:>9} {:>9} {:>6} {:>6}",
@@ -229,6 +301,8 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
                 spoil: 0.0,
                 muted: false,
                 solo: false,
+                send_db: 0.0,
+                keys: Vec::new(),
             }
         })
         .collect();
@@ -241,6 +315,8 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         master_gain_db: 0.0,
         master_spoil: 0.0,
         ceiling_dbtp: -1.0,
+        intent: None,
+        timeline: None,
     };
     Ok(NewScene { scene, skipped })
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod commands;
+pub mod handout;
 pub mod mix;
 pub mod scene;
 

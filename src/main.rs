@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use proxemix::commands::{self, UserError};
+use proxemix::mix::mapping::Cues;
 use proxemix::mix::offline::{RenderOptions, WavFormat};
 use proxemix::scene::Scene;
 
@@ -14,8 +15,12 @@ use proxemix::scene::Scene;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Scene to open on the stage (default: scenes/demo.ron).
-    scene: Option<PathBuf>,
+    /// Scene to open on the stage (default: scenes/demo.ron); more scenes (with the same stems) are loaded
+    /// for A/B: number keys pick one, Tab goes back and forth, each matched to the same loudness.
+    scenes: Vec<PathBuf>,
+    /// Open in presenter mode (big type, the intent card, keyboard only; P leaves it).
+    #[arg(long)]
+    presenter: bool,
     /// Render the stage, save this PNG and exit (no sound device is opened).
     #[arg(long, value_name = "PATH")]
     screenshot: Option<PathBuf>,
@@ -33,8 +38,16 @@ enum Command {
     Render {
         scene: PathBuf,
         /// Output WAV file (written to a temporary file, then renamed into place).
-        #[arg(short, long)]
-        output: PathBuf,
+        #[arg(short, long, required_unless_present = "handout")]
+        output: Option<PathBuf>,
+        /// Write a workshop handout into this folder instead: SCENE.wav, SCENE-staging.png (the staging from
+        /// above) and SCENE.md (the intent card, the sections and the cue values per stem).
+        #[arg(long, value_name = "DIR", conflicts_with = "output")]
+        handout: Option<PathBuf>,
+        /// Switch cues off to hear what each one adds (repeatable or comma-separated): level,
+        /// direct-to-reverb, air, pre-delay, width, spoil, proximity, height, direct.
+        #[arg(long, value_name = "CUE", value_delimiter = ',')]
+        without: Vec<String>,
         #[arg(long, default_value_t = 48_000, value_parser = clap::value_parser!(u32).range(8_000..=192_000))]
         sample_rate: u32,
         /// Sample format.
@@ -104,13 +117,38 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), UserError> {
     match cli.command {
-        None => open_stage(cli.scene, cli.screenshot, cli.frames, cli.silent),
+        None => {
+            let options = StageArgs {
+                scenes: cli.scenes,
+                screenshot: cli.screenshot,
+                frames: cli.frames,
+                silent: cli.silent,
+                presenter: cli.presenter,
+            };
+            open_stage(options)
+        }
         Some(Command::Inspect { scene }) => {
             let loaded = Scene::load(&scene)?;
             print!("{}", commands::inspect(&loaded));
             Ok(())
         }
-        Some(Command::Render { scene, output, sample_rate, bits, seconds, normalize, solo, mute, block }) => {
+        Some(Command::Render {
+            scene,
+            output,
+            handout,
+            without,
+            sample_rate,
+            bits,
+            seconds,
+            normalize,
+            solo,
+            mute,
+            block,
+        }) => {
+            let mut cues = Cues::ALL;
+            for name in &without {
+                cues.switch_off(name).map_err(|e| UserError(format!("--without {name}: {e}")))?;
+            }
             if let Some(s) = seconds
                 && !(s.is_finite() && s > 0.0 && s <= 3600.0)
             {
@@ -126,6 +164,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 seconds,
                 block_frames: block.clamp(1, 1 << 16),
                 normalize_lufs: normalize,
+                cues,
             };
             let format = match bits {
                 Bits::B16 => WavFormat::Int16,
@@ -135,11 +174,21 @@ fn run(cli: Cli) -> Result<(), UserError> {
             let started = std::time::Instant::now();
             let bar = progress_bar();
             let selection = commands::Selection { solo, mute };
-            let rendered =
-                commands::render_to_wav(&scene, &output, &options, format, &selection, &mut |p| set_progress(&bar, p))?;
-            finish_progress(&bar);
+            let rendered = if let Some(dir) = handout {
+                let made = commands::write_handout(&scene, &dir, &options, &selection, &mut |p| set_progress(&bar, p))?;
+                finish_progress(&bar);
+                println!("wrote {}, {} and {}", made.wav.display(), made.picture.display(), made.page.display());
+                made.rendered
+            } else {
+                let output = output.expect("clap requires --output without --handout");
+                let rendered = commands::render_to_wav(&scene, &output, &options, format, &selection, &mut |p| {
+                    set_progress(&bar, p)
+                })?;
+                finish_progress(&bar);
+                println!("wrote {} ({:.1} s, {} Hz)", output.display(), rendered.seconds(), rendered.sample_rate);
+                rendered
+            };
             let elapsed = started.elapsed().as_secs_f64();
-            println!("wrote {} ({:.1} s, {} Hz)", output.display(), rendered.seconds(), rendered.sample_rate);
             if let Some(g) = rendered.normalize_gain_db {
                 println!("normalised with {g:+.1} dB of master gain");
             }
@@ -189,14 +238,31 @@ fn run(cli: Cli) -> Result<(), UserError> {
     }
 }
 
+/// What the command line asks of the stage.
+struct StageArgs {
+    scenes: Vec<PathBuf>,
+    screenshot: Option<PathBuf>,
+    frames: u32,
+    silent: bool,
+    presenter: bool,
+}
+
 #[cfg(feature = "app")]
-fn open_stage(scene: Option<PathBuf>, screenshot: Option<PathBuf>, frames: u32, silent: bool) -> Result<(), UserError> {
-    let options = proxemix::app::StageOptions { screenshot, frames, silent };
-    proxemix::app::run(scene.unwrap_or_else(|| PathBuf::from("scenes/demo.ron")), options)
+fn open_stage(args: StageArgs) -> Result<(), UserError> {
+    let mut scenes = args.scenes.into_iter();
+    let first = scenes.next().unwrap_or_else(|| PathBuf::from("scenes/demo.ron"));
+    let options = proxemix::app::StageOptions {
+        screenshot: args.screenshot,
+        frames: args.frames,
+        silent: args.silent,
+        compare: scenes.collect(),
+        presenter: args.presenter,
+    };
+    proxemix::app::run(first, options)
 }
 
 #[cfg(not(feature = "app"))]
-fn open_stage(_: Option<PathBuf>, _: Option<PathBuf>, _: u32, _: bool) -> Result<(), UserError> {
+fn open_stage(_: StageArgs) -> Result<(), UserError> {
     Err(no_stage())
 }
 

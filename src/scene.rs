@@ -1,12 +1,15 @@
-//! The scene file: a hand-editable RON document (format version 1), validated before anything reaches kira.
+//! The scene file: a hand-editable RON document (format version 2: a staging, an intent card and a timeline;
+//! version 1 files still load), validated before anything reaches kira.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The only format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. Version 1 (no timeline, no intent card) is still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_VERSION: u32 = 1;
 /// kira's tracks are allocated up front; this caps what a scene may ask for.
 pub const MAX_STEMS: usize = 256;
 /// A scene is a small text file; anything bigger is not one (and is not read into memory).
@@ -32,6 +35,15 @@ pub mod limits {
     pub const SPOIL: (f32, f32) = (0.0, 1.0);
     /// Limiter ceiling (dBTP).
     pub const CEILING_DBTP: (f32, f32) = (-24.0, 0.0);
+    /// Effects send trim on one stem and the reverb return's own fader (dB); at the minimum they are cut.
+    pub const EFFECTS_DB: (f32, f32) = (-60.0, 12.0);
+    /// Any time on the timeline (seconds): an hour.
+    pub const TIME_S: (f64, f64) = (0.0, 3600.0);
+    /// Tempo (beats per minute) and beats per bar.
+    pub const BPM: (f64, f64) = (20.0, 400.0);
+    pub const BEATS_PER_BAR: (u32, u32) = (1, 32);
+    /// Keyframes per stem (and on the room).
+    pub const MAX_KEYS: usize = 10_000;
 }
 
 /// A whole staging: a room, the stems in it and the master bus.
@@ -54,6 +66,137 @@ pub struct Scene {
     /// The limiter never lets the true peak past this (dBTP).
     #[serde(default = "default_ceiling")]
     pub ceiling_dbtp: f32,
+    /// What this staging says and how (presenter mode and handouts show it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+    /// Sections, tempo and the room's keyframes (each stem carries its own keyframes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
+}
+
+/// The intent card: what a staging communicates, and which cues carry it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    /// A few words, as on a slide.
+    pub title: String,
+    /// What the listener should feel or understand.
+    pub communicates: String,
+    /// Each cue this staging changes, and why.
+    #[serde(default)]
+    pub cues: Vec<CueNote>,
+}
+
+/// One line of an intent card.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CueNote {
+    /// The cue: level, direct-to-reverb, air, pre-delay, width, spoil, timing ...
+    pub cue: String,
+    pub why: String,
+}
+
+/// The song's time: its tempo and sections, and the keyframes of the room (stems carry their own).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeline {
+    /// Needed for times and lengths in bars (and for A/B switches on the next bar line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo: Option<Tempo>,
+    #[serde(default)]
+    pub sections: Vec<Section>,
+    /// Keyframes of the room: the reverb return's fader.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub room: Vec<RoomKey>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tempo {
+    pub bpm: f64,
+    #[serde(default = "default_beats_per_bar")]
+    pub beats_per_bar: u32,
+}
+
+fn default_beats_per_bar() -> u32 {
+    4
+}
+
+impl Tempo {
+    pub fn bar_s(&self) -> f64 {
+        60.0 / self.bpm * self.beats_per_bar as f64
+    }
+}
+
+/// A named stretch of the song; it starts where the previous one ends unless it says otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<At>,
+    pub length: Length,
+}
+
+/// A point in song time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum At {
+    Seconds(f64),
+    /// Bar number, counted from 1 like a DAW (fractions are allowed: 9.5 is half-way through bar 9).
+    Bar(f64),
+    /// The start of a section, by name.
+    Section(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Length {
+    Seconds(f64),
+    Bars(f64),
+}
+
+/// How a keyframe is reached from the previous one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ease {
+    /// Move in a straight line from the previous keyframe's value (a first keyframe jumps).
+    #[default]
+    Glide,
+    /// Hold the previous value until this keyframe, then jump.
+    Jump,
+}
+
+/// A keyframe on one stem: the properties it names take these values at `at` (the others are untouched).
+/// Mute always jumps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub at: At,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub ease: Ease,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<(f32, f32, f32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoil: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_db: Option<f32>,
+}
+
+/// A keyframe on the room.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomKey {
+    pub at: At,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub ease: Ease,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_db: Option<f32>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_ceiling() -> f32 {
@@ -70,14 +213,22 @@ pub struct Room {
     pub decay_s: f32,
     /// High-frequency damping of the tail, 0 (bright) .. 1 (dark).
     pub damping: f32,
-    /// Reverb return trim in dB; -60 switches the reverb off.
+    /// Reverb trim in dB, in every stem's send (so the mapping's direct-to-reverb ratio is what is heard);
+    /// -60 switches the reverb off.
     #[serde(default)]
     pub reverb_db: f32,
+    /// The reverb return's own fader (dB), after the tail: the timeline cuts the effects with it (-60 cuts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub return_db: f32,
+}
+
+fn is_zero(value: &f32) -> bool {
+    *value == 0.0
 }
 
 impl Default for Room {
     fn default() -> Self {
-        Room { size: 12.0, decay_s: 1.6, damping: 0.5, reverb_db: 0.0 }
+        Room { size: 12.0, decay_s: 1.6, damping: 0.5, reverb_db: 0.0, return_db: 0.0 }
     }
 }
 
@@ -100,6 +251,12 @@ pub struct Stem {
     pub muted: bool,
     #[serde(default)]
     pub solo: bool,
+    /// Effects send trim (dB) on top of what the placement gives; -60 sends nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub send_db: f32,
+    /// Keyframes (format version 2), in any order; the timeline sorts them by time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<Key>,
 }
 
 fn default_size() -> f32 {
@@ -157,7 +314,9 @@ impl Scene {
 
     /// Parses and validates scene text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Scene, SceneError> {
-        let scene: Scene = ron::from_str(text).map_err(|e| SceneError::Syntax {
+        // Implicit Some: a keyframe says `spoil: 0.4`, not `spoil: Some(0.4)`.
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let scene: Scene = options.from_str(text).map_err(|e| SceneError::Syntax {
             path: path.to_owned(),
             line: e.span.start.line,
             column: e.span.start.col,
@@ -174,12 +333,28 @@ impl Scene {
     /// Checks every value against [`limits`]; the first problem is reported with its field path.
     pub fn validate(&self) -> Result<(), Invalid> {
         use limits::*;
-        if self.version != FORMAT_VERSION {
+        if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&self.version) {
             return Err(invalid(
                 "version",
-                format!("format version {} is not supported (this build reads version {FORMAT_VERSION})", self.version),
+                format!(
+                    "format version {} is not supported (this build reads versions {OLDEST_VERSION} to {FORMAT_VERSION})",
+                    self.version
+                ),
             ));
         }
+        if self.version < 2 {
+            let v2_field = if self.timeline.is_some() {
+                Some("timeline")
+            } else if self.intent.is_some() {
+                Some("intent")
+            } else {
+                self.stems.iter().position(|s| !s.keys.is_empty()).map(|_| "stems[].keys")
+            };
+            if let Some(field) = v2_field {
+                return Err(invalid(field, "needs format version 2 (write `version: 2`)".into()));
+            }
+        }
+        check_range("room.return_db", self.room.return_db, EFFECTS_DB)?;
         check_range("room.size", self.room.size, ROOM_SIZE_M)?;
         check_range("room.decay_s", self.room.decay_s, DECAY_S)?;
         check_range("room.damping", self.room.damping, DAMPING)?;
@@ -210,7 +385,40 @@ impl Scene {
             check_range(&at("size"), stem.size, SIZE)?;
             check_range(&at("gain_db"), stem.gain_db, GAIN_DB)?;
             check_range(&at("spoil"), stem.spoil, SPOIL)?;
+            check_range(&at("send_db"), stem.send_db, EFFECTS_DB)?;
+            if stem.keys.len() > MAX_KEYS {
+                return Err(invalid(&at("keys"), format!("{} keyframes; at most {MAX_KEYS}", stem.keys.len())));
+            }
+            for (k, key) in stem.keys.iter().enumerate() {
+                let at = |field: &str| format!("stems[{i}].keys[{k}].{field}");
+                if let Some(p) = key.position {
+                    for (axis, v) in ["x", "y", "z"].iter().zip([p.0, p.1, p.2]) {
+                        check_range(&format!("{} ({axis})", at("position")), v, COORD_M)?;
+                    }
+                }
+                if let Some(v) = key.size {
+                    check_range(&at("size"), v, SIZE)?;
+                }
+                if let Some(v) = key.spoil {
+                    check_range(&at("spoil"), v, SPOIL)?;
+                }
+                if let Some(v) = key.send_db {
+                    check_range(&at("send_db"), v, EFFECTS_DB)?;
+                }
+            }
         }
+        if let Some(timeline) = &self.timeline {
+            if timeline.room.len() > MAX_KEYS {
+                return Err(invalid("timeline.room", format!("{} keyframes; at most {MAX_KEYS}", timeline.room.len())));
+            }
+            for (k, key) in timeline.room.iter().enumerate() {
+                if let Some(v) = key.return_db {
+                    check_range(&format!("timeline.room[{k}].return_db"), v, EFFECTS_DB)?;
+                }
+            }
+        }
+        // Times, tempo and section names: resolving the timeline checks them all.
+        crate::mix::timeline::Resolved::of(self)?;
         Ok(())
     }
 
@@ -223,7 +431,10 @@ impl Scene {
     /// The scene as RON text, formatted for people.
     pub fn to_ron(&self) -> String {
         // Depth 2: one line per stem, which is how people read and diff a staging.
-        let config = ron::ser::PrettyConfig::new().depth_limit(2).struct_names(false);
+        let config = ron::ser::PrettyConfig::new()
+            .depth_limit(2)
+            .struct_names(false)
+            .extensions(ron::extensions::Extensions::IMPLICIT_SOME);
         let mut text = ron::ser::to_string_pretty(self, config).expect("a scene always serializes");
         text.push('\n');
         text

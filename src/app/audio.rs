@@ -8,10 +8,12 @@ use bevy::prelude::*;
 use bevy::transform::TransformSystems;
 use kira::backend::Backend;
 
-use super::stems::{BodySize, GainTrim, Muted, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
+use super::stems::{BodySize, GainTrim, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
+use super::workshop::{LiveTimeline, Workshop};
 use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
 use crate::mix::import::Audio;
-use crate::mix::mapping::{self, Placement, StemMix};
+use crate::mix::mapping::{self, Cues, Placement, StemMix};
+use crate::mix::timeline::Resolved;
 use crate::scene::Scene;
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
@@ -30,8 +32,10 @@ pub struct AudioState<B: Backend> {
     factory: Option<GraphFactory<B>>,
     /// What each stem was last set to; the bridge only sends what changed.
     applied: Vec<Option<Placement>>,
-    /// Room and master as last applied.
+    /// Room and master as last applied (with the timeline's return fader and the A/B trim in them).
     applied_room: Option<Scene>,
+    /// The cues the mapping applied last (cue isolation).
+    applied_cues: Cues,
     /// A loudness meter fed from the master output, when the graph has one.
     loudness: Option<LoudnessMeter>,
 }
@@ -49,6 +53,7 @@ where
             factory: Some(factory),
             applied: Vec::new(),
             applied_room: None,
+            applied_cues: Cues::ALL,
             loudness,
         })))
     }
@@ -60,6 +65,7 @@ where
             factory: None,
             applied: Vec::new(),
             applied_room: None,
+            applied_cues: Cues::ALL,
             loudness: None,
         }))
     }
@@ -173,13 +179,18 @@ where
 }
 
 /// The bridge: placements → mapping → graph, only for what changed; ramps last one frame (at least
-/// [`MIN_RAMP_S`], at most [`MAX_RAMP_S`]) so motion is smooth and never lags.
+/// [`MIN_RAMP_S`], at most [`MAX_RAMP_S`]) so motion is smooth and never lags. Workshop mode adds the A/B trim
+/// to the master, the timeline's return fader to the room, its cue switches to the mapping, and during the
+/// quiz plays the true staging while the bodies show the class's guesses.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn bridge<B: Backend + Send + 'static>(
     mut audio: ResMut<StageAudio<B>>,
     mut mixes: ResMut<LiveMixes>,
     doc: Res<StageScene>,
+    workshop: Res<Workshop>,
+    live: Res<LiveTimeline>,
     time: Res<Time>,
-    stems: Query<(&StemBody, &GlobalTransform, &BodySize, &Spoil, &Muted, &Solo, &GainTrim)>,
+    stems: Query<(&StemBody, &GlobalTransform, &BodySize, &Spoil, &Muted, &Solo, &GainTrim, &SendTrim)>,
 ) where
     B::Error: std::fmt::Display,
 {
@@ -187,39 +198,61 @@ pub fn bridge<B: Backend + Send + 'static>(
     let count = stems.iter().map(|s| s.0.index + 1).max().unwrap_or(0);
     let any_solo = stems.iter().any(|s| s.5.0);
     let audio = audio.0.get();
-    let room_changed = audio.applied_room.as_ref().is_none_or(|r| {
-        r.room != doc.scene.room
-            || r.master_gain_db != doc.scene.master_gain_db
-            || r.master_spoil != doc.scene.master_spoil
-            || r.ceiling_dbtp != doc.scene.ceiling_dbtp
-    });
+    let cues = workshop.cues;
+    let cues_changed = audio.applied_cues != cues;
+    let room = crate::scene::Room { return_db: live.return_db, ..doc.scene.room };
+    let (lo, hi) = crate::scene::limits::GAIN_DB;
+    let master_gain_db = (doc.scene.master_gain_db + workshop.trim_db()).clamp(lo, hi);
+    let room_changed = cues_changed
+        || audio.applied_room.as_ref().is_none_or(|r| {
+            r.room != room
+                || r.master_gain_db != master_gain_db
+                || r.master_spoil != doc.scene.master_spoil
+                || r.ceiling_dbtp != doc.scene.ceiling_dbtp
+        });
     if audio.applied.len() != count {
         audio.applied = vec![None; count];
     }
     mixes.0.resize(count, None);
     if room_changed {
+        let mut heard = doc.scene.clone();
+        heard.room = room;
+        heard.master_gain_db = master_gain_db;
         if let Some(graph) = audio.graph.as_mut() {
-            graph.apply_room_and_master(&doc.scene, ramp_s);
+            graph.set_cues(cues);
+            graph.apply_room_and_master(&heard, ramp_s);
         }
-        audio.applied_room = Some(doc.scene.clone());
+        audio.applied_room = Some(heard);
+        audio.applied_cues = cues;
     }
-    for (body, transform, size, spoil, muted, solo, gain) in &stems {
-        let placement = Placement {
+    // During the quiz the truth plays (with its timeline), whatever the bodies show.
+    let truth = workshop.quiz.as_ref().map(|q| Resolved::of(&q.truth).unwrap_or_default().scene_at(&q.truth, live.t));
+    let truth_solo = truth.as_ref().is_some_and(|t| t.stems.iter().any(|s| s.solo));
+    for (body, transform, size, spoil, muted, solo, gain, send) in &stems {
+        let shown = Placement {
             position: transform.translation().to_array(),
             size: size.0,
             gain_db: gain.0,
             spoil: spoil.0,
+            send_db: send.0,
             audible: !muted.0 && (!any_solo || solo.0),
         };
-        if !room_changed && audio.applied[body.index] == Some(placement) {
+        let heard = match truth.as_ref().and_then(|t| t.stems.get(body.index)) {
+            Some(stem) => Placement::from_stem(stem, truth_solo),
+            None => shown,
+        };
+        if !room_changed && audio.applied[body.index] == Some(heard) {
+            if truth.is_some() {
+                mixes.0[body.index] = Some(mapping::stem_mix_with(&shown, &room, cues));
+            }
             continue;
         }
-        let mix = mapping::stem_mix(&placement, &doc.scene.room);
         if let Some(graph) = audio.graph.as_mut() {
-            graph.apply(body.index, &mix, ramp_s);
+            graph.apply(body.index, &mapping::stem_mix_with(&heard, &room, cues), ramp_s);
         }
-        audio.applied[body.index] = Some(placement);
-        mixes.0[body.index] = Some(mix);
+        audio.applied[body.index] = Some(heard);
+        // The panels and the halo show the bodies as placed (during the quiz: the guesses, not the answer).
+        mixes.0[body.index] = Some(mapping::stem_mix_with(&shown, &room, cues));
     }
 }
 

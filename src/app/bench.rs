@@ -36,11 +36,11 @@ impl StageBench {
 pub fn run(stems: usize, frames: usize, rounds: usize) -> StageBench {
     let scene = bench_scene(stems);
     let audio: Vec<_> = synthetic_stems(stems, 2.0).into_iter().map(Some).collect();
-    let config = GraphConfig { sample_rate: 48_000, looping: true, output_tap: false };
+    let config = GraphConfig { sample_rate: 48_000, looping: true, output_tap: false, cues: Default::default() };
     let factory: super::audio::GraphFactory<OfflineBackend> =
         Box::new(move |scene, audio| MixGraph::new(OfflineSettings { sample_rate: 48_000 }, scene, audio, config));
     let live = StageAudio::new(&scene, &audio, factory).expect("the offline graph always opens");
-    let mut stage = super::headless_app(Path::new("bench.ron"), scene, live);
+    let mut stage = super::headless_app(Path::new("bench.ron"), scene, Vec::new(), live);
     stage.add_systems(Update, move_every_body);
     // The baseline has the same Bevy plugins and the same 64 moving entities, without our plugins: the
     // difference is what our systems cost.

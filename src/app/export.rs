@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use bevy::prelude::*;
 
 use crate::mix::import::Audio;
+use crate::mix::mapping::Cues;
 use crate::mix::offline::{self, RenderOptions, WavFormat};
 use crate::scene::Scene;
 
@@ -38,8 +39,9 @@ impl ExportJob {
         self.running.as_ref().map(|r| r.path.as_path())
     }
 
-    /// Renders `scene` with the decoded `audio` (at `sample_rate`) to a 24-bit WAV at `path`, on a thread.
-    pub fn start(&mut self, scene: Scene, audio: Vec<Option<Audio>>, sample_rate: u32, path: PathBuf) {
+    /// Renders `scene` with the decoded `audio` (at `sample_rate`) and the cues heard on the stage to a
+    /// 24-bit WAV at `path`, on a thread.
+    pub fn start(&mut self, scene: Scene, audio: Vec<Option<Audio>>, sample_rate: u32, cues: Cues, path: PathBuf) {
         if self.running.is_some() {
             return;
         }
@@ -50,7 +52,7 @@ impl ExportJob {
         let thread = std::thread::Builder::new()
             .name("proxemix export".into())
             .spawn(move || {
-                let outcome = export(&scene, &audio, sample_rate, &out, &p);
+                let outcome = export(&scene, &audio, sample_rate, cues, &out, &p);
                 *r.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             })
             .ok();
@@ -79,6 +81,7 @@ fn export(
     scene: &Scene,
     audio: &[Option<Audio>],
     sample_rate: u32,
+    cues: Cues,
     out: &Path,
     progress: &AtomicU32,
 ) -> Result<String, String> {
@@ -88,7 +91,7 @@ fn export(
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
     }
-    let options = RenderOptions { sample_rate, seconds: None, block_frames: 512, normalize_lufs: None };
+    let options = RenderOptions { sample_rate, seconds: None, block_frames: 512, normalize_lufs: None, cues };
     let rendered = offline::render(scene, audio, &options, &mut |p| {
         progress.store((p.clamp(0.0, 1.0) * 1000.0) as u32, Ordering::Relaxed);
     })

@@ -372,6 +372,7 @@ fn keyboard_shortcuts(
     mut requests: MessageWriter<SceneCommand>,
     mut transport_requests: MessageWriter<TransportCommand>,
     mut everywhere: MessageWriter<SpoilEverywhere>,
+    workshop: Res<super::workshop::Workshop>,
 ) {
     if focus.keyboard {
         return;
@@ -410,7 +411,8 @@ fn keyboard_shortcuts(
     if keys.just_pressed(KeyCode::ArrowRight) {
         transport_requests.write(TransportCommand::Nudge(5.0));
     }
-    if keys.just_pressed(KeyCode::Tab) {
+    // With scenes to compare, Tab belongs to A/B (workshop mode); otherwise it walks the bodies.
+    if keys.just_pressed(KeyCode::Tab) && workshop.slots.len() < 2 {
         select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), if shift { -1 } else { 1 });
     }
     if keys.just_pressed(KeyCode::KeyE) {

@@ -9,6 +9,8 @@ pub mod screenshot;
 pub mod stage;
 pub mod stems;
 pub mod ui;
+pub mod workshop;
+pub mod workshop_ui;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +32,10 @@ pub struct StageOptions {
     pub frames: u32,
     /// No sound device is opened (screenshots, or by request).
     pub silent: bool,
+    /// More scenes to compare with the first (A/B in workshop mode); they must have the same stems.
+    pub compare: Vec<PathBuf>,
+    /// Open in presenter mode.
+    pub presenter: bool,
 }
 
 /// What became of the sound device, for the banner.
@@ -45,6 +51,13 @@ const FALLBACK_SAMPLE_RATE: u32 = 48_000;
 /// Opens the stage on `scene_path` and returns when the window closes.
 pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> {
     let scene = Scene::load(&scene_path)?;
+    let mut slots = vec![(scene_path.clone(), scene.clone())];
+    for path in &options.compare {
+        let other = Scene::load(path)?;
+        crate::mix::ab::compatible(&scene, &other)
+            .map_err(|e| UserError(format!("{}: cannot compare with {}: {e}", path.display(), scene_path.display())))?;
+        slots.push((path.clone(), other));
+    }
     check_display()?;
     let silent = options.silent || options.screenshot.is_some();
     let (stage_audio, stem_audio, device) = if silent {
@@ -78,7 +91,7 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> 
     .insert_resource(device)
     .insert_resource(stem_audio)
     .insert_resource(stage_audio)
-    .add_plugins(stage_logic::<CpalBackend>(scene_path, scene))
+    .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
     .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
     if let Some(path) = &options.screenshot {
         app.add_plugins(screenshot::ScreenshotPlugin { path: path.clone(), frames: options.frames.max(1) });
@@ -90,16 +103,22 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> 
 }
 
 /// The plugins that hold the stage's logic (no window, no GPU): the world of stems, input and the audio bridge.
-pub fn stage_logic<B: Backend + Send + 'static>(scene_path: PathBuf, scene: Scene) -> impl PluginGroup
+/// `slots` are the scenes loaded for A/B, the opened one first.
+pub fn stage_logic<B: Backend + Send + 'static>(
+    scene_path: PathBuf,
+    scene: Scene,
+    slots: Vec<(PathBuf, Scene)>,
+) -> impl PluginGroup
 where
     B::Error: std::fmt::Display,
 {
-    StageLogic::<B> { scene_path, scene, backend: std::marker::PhantomData }
+    StageLogic::<B> { scene_path, scene, slots, backend: std::marker::PhantomData }
 }
 
 struct StageLogic<B> {
     scene_path: PathBuf,
     scene: Scene,
+    slots: Vec<(PathBuf, Scene)>,
     backend: std::marker::PhantomData<B>,
 }
 
@@ -111,12 +130,18 @@ where
         bevy::app::PluginGroupBuilder::start::<Self>()
             .add(stems::StemsPlugin { path: self.scene_path, scene: self.scene })
             .add(input::StageInputPlugin)
+            .add(workshop::WorkshopPlugin { slots: self.slots })
             .add(AudioBridgePlugin::<B>::default())
     }
 }
 
 /// A windowless stage for tests and benchmarks: time advances one 60 Hz frame per `update()`.
-pub fn headless_app<B: Backend + Send + 'static>(scene_path: &Path, scene: Scene, audio: StageAudio<B>) -> App
+pub fn headless_app<B: Backend + Send + 'static>(
+    scene_path: &Path,
+    scene: Scene,
+    slots: Vec<(PathBuf, Scene)>,
+    audio: StageAudio<B>,
+) -> App
 where
     B::Error: std::fmt::Display,
 {
@@ -125,7 +150,7 @@ where
         .insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / 60.0)))
         .insert_resource(audio)
         .insert_resource(StageOptions { silent: true, ..default() })
-        .add_plugins(stage_logic::<B>(scene_path.to_path_buf(), scene));
+        .add_plugins(stage_logic::<B>(scene_path.to_path_buf(), scene, slots));
     app
 }
 
@@ -152,7 +177,12 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
     let stems = StemAudio::load(scene_path, scene, sample_rate);
     let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
         let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream) };
-        MixGraph::new(settings, scene, audio, GraphConfig { sample_rate, looping: true, output_tap: true })
+        MixGraph::new(
+            settings,
+            scene,
+            audio,
+            GraphConfig { sample_rate, looping: true, output_tap: true, cues: Default::default() },
+        )
     });
     match StageAudio::new(scene, &stems.audio, factory) {
         Ok(mut live) => {

@@ -8,30 +8,14 @@ use bevy::prelude::*;
 use super::audio::{LiveMixes, Meters};
 use super::input::{self, OrbitCamera};
 use super::stems::{BodySize, Muted, Selected, Solo, Spoil, StemBody};
+use super::workshop::{LiveTimeline, Workshop};
 use crate::mix::mapping::{EAR_HEIGHT_M, Zone};
 
-/// One colour per stem (in scene order, repeating): well apart in hue and readable on a projector.
-pub const STEM_COLOURS: [[u8; 3]; 10] = [
-    [0x4E, 0x79, 0xA7], // blue
-    [0xF2, 0x8E, 0x2B], // orange
-    [0xE1, 0x57, 0x59], // red
-    [0x76, 0xB7, 0xB2], // teal
-    [0x59, 0xA1, 0x4F], // green
-    [0xED, 0xC9, 0x48], // yellow
-    [0xB0, 0x7A, 0xA1], // purple
-    [0xFF, 0x9D, 0xA7], // pink
-    [0x9C, 0x75, 0x5F], // brown
-    [0x86, 0xBC, 0xF5], // sky
-];
+pub use crate::handout::{STEM_COLOURS, body_radius, reverb_share};
 
 pub fn stem_colour(index: usize) -> Color {
     let [r, g, b] = STEM_COLOURS[index % STEM_COLOURS.len()];
     Color::srgb_u8(r, g, b)
-}
-
-/// Drawn radius of a body: grows with the square root of its size (area ∝ size), never too small to grab.
-pub fn body_radius(size: f32) -> f32 {
-    (0.2 * size.sqrt()).max(0.07)
 }
 
 /// The zone rings drawn on the floor, with their labels.
@@ -135,9 +119,10 @@ pub struct StageViewPlugin;
 
 impl Plugin for StageViewPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(ClearColor(BACKGROUND))
-            .add_systems(Startup, build_stage)
-            .add_systems(PostUpdate, (dress_new_bodies, follow_bodies, body_looks).chain());
+        app.insert_resource(ClearColor(BACKGROUND)).add_systems(Startup, build_stage).add_systems(
+            PostUpdate,
+            (dress_new_bodies, follow_bodies, body_looks, hide_bodies_to_listen, show_quiz_truth).chain(),
+        );
     }
 }
 
@@ -286,7 +271,7 @@ fn dress_new_bodies(
 }
 
 /// Sizes each body and keeps its floor parts under it; parts of removed bodies go with them.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn follow_bodies(
     mut commands: Commands,
     mut bodies: Query<(&mut Transform, &BodySize, Has<Selected>, &Spoil), (With<StemBody>, Without<BodyPart>)>,
@@ -295,6 +280,7 @@ fn follow_bodies(
     stems: Query<&StemBody>,
     meshes: Res<StageMeshes>,
     time: Res<Time>,
+    workshop: Res<Workshop>,
 ) {
     for (mut t, size, _, _) in &mut bodies {
         let r = body_radius(size.0);
@@ -332,13 +318,37 @@ fn follow_bodies(
         };
         t.translation = position;
         t.scale = scale;
+        // Listen mode hides everything a body has, so people listen instead of look.
+        let visible = visible && !workshop.listen;
         visibility.set_if_neq(if visible { Visibility::Inherited } else { Visibility::Hidden });
     }
 }
 
-/// Fraction of the stem's energy that reaches the listener through the reverb (0 dry .. 1 all reverb).
-pub fn reverb_share(drr_db: f32) -> f32 {
-    1.0 / (1.0 + 10f32.powf(drr_db / 10.0))
+/// Listen mode: the bodies themselves disappear too (their parts follow in `follow_bodies`).
+fn hide_bodies_to_listen(workshop: Res<Workshop>, mut bodies: Query<&mut Visibility, With<StemBody>>) {
+    let wanted = if workshop.listen { Visibility::Hidden } else { Visibility::Inherited };
+    for mut visibility in &mut bodies {
+        visibility.set_if_neq(wanted);
+    }
+}
+
+/// After the quiz is revealed: a line from each guess to where the body really is, and a wire sphere there.
+fn show_quiz_truth(
+    workshop: Res<Workshop>,
+    live: Res<LiveTimeline>,
+    bodies: Query<(&StemBody, &Transform)>,
+    mut gizmos: Gizmos,
+) {
+    let Some(quiz) = workshop.quiz.as_ref().filter(|q| q.answers.is_some()) else { return };
+    let truth = crate::mix::timeline::Resolved::of(&quiz.truth).unwrap_or_default().scene_at(&quiz.truth, live.t);
+    for (body, transform) in &bodies {
+        let Some(stem) = truth.stems.get(body.index) else { continue };
+        let at = Vec3::from(stem.position_array());
+        let colour = stem_colour(body.index);
+        gizmos.line(transform.translation, at, colour);
+        gizmos.sphere(Isometry3d::from_translation(at), body_radius(stem.size), colour);
+        gizmos.line(at, Vec3::new(at.x, 0.0, at.z), colour.with_alpha(0.5));
+    }
 }
 
 #[allow(clippy::type_complexity)]

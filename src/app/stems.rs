@@ -35,6 +35,10 @@ pub struct Solo(pub bool);
 #[derive(Component, Debug, Clone, Copy, PartialEq)]
 pub struct GainTrim(pub f32);
 
+/// Effects send trim in dB (the timeline can move it; the inspector shows it).
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct SendTrim(pub f32);
+
 /// The bodies the user is working on (click, shift-click, gamepad shoulder buttons).
 #[derive(Component, Debug, Clone, Copy)]
 pub struct Selected;
@@ -102,6 +106,7 @@ impl History {
             stem.solo = s.solo;
             stem.gain_db = s.gain_db;
         }
+        keep_driven(doc, &mut scene);
         Some(scene)
     }
 }
@@ -134,6 +139,12 @@ impl History {
         Some(next)
     }
 
+    /// Forgets every step (the document changed to another scene: its steps would not apply).
+    pub fn clear(&mut self) {
+        self.undo.clear();
+        self.redo.clear();
+    }
+
     pub fn can_undo(&self) -> bool {
         !self.undo.is_empty()
     }
@@ -147,8 +158,10 @@ pub enum SceneCommand {
     Undo,
     Redo,
     Save,
-    /// Replace the world with this scene (reload, A/B ...); the previous state goes on the undo stack.
+    /// Replace the world with this scene (reload, undoable edits ...); the previous state goes on the undo stack.
     Replace(Box<Scene>),
+    /// Show this scene without touching the history or the unsaved marker (A/B switches, the morph, the quiz).
+    Show(Box<Scene>),
 }
 
 /// Components of one stem as the world holds them.
@@ -171,9 +184,36 @@ pub fn world_scene<'a>(doc: &Scene, stems: impl Iterator<Item = StemRow<'a>>) ->
             spoil: spoil.0,
             muted: muted.0,
             solo: solo.0,
+            send_db: 0.0,
+            keys: Vec::new(),
         })
         .collect();
+    keep_driven(doc, &mut scene);
     scene
+}
+
+/// What the world holds for a property the timeline drives is where the timeline put it this frame; the
+/// document keeps the stem's own value (and its send trim and keyframes, which the world does not hold).
+pub fn keep_driven(doc: &Scene, scene: &mut Scene) {
+    let resolved = crate::mix::timeline::Resolved::of(doc).unwrap_or_default();
+    for (i, stem) in scene.stems.iter_mut().enumerate() {
+        let Some(own) = doc.stems.get(i).filter(|own| own.name == stem.name) else { continue };
+        stem.send_db = own.send_db;
+        stem.keys = own.keys.clone();
+        let driven = resolved.driven(i);
+        if driven.position {
+            stem.position = own.position;
+        }
+        if driven.size {
+            stem.size = own.size;
+        }
+        if driven.spoil {
+            stem.spoil = own.spoil;
+        }
+        if driven.muted {
+            stem.muted = own.muted;
+        }
+    }
 }
 
 /// Keeps a dragged body inside what the scene format accepts (and above the floor).
@@ -196,6 +236,7 @@ pub fn stem_components(index: usize, stem: &Stem) -> impl Bundle {
         Muted(stem.muted),
         Solo(stem.solo),
         GainTrim(stem.gain_db),
+        SendTrim(stem.send_db),
     )
 }
 
@@ -258,13 +299,14 @@ fn run_scene_commands(
         &mut Muted,
         &mut Solo,
         &mut GainTrim,
+        &mut SendTrim,
     )>,
     mut rebuilt: MessageWriter<StemsRebuilt>,
 ) {
     for request in requests.read() {
         let current = world_scene(
             &doc.scene,
-            stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain)| (b, t, size, spoil, muted, solo, gain)),
+            stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain, _)| (b, t, size, spoil, muted, solo, gain)),
         );
         let target = match request {
             SceneCommand::Checkpoint => {
@@ -288,6 +330,7 @@ fn run_scene_commands(
             SceneCommand::Undo => match history.undo(current) {
                 Some(s) => {
                     doc.status = "undone".into();
+                    doc.dirty = true;
                     s
                 }
                 None => continue,
@@ -295,18 +338,20 @@ fn run_scene_commands(
             SceneCommand::Redo => match history.redo(current) {
                 Some(s) => {
                     doc.status = "redone".into();
+                    doc.dirty = true;
                     s
                 }
                 None => continue,
             },
             SceneCommand::Replace(scene) => {
                 history.push(current);
+                doc.dirty = true;
                 (**scene).clone()
             }
+            SceneCommand::Show(scene) => (**scene).clone(),
         };
-        doc.dirty = true;
         if same_stems(&doc.scene, &target) {
-            for (_, body, mut t, mut size, mut spoil, mut muted, mut solo, mut gain) in &mut stems {
+            for (_, body, mut t, mut size, mut spoil, mut muted, mut solo, mut gain, mut send) in &mut stems {
                 let Some(stem) = target.stems.get(body.index) else { continue };
                 let position = Vec3::from(stem.position_array());
                 // Only touch what differs, so change detection (and the audio bridge) sees real edits only.
@@ -318,6 +363,7 @@ fn run_scene_commands(
                 muted.set_if_neq(Muted(stem.muted));
                 solo.set_if_neq(Solo(stem.solo));
                 gain.set_if_neq(GainTrim(stem.gain_db));
+                send.set_if_neq(SendTrim(stem.send_db));
             }
         } else {
             for (entity, ..) in &stems {
@@ -342,7 +388,7 @@ impl Default for ReloadTimer {
     }
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
+pub fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 

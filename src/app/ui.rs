@@ -19,7 +19,8 @@ use super::stage::{ZONE_RINGS, body_radius, stem_colour};
 use super::stems::{
     BodySize, GainTrim, History, Muted, SceneCommand, Selected, Solo, Spoil, StageScene, StemBody, clamp_position,
 };
-use super::{AudioDeviceStatus, StageOptions};
+use super::workshop::{LiveTimeline, Workshop, WorkshopCommand};
+use super::{AudioDeviceStatus, StageOptions, workshop_ui};
 use crate::scene::limits;
 
 pub struct PanelsPlugin;
@@ -73,6 +74,9 @@ struct StageView<'w, 's> {
     requests: MessageWriter<'w, SceneCommand>,
     transport_requests: MessageWriter<'w, TransportCommand>,
     everywhere: MessageWriter<'w, SpoilEverywhere>,
+    workshop: ResMut<'w, Workshop>,
+    live: Res<'w, LiveTimeline>,
+    workshop_requests: MessageWriter<'w, WorkshopCommand>,
     commands: Commands<'w, 's>,
     camera: Single<'w, 's, (&'static mut Camera, &'static GlobalTransform), With<OrbitCamera>>,
     window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
@@ -119,17 +123,33 @@ fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery,
         "stage-root".into(),
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
-    egui::Panel::top("transport").resizable(false).show(&mut root, |ui| top_bar(ui, &mut view));
-    egui::Panel::left("stems")
-        .resizable(false)
-        .exact_size(250.0)
-        .show(&mut root, |ui| stem_list(ui, &mut view, &mut stems));
-    egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| inspector(ui, &mut view, &mut stems));
-    });
+    if view.workshop.presenter {
+        // Presenter mode: the intent card and the scene strip in big type, the stage between them.
+        let panel = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(12, 13, 17, 235)).inner_margin(16);
+        egui::Panel::top("presenter-card")
+            .resizable(false)
+            .frame(panel)
+            .show(&mut root, |ui| workshop_ui::presenter_card(ui, &view.doc.scene, &view.workshop, &view.live));
+        egui::Panel::bottom("presenter-strip").resizable(false).frame(panel).show(&mut root, |ui| {
+            let t = *view.transport;
+            workshop_ui::presenter_strip(ui, &view.workshop, &view.live, t.playing, t.position_s)
+        });
+    } else {
+        egui::Panel::top("transport").resizable(false).show(&mut root, |ui| top_bar(ui, &mut view));
+        egui::Panel::left("stems")
+            .resizable(false)
+            .exact_size(250.0)
+            .show(&mut root, |ui| stem_list(ui, &mut view, &mut stems));
+        egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| inspector(ui, &mut view, &mut stems));
+        });
+    }
+    workshop_ui::quiz_results(&ctx, &view.workshop);
     let central = root.available_rect_before_wrap();
     fit_camera_to(&mut view, central);
-    draw_labels(&ctx, &view, &stems, central);
+    if !view.workshop.listen {
+        draw_labels(&ctx, &view, &stems, central);
+    }
     Ok(())
 }
 
@@ -183,6 +203,9 @@ fn top_bar(ui: &mut egui::Ui, view: &mut StageView) {
                 view.transport_requests.write(TransportCommand::Seek(position));
             }
             ui.monospace(format!("{} / {}", clock(t.position_s), clock(t.song_s)));
+            if let Some(place) = workshop_ui::where_in_song(&view.live) {
+                ui.label(egui::RichText::new(place).strong().color(egui::Color32::from_rgb(255, 196, 92)));
+            }
             let mut looping = t.looping;
             if ui.checkbox(&mut looping, "loop (L)").changed() {
                 view.transport_requests.write(TransportCommand::SetLooping(looping));
@@ -300,6 +323,12 @@ fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
             ui.label("Select a body to see what its place does to it.");
         }
         Some(entity) => body_inspector(ui, view, stems, entity),
+    }
+    ui.separator();
+    let mut asked = Vec::new();
+    workshop_ui::workshop_section(ui, &mut view.workshop, &mut asked);
+    for request in asked {
+        view.workshop_requests.write(request);
     }
     ui.separator();
     room_and_master(ui, view);
@@ -478,7 +507,10 @@ fn export_section(ui: &mut egui::Ui, view: &mut StageView, stems: &StemQuery) {
             &view.doc.scene,
             stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain, _)| (b, t, size, spoil, muted, solo, gain)),
         );
-        view.export.start(scene, view.stem_audio.audio.clone(), view.stem_audio.sample_rate, target);
+        // Exactly what is heard (the timeline, the cue switches), except the A/B trim: that only levels the
+        // comparison, the scene's own master gain is what it says.
+        let cues = view.workshop.cues;
+        view.export.start(scene, view.stem_audio.audio.clone(), view.stem_audio.sample_rate, cues, target);
     }
     if exists {
         ui.label(egui::RichText::new("a file with this name exists; exporting replaces it").weak().small());

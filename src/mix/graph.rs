@@ -17,7 +17,7 @@ use super::effects::reverb::{ReverbBus, ReverbParams, ReverbReturnBuilder, Rever
 use super::effects::spoil::{self, Hearing, SpoilBuilder, SpoilHandle};
 use super::effects::stem_chain::{StemChainBuilder, StemChainHandle, StemMeter, StemParams};
 use super::import::Audio;
-use super::mapping::{self, StemMix};
+use super::mapping::{self, Cues, StemMix};
 use crate::scene::{Room, Scene};
 
 /// Parameter ramps are never shorter than one 60 Hz video frame, so moving a body never zippers.
@@ -34,6 +34,8 @@ pub struct GraphConfig {
     pub looping: bool,
     /// Copy the master output into a lock-free ring for a loudness meter ([`MixGraph::take_output_tap`]).
     pub output_tap: bool,
+    /// Which cues [`MixGraph::apply_scene`] maps (all, unless a workshop isolates some).
+    pub cues: Cues,
 }
 
 /// The master spoil's noise seed (stems use their index + 1).
@@ -109,8 +111,9 @@ where
         let meter = Arc::new(MasterMeter::new());
         let mut main = MainTrackBuilder::new();
         let reverb = main.add_effect(ReverbReturnBuilder { params: reverb_params(&scene.room), bus: bus.clone() });
+        let master_amount = if config.cues.spoil { scene.master_spoil } else { 0.0 };
         let master_spoil =
-            main.add_effect(SpoilBuilder { amount: scene.master_spoil, hearing: Hearing::FLAT, seed: MASTER_SEED });
+            main.add_effect(SpoilBuilder { amount: master_amount, hearing: Hearing::FLAT, seed: MASTER_SEED });
         let (tap, output_tap) = if config.output_tap {
             let (producer, consumer) = rtrb::RingBuffer::new((config.sample_rate * OUTPUT_TAP_S) as usize);
             (Some(producer), Some(consumer))
@@ -128,7 +131,7 @@ where
         let mut clock =
             manager.add_clock(ClockSpeed::TicksPerSecond(1.0)).map_err(|e| GraphError::Kira(e.to_string()))?;
         clock.stop();
-        let mixes = mapping::scene_mix(scene);
+        let mixes = mapping::scene_mix_with(scene, config.cues);
         let mut voices = Vec::with_capacity(scene.stems.len());
         let mut song_s = 0.0f64;
         for (i, mix) in mixes.iter().enumerate() {
@@ -302,26 +305,42 @@ where
 
     /// Moves stem `index` to a new mapping along a ramp of at least [`MIN_RAMP_S`].
     pub fn apply(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
+        self.apply_timed(index, mix, ramp_s.max(MIN_RAMP_S));
+    }
+
+    /// [`MixGraph::apply`] along exactly `ramp_s`: the timeline steps through its keyframes in ramps one
+    /// render block long, so a jump lands within a block of its time.
+    pub fn apply_timed(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
         if let Some(voice) = self.voices.get_mut(index) {
-            voice.spoil.set(mix.spoil, Hearing::of(mix), ramp_s.max(MIN_RAMP_S));
-            voice.chain.set(StemParams::from_mix(mix), ramp_s.max(MIN_RAMP_S));
+            voice.spoil.set(mix.spoil, Hearing::of(mix), ramp_s);
+            voice.chain.set(StemParams::from_mix(mix), ramp_s);
         }
     }
 
     /// Changes the room (reverb) and the master bus.
     pub fn apply_room_and_master(&mut self, scene: &Scene, ramp_s: f32) {
-        let ramp_s = ramp_s.max(MIN_RAMP_S);
+        self.apply_room_and_master_timed(scene, ramp_s.max(MIN_RAMP_S));
+    }
+
+    /// [`MixGraph::apply_room_and_master`] along exactly `ramp_s`.
+    pub fn apply_room_and_master_timed(&mut self, scene: &Scene, ramp_s: f32) {
+        let spoil = if self.config.cues.spoil { scene.master_spoil } else { 0.0 };
         self.reverb.set(reverb_params(&scene.room), ramp_s);
-        self.master_spoil.set(scene.master_spoil, Hearing::FLAT, ramp_s);
+        self.master_spoil.set(spoil, Hearing::FLAT, ramp_s);
         self.master.set(master_params(scene), ramp_s);
     }
 
-    /// Applies a whole scene: every stem's mapping, the room and the master.
+    /// Applies a whole scene: every stem's mapping (with this graph's cues), the room and the master.
     pub fn apply_scene(&mut self, scene: &Scene, ramp_s: f32) {
-        for (i, mix) in mapping::scene_mix(scene).iter().enumerate() {
+        for (i, mix) in mapping::scene_mix_with(scene, self.config.cues).iter().enumerate() {
             self.apply(i, mix, ramp_s);
         }
         self.apply_room_and_master(scene, ramp_s);
+    }
+
+    /// Which cues [`MixGraph::apply_scene`] maps from now on (the caller re-applies its scene).
+    pub fn set_cues(&mut self, cues: Cues) {
+        self.config.cues = cues;
     }
 
     pub fn backend_mut(&mut self) -> &mut B {
@@ -330,14 +349,16 @@ where
 }
 
 /// The room's reverb trim is already in each stem's send (so the mapping's DRR is what is heard); the return
-/// only switches off when the trim is at its minimum.
+/// carries only its own fader (the timeline cuts the tail with it), and switches off when either is at its
+/// minimum.
 fn reverb_params(room: &Room) -> ReverbParams {
     let off = room.reverb_db <= crate::scene::limits::REVERB_DB.0;
+    let cut = room.return_db <= crate::scene::limits::EFFECTS_DB.0;
     ReverbParams {
         size_m: room.size,
         decay_s: room.decay_s,
         damping: room.damping,
-        return_gain: if off { 0.0 } else { 1.0 },
+        return_gain: if off || cut { 0.0 } else { mapping::db_to_amp(Some(room.return_db)) },
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Placement {
     pub size: f32,
     pub gain_db: f32,
     pub spoil: f32,
+    /// Effects send trim (dB) on top of the mapping; at -60 nothing is sent.
+    pub send_db: f32,
     /// False when muted, or when another stem is soloed.
     pub audible: bool,
 }
@@ -110,6 +112,7 @@ impl Placement {
             size: stem.size,
             gain_db: stem.gain_db,
             spoil: stem.spoil,
+            send_db: stem.send_db,
             audible: !stem.muted && (!any_solo || stem.solo),
         }
     }
@@ -246,41 +249,132 @@ pub fn tilt_db(height_m: f32) -> f32 {
     (TILT_DB_PER_M * (height_m - EAR_HEIGHT_M)).clamp(-TILT_MAX_DB, TILT_MAX_DB)
 }
 
+/// A cue switched off takes the value it would have at this distance, so bodies no longer differ in it.
+pub const CUE_REFERENCE_M: f32 = 2.0;
+
+/// Which cues the mapping applies: the workshop's cue isolation switches each one off to hear what it adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cues {
+    /// Distance changes the direct sound's level.
+    pub level: bool,
+    /// Distance changes the direct-to-reverb ratio (off: the reverb follows the direct level).
+    pub reverb: bool,
+    pub air: bool,
+    pub pre_delay: bool,
+    /// Distance changes the apparent width (off: each body as wide as at the reference distance).
+    pub width: bool,
+    pub spoil: bool,
+    pub proximity: bool,
+    /// Height tilts the tone.
+    pub height: bool,
+    /// The direct sound itself (off: only the room is heard).
+    pub direct: bool,
+}
+
+impl Cues {
+    pub const ALL: Cues = Cues {
+        level: true,
+        reverb: true,
+        air: true,
+        pre_delay: true,
+        width: true,
+        spoil: true,
+        proximity: true,
+        height: true,
+        direct: true,
+    };
+
+    /// Every switch with its name, for panels, the CLI and handouts.
+    pub fn switches(&mut self) -> [(&'static str, &mut bool); 9] {
+        [
+            ("level", &mut self.level),
+            ("direct-to-reverb", &mut self.reverb),
+            ("air", &mut self.air),
+            ("pre-delay", &mut self.pre_delay),
+            ("width", &mut self.width),
+            ("spoil", &mut self.spoil),
+            ("proximity", &mut self.proximity),
+            ("height", &mut self.height),
+            ("direct", &mut self.direct),
+        ]
+    }
+
+    /// Switches off the cue called `name`; an unknown name is an error listing the names.
+    pub fn switch_off(&mut self, name: &str) -> Result<(), String> {
+        let mut names = Vec::new();
+        for (cue, on) in self.switches() {
+            if cue == name {
+                *on = false;
+                return Ok(());
+            }
+            names.push(cue);
+        }
+        Err(format!("no cue called \"{name}\" (the cues are: {})", names.join(", ")))
+    }
+
+    /// The names of the cues that are off.
+    pub fn off(&self) -> Vec<&'static str> {
+        let mut copy = *self;
+        copy.switches().into_iter().filter(|(_, on)| !**on).map(|(name, _)| name).collect()
+    }
+}
+
+impl Default for Cues {
+    fn default() -> Self {
+        Cues::ALL
+    }
+}
+
 /// The whole mapping for one body.
 pub fn stem_mix(placement: &Placement, room: &Room) -> StemMix {
+    stem_mix_with(placement, room, Cues::ALL)
+}
+
+/// The mapping for one body with only some cues switched on.
+pub fn stem_mix_with(placement: &Placement, room: &Room, cues: Cues) -> StemMix {
     let acoustics = room_acoustics(room);
     let distance_m = distance_from_ears(placement.position);
     let [x, _, z] = placement.position;
     let azimuth_deg = if x.abs() < 1e-6 && z.abs() < 1e-6 { 0.0 } else { x.atan2(-z).to_degrees() };
     let level_db = source_db(placement.size) + placement.gain_db;
-    let dry_db = level_db + distance_db(distance_m);
+    let level_distance = if cues.level { distance_m } else { CUE_REFERENCE_M };
+    let dry_db = level_db + distance_db(level_distance);
     // The reverberant field is about as loud everywhere in the room: it equals the direct sound at the
     // critical distance, so the send does not depend on where the body stands.
-    let send_db = level_db + distance_db(acoustics.critical_distance_m) + room.reverb_db;
-    let reverb_on = room.reverb_db > crate::scene::limits::REVERB_DB.0;
-    let (air_cutoff_hz, air_amount) = air(distance_m);
+    let field_db = distance_db(acoustics.critical_distance_m) + room.reverb_db + placement.send_db;
+    // With the direct-to-reverb cue off, the send keeps the ratio of the reference distance instead.
+    let send_db = if cues.reverb { level_db + field_db } else { dry_db - distance_db(CUE_REFERENCE_M) + field_db };
+    let reverb_on =
+        room.reverb_db > crate::scene::limits::REVERB_DB.0 && placement.send_db > crate::scene::limits::EFFECTS_DB.0;
+    let (air_cutoff_hz, air_amount) = if cues.air { air(distance_m) } else { (None, 0.0) };
+    let cue_distance = |on: bool| if on { distance_m } else { CUE_REFERENCE_M };
     StemMix {
         distance_m,
         azimuth_deg,
         zone: Zone::at(distance_m),
-        dry_db: placement.audible.then_some(dry_db),
+        dry_db: (placement.audible && cues.direct).then_some(dry_db),
         pan: pan_position(placement.position),
-        width: apparent_width(placement.size, distance_m),
+        width: apparent_width(placement.size, cue_distance(cues.width)),
         reverb_send_db: (placement.audible && reverb_on).then_some(send_db),
         drr_db: dry_db - send_db,
         air_cutoff_hz,
         air_amount,
-        pre_delay_s: pre_delay_s(distance_m, &acoustics),
-        proximity_db: proximity_db(distance_m),
-        tilt_db: tilt_db(placement.position[1]),
-        spoil: placement.spoil,
+        pre_delay_s: pre_delay_s(cue_distance(cues.pre_delay), &acoustics),
+        proximity_db: if cues.proximity { proximity_db(distance_m) } else { 0.0 },
+        tilt_db: if cues.height { tilt_db(placement.position[1]) } else { 0.0 },
+        spoil: if cues.spoil { placement.spoil } else { 0.0 },
     }
 }
 
 /// The mapping for every stem of a scene (solo and mute applied).
 pub fn scene_mix(scene: &Scene) -> Vec<StemMix> {
+    scene_mix_with(scene, Cues::ALL)
+}
+
+/// [`scene_mix`] with only some cues switched on.
+pub fn scene_mix_with(scene: &Scene, cues: Cues) -> Vec<StemMix> {
     let any_solo = scene.stems.iter().any(|s| s.solo);
-    scene.stems.iter().map(|s| stem_mix(&Placement::from_stem(s, any_solo), &scene.room)).collect()
+    scene.stems.iter().map(|s| stem_mix_with(&Placement::from_stem(s, any_solo), &scene.room, cues)).collect()
 }
 
 /// The 2×2 stereo matrix that places a stem's image: its two channels are treated as two virtual sources at
@@ -317,7 +411,7 @@ mod tests {
     use super::*;
 
     fn at(x: f32, y: f32, z: f32) -> Placement {
-        Placement { position: [x, y, z], size: 1.0, gain_db: 0.0, spoil: 0.0, audible: true }
+        Placement { position: [x, y, z], size: 1.0, gain_db: 0.0, spoil: 0.0, send_db: 0.0, audible: true }
     }
 
     fn room() -> Room {
@@ -454,5 +548,46 @@ mod tests {
         assert!((m[0][0] - 1.0).abs() < 1e-6 && m[0][1].abs() < 1e-6 && m[1][0].abs() < 1e-6);
         assert_eq!(decorrelation(0.0), (1.0, 0.0));
         assert!(decorrelation(0.3).1 < decorrelation(0.6).1);
+    }
+
+    #[test]
+    fn a_cue_switched_off_stops_distance_mattering_for_that_cue_only() {
+        let off = |name: &str| {
+            let mut c = Cues::ALL;
+            c.switch_off(name).unwrap();
+            c
+        };
+        let near = |c| stem_mix_with(&at(0.0, EAR_HEIGHT_M, -1.0), &room(), c);
+        let far = |c| stem_mix_with(&at(0.0, EAR_HEIGHT_M, -8.0), &room(), c);
+        let all = Cues::ALL;
+        let level = off("level");
+        assert!((near(level).dry_db.unwrap() - far(level).dry_db.unwrap()).abs() < 1e-4);
+        assert!(near(all).dry_db.unwrap() - far(all).dry_db.unwrap() > 17.0);
+        assert_eq!(far(level).reverb_send_db, far(all).reverb_send_db);
+        let reverb = off("direct-to-reverb");
+        assert!((near(reverb).drr_db - far(reverb).drr_db).abs() < 1e-4);
+        assert_eq!(far(reverb).dry_db, far(all).dry_db);
+        assert!(far(all).air_amount > 0.0 && far(off("air")).air_amount == 0.0);
+        assert_eq!(near(off("pre-delay")).pre_delay_s, far(off("pre-delay")).pre_delay_s);
+        assert!(near(all).pre_delay_s > far(all).pre_delay_s);
+        assert_eq!(near(off("width")).width, far(off("width")).width);
+        assert_eq!(far(off("air")).dry_db, far(all).dry_db);
+        let spoiled = Placement { spoil: 0.5, ..at(0.0, EAR_HEIGHT_M, -2.0) };
+        assert_eq!(stem_mix_with(&spoiled, &room(), off("spoil")).spoil, 0.0);
+        let direct = stem_mix_with(&at(0.0, EAR_HEIGHT_M, -2.0), &room(), off("direct"));
+        assert!(direct.dry_db.is_none() && direct.reverb_send_db.is_some());
+        assert_eq!(off("air").off(), vec!["air"]);
+        let mut cues = Cues::ALL;
+        assert!(cues.switch_off("loudness").unwrap_err().contains("level, direct-to-reverb"));
+    }
+
+    #[test]
+    fn the_send_trim_moves_the_send_and_cuts_it_at_the_bottom() {
+        let base = at(0.0, EAR_HEIGHT_M, -2.0);
+        let plain = stem_mix(&base, &room());
+        let down = stem_mix(&Placement { send_db: -10.0, ..base }, &room());
+        assert!((plain.reverb_send_db.unwrap() - down.reverb_send_db.unwrap() - 10.0).abs() < 1e-4);
+        assert_eq!(down.dry_db, plain.dry_db);
+        assert!(stem_mix(&Placement { send_db: -60.0, ..base }, &room()).reverb_send_db.is_none());
     }
 }

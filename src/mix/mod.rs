@@ -1,10 +1,13 @@
 //! The mix core: mapping, import, effects, the one mix graph and offline render. It never imports Bevy.
 
+pub mod ab;
 pub mod effects;
 pub mod graph;
 pub mod import;
 pub mod mapping;
 pub mod offline;
+pub mod quiz;
+pub mod timeline;
 
 pub use graph::{GraphConfig, MixGraph};
 pub use import::Audio;

@@ -91,7 +91,8 @@ pub fn render(dir: &TempDir, scene: &str, name: &str, seconds: Option<f64>, bloc
     let scene_path = dir.path(&format!("{name}.ron"));
     std::fs::write(&scene_path, scene).unwrap();
     let out = dir.path(&format!("{name}.wav"));
-    let options = RenderOptions { sample_rate: SR, seconds, block_frames: block, normalize_lufs: None };
+    let options =
+        RenderOptions { sample_rate: SR, seconds, block_frames: block, normalize_lufs: None, cues: Default::default() };
     commands::render_to_wav(&scene_path, &out, &options, WavFormat::Float32, &Default::default(), &mut |_| {}).unwrap();
     read_stereo(&out)
 }

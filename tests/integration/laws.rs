@@ -37,8 +37,8 @@ fn direct_to_reverb_ratio_falls_with_distance() {
         let direct = energy(&dl) + energy(&dr);
         let drr = db(direct / reverb);
         let expected = mapping::stem_mix(
-            &Placement { position: [0.0, EAR, -d], size: 1.0, gain_db: -12.0, spoil: 0.0, audible: true },
-            &Room { size: 12.0, decay_s: 1.2, damping: 0.5, reverb_db: 0.0 },
+            &Placement { position: [0.0, EAR, -d], size: 1.0, gain_db: -12.0, spoil: 0.0, send_db: 0.0, audible: true },
+            &Room { size: 12.0, decay_s: 1.2, damping: 0.5, reverb_db: 0.0, return_db: 0.0 },
         )
         .drr_db as f64;
         eprintln!("distance {d} m: DRR measured {drr:.1} dB, mapping {expected:.1} dB");
@@ -58,8 +58,15 @@ fn a_body_hard_left_follows_the_pan_law() {
     let (el, er) = (energy(&l[skip..]), energy(&r[skip..]));
     // What the pan law says for a mono source at this pan and width.
     let mix = mapping::stem_mix(
-        &Placement { position: [pos.0, pos.1, pos.2], size: 0.5, gain_db: -6.0, spoil: 0.0, audible: true },
-        &Room { size: 12.0, decay_s: 1.2, damping: 0.5, reverb_db: -60.0 },
+        &Placement {
+            position: [pos.0, pos.1, pos.2],
+            size: 0.5,
+            gain_db: -6.0,
+            spoil: 0.0,
+            send_db: 0.0,
+            audible: true,
+        },
+        &Room { size: 12.0, decay_s: 1.2, damping: 0.5, reverb_db: -60.0, return_db: 0.0 },
     );
     assert!((mix.azimuth_deg + 90.0).abs() < 1e-3);
     let [[la, lb], [ra, rb]] = mapping::image_matrix(mix.pan, mix.width);

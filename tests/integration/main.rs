@@ -10,3 +10,4 @@ mod robustness;
 mod spoil;
 #[cfg(feature = "app")]
 mod stage;
+mod workshop;

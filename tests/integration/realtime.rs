@@ -53,9 +53,12 @@ fn rendering_allocates_nothing_even_while_bodies_move_and_spoil_changes() {
         })
         .collect();
     let mut scene = proxemix::bench::bench_scene(6);
-    let mut graph =
-        OfflineGraph::offline(&scene, &audio, GraphConfig { sample_rate: SR, looping: true, output_tap: false })
-            .unwrap();
+    let mut graph = OfflineGraph::offline(
+        &scene,
+        &audio,
+        GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() },
+    )
+    .unwrap();
     graph.start();
     let mut block = vec![0.0f32; 2 * 300];
     // Warm up: the first blocks start the sounds.

@@ -233,7 +233,7 @@ fn seeks_and_pauses_keep_every_stem_on_the_same_sample() {
         }
         let text = scene_text(&[stem("a", "a.wav", pos, 1.5, 0.0), b], -3.0);
         let scene = proxemix::scene::Scene::parse(&text, &dir.path("t.ron")).unwrap();
-        let config = GraphConfig { sample_rate: SR, looping: true, output_tap: false };
+        let config = GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() };
         let mut graph = OfflineGraph::offline(&scene, &audio, config).unwrap();
         let mut peak = 0.0f32;
         let mut render = |graph: &mut OfflineGraph, frames: usize| {

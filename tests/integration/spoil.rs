@@ -176,9 +176,12 @@ fn spoiled_and_clean_stay_on_the_same_sample() {
     let scene = Scene::parse(&scene_text, std::path::Path::new("click.ron")).unwrap();
     let audio =
         vec![Some(proxemix::mix::Audio::from_frames(SR, click.iter().map(|&v| kira::Frame::new(v, v)).collect()))];
-    let mut graph =
-        OfflineGraph::offline(&scene, &audio, GraphConfig { sample_rate: SR, looping: false, output_tap: false })
-            .unwrap();
+    let mut graph = OfflineGraph::offline(
+        &scene,
+        &audio,
+        GraphConfig { sample_rate: SR, looping: false, output_tap: false, cues: Default::default() },
+    )
+    .unwrap();
     graph.start();
     let mut raw = vec![0.0f32; 2 * SR as usize];
     for chunk in raw.chunks_mut(2 * 512) {
@@ -210,7 +213,7 @@ fn spoiling_and_returning_to_zero_nulls_against_the_clean_render() {
     ))];
     let text = scene_text(&[stem("m", "m.wav", (0.5, EAR, -1.2), 1.0, 0.0)], -60.0);
     let mut scene = Scene::parse(&text, std::path::Path::new("null.ron")).unwrap();
-    let config = GraphConfig { sample_rate: SR, looping: false, output_tap: false };
+    let config = GraphConfig { sample_rate: SR, looping: false, output_tap: false, cues: Default::default() };
     let mut clean = OfflineGraph::offline(&scene, &audio, config).unwrap();
     let mut spoilt = OfflineGraph::offline(&scene, &audio, config).unwrap();
     clean.start();

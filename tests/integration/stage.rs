@@ -48,11 +48,11 @@ fn one_stem_stage(dir: &TempDir, z: f32) -> App {
             OfflineSettings { sample_rate: SR },
             scene,
             audio,
-            GraphConfig { sample_rate: SR, looping: true, output_tap: false },
+            GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() },
         )
     });
     let live = StageAudio::new(&scene, &audio, factory).unwrap();
-    let mut app = headless_app(&scene_path, scene, live);
+    let mut app = headless_app(&scene_path, scene, Vec::new(), live);
     app.update(); // startup: the stem entity is spawned; the bridge sends its first mapping
     let body = app.world_mut().query_filtered::<Entity, With<StemBody>>().single(app.world()).unwrap();
     app.world_mut().entity_mut(body).insert(Selected);
@@ -357,7 +357,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
 
     let mut job = proxemix::app::export::ExportJob::default();
     let from_stage = dir.path("stage.wav");
-    job.start(scene, stems.audio.clone(), SR, from_stage.clone());
+    job.start(scene, stems.audio.clone(), SR, Default::default(), from_stage.clone());
     let started = std::time::Instant::now();
     while job.progress().is_some() {
         assert!(started.elapsed().as_secs() < 60, "the export finishes");
@@ -373,6 +373,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
         seconds: None,
         block_frames: 512,
         normalize_lufs: None,
+        cues: Default::default(),
     };
     proxemix::commands::render_to_wav(
         &scene_path,
@@ -400,7 +401,7 @@ fn gamepad_shoulders_select_triggers_resize_and_south_mutes() {
     let scene_path = dir.path("pad.ron");
     std::fs::write(&scene_path, scene_text(&stems, -6.0)).unwrap();
     let scene = Scene::load(&scene_path).unwrap();
-    let mut app = headless_app(&scene_path, scene, StageAudio::<OfflineBackend>::silent());
+    let mut app = headless_app(&scene_path, scene, Vec::new(), StageAudio::<OfflineBackend>::silent());
     app.update();
     let pad = connect_gamepad(&mut app);
     app.update();
@@ -508,7 +509,7 @@ fn e_spoils_a_little_everywhere_differently_each_time_and_ctrl_z_undoes_it() {
     let scene_path = dir.path("everywhere.ron");
     std::fs::write(&scene_path, scene_text(&stems, -6.0)).unwrap();
     let scene = Scene::load(&scene_path).unwrap();
-    let mut app = headless_app(&scene_path, scene, StageAudio::<OfflineBackend>::silent());
+    let mut app = headless_app(&scene_path, scene, Vec::new(), StageAudio::<OfflineBackend>::silent());
     app.update();
     let amounts = |app: &mut App| {
         let mut q = app.world_mut().query::<(&StemBody, &Spoil)>();
@@ -529,4 +530,79 @@ fn e_spoils_a_little_everywhere_differently_each_time_and_ctrl_z_undoes_it() {
     assert_ne!(first, second, "pressing again deals afresh");
     press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
     assert_eq!(amounts(&mut app), first, "Ctrl+Z goes back to the first deal");
+}
+
+/// A headless stage over the offline backend for scene `a`, with scene `b` loaded for A/B.
+fn ab_stage(dir: &TempDir, a: &str, b: &str) -> App {
+    let chord = low_chord(SR as usize * 4, 0.3);
+    write_mono_wav(&dir.path("chord.wav"), &chord);
+    let (a_path, b_path) = (dir.path("a.ron"), dir.path("b.ron"));
+    std::fs::write(&a_path, a).unwrap();
+    std::fs::write(&b_path, b).unwrap();
+    let (a, b) = (Scene::load(&a_path).unwrap(), Scene::load(&b_path).unwrap());
+    let audio = vec![Some(Audio::from_frames(SR, chord.iter().map(|s| kira::Frame { left: *s, right: *s }).collect()))];
+    let factory: GraphFactory<OfflineBackend> = Box::new(|scene, audio| {
+        let config = GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() };
+        MixGraph::new(OfflineSettings { sample_rate: SR }, scene, audio, config)
+    });
+    let live = StageAudio::new(&a, &audio, factory).unwrap();
+    let slots = vec![(a_path.clone(), a.clone()), (b_path, b)];
+    let mut app = headless_app(&a_path, a, slots, live);
+    app.insert_resource(proxemix::app::audio::StemAudio { sample_rate: SR, audio, problems: vec![] });
+    app.update();
+    graph(&mut app).start();
+    app
+}
+
+#[test]
+fn the_stage_plays_the_timeline_and_switches_between_loudness_matched_scenes() {
+    use proxemix::app::stems::StageScene;
+    use proxemix::app::workshop::Workshop;
+    let dir = TempDir::new("stage-workshop");
+    let line = stem("chord", "chord.wav", (0.0, EAR_HEIGHT_M, -1.0), 1.0, 0.0);
+    let keyed = format!(
+        "{}, keys: [(at: Seconds(1.0), muted: true), (at: Seconds(2.0), muted: false)])",
+        line.trim_end_matches(')')
+    );
+    let a = scene_text(&[keyed], -60.0).replace("version: 1", "version: 2");
+    let b = scene_text(&[stem("chord", "chord.wav", (0.0, EAR_HEIGHT_M, -4.0), 1.0, 0.0)], -60.0);
+    let mut app = ab_stage(&dir, &a, &b);
+
+    // The timeline mutes the stem from 1 s to 2 s of the song; the file keeps it unmuted.
+    let mut levels = Vec::new();
+    for _ in 0..150 {
+        app.update();
+        levels.push(render_energy(&mut app, FRAME));
+    }
+    let (before, during, after) =
+        (levels[20..55].iter().sum::<f64>(), levels[66..115].iter().sum::<f64>(), levels[126..].iter().sum::<f64>());
+    assert!(before > 1.0 && after > 1.0, "heard before and after the mute: {before} {after}");
+    assert!(during < before * 1e-6, "silent while the timeline mutes it: {:.1} dB", db(during / before));
+    assert!(!app.world().resource::<StageScene>().scene.stems[0].muted, "the document keeps the stem's own value");
+
+    // The loudness match runs in the background; B (4 m away) is quieter, so A is trimmed down to it.
+    for _ in 0..600 {
+        app.update();
+        render_energy(&mut app, FRAME);
+        if app.world().resource::<Workshop>().matching_progress == Some(1.0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let workshop = app.world().resource::<Workshop>();
+    let (trim_a, trim_b) = (workshop.slots[0].trim_db, workshop.slots[1].trim_db);
+    assert!(trim_b.abs() < 0.05 && trim_a < -8.0, "trims A {trim_a:.2} dB, B {trim_b:.2} dB");
+    for _ in 0..10 {
+        frame(&mut app);
+    }
+    let heard_a = render_energy(&mut app, FRAME * 20);
+    press(&mut app, &[KeyCode::Digit2]);
+    assert!(body_position(&mut app).z < -3.9, "2 shows B's staging");
+    assert!(app.world().resource::<StageScene>().path.ends_with("b.ron"));
+    render_energy(&mut app, FRAME * 4 + latency());
+    let heard_b = render_energy(&mut app, FRAME * 20);
+    assert!(db(heard_b / heard_a).abs() < 0.5, "A and B heard at the same level: {:.2} dB", db(heard_b / heard_a));
+    press(&mut app, &[KeyCode::Tab]);
+    assert!((body_position(&mut app).z + 1.0).abs() < 1e-4, "Tab goes back to A");
+    assert!(app.world().resource::<StageScene>().path.ends_with("a.ron"));
 }

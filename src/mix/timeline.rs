@@ -1,0 +1,441 @@
+//! The timeline in song time: sections and keyframes resolved to seconds, and the scene as it stands at any time.
+//!
+//! A property follows its keyframes from the first one on (before it, the stem's own value holds); a keyframe
+//! that glides moves in a straight line from the previous keyframe's value (sizes geometrically, since size
+//! is heard in dB), one that jumps holds the previous value until its time. Mute always jumps. Both the
+//! offline render and the stage evaluate this, so what plays is what exports.
+
+use std::fmt;
+
+use kira::backend::Backend;
+
+use super::graph::MixGraph;
+use super::mapping::{self, Placement};
+use crate::scene::{At, Ease, Invalid, Key, Length, RoomKey, Scene, Stem, Tempo, limits};
+
+/// A section with its times in seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SectionSpan {
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// Which properties of a stem the timeline drives (the stage shows them as driven and keeps the stem's own
+/// value in the file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Driven {
+    pub position: bool,
+    pub size: bool,
+    pub spoil: bool,
+    pub muted: bool,
+    pub send: bool,
+}
+
+impl Driven {
+    pub fn any(&self) -> bool {
+        self.position || self.size || self.spoil || self.muted || self.send
+    }
+}
+
+/// A scene's timeline with every time in seconds and every keyframe list sorted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resolved {
+    pub tempo: Option<Tempo>,
+    pub sections: Vec<SectionSpan>,
+    stems: Vec<Vec<(f64, Key)>>,
+    room: Vec<(f64, RoomKey)>,
+}
+
+fn invalid(field: String, message: String) -> Invalid {
+    Invalid { field, message }
+}
+
+impl Resolved {
+    /// Resolves bars and section names to seconds, checking every time, the tempo and the section names.
+    pub fn of(scene: &Scene) -> Result<Resolved, Invalid> {
+        let timeline = scene.timeline.clone().unwrap_or_default();
+        let tempo = timeline.tempo;
+        if let Some(t) = tempo {
+            let (lo, hi) = limits::BPM;
+            if !(t.bpm.is_finite() && (lo..=hi).contains(&t.bpm)) {
+                return Err(invalid("timeline.tempo.bpm".into(), format!("{} is outside {lo} ..= {hi}", t.bpm)));
+            }
+            let (lo, hi) = limits::BEATS_PER_BAR;
+            if !(lo..=hi).contains(&t.beats_per_bar) {
+                return Err(invalid(
+                    "timeline.tempo.beats_per_bar".into(),
+                    format!("{} is outside {lo} ..= {hi}", t.beats_per_bar),
+                ));
+            }
+        }
+        let mut resolved = Resolved { tempo, ..Resolved::default() };
+        let mut previous_end = 0.0;
+        for (i, section) in timeline.sections.iter().enumerate() {
+            let field = |f: &str| format!("timeline.sections[{i}].{f}");
+            if section.name.trim().is_empty() {
+                return Err(invalid(field("name"), "must not be empty".into()));
+            }
+            if resolved.sections.iter().any(|s| s.name == section.name) {
+                return Err(invalid(field("name"), format!("\"{}\" names two sections", section.name)));
+            }
+            let start_s = match &section.start {
+                None => previous_end,
+                Some(At::Section(_)) => {
+                    return Err(invalid(field("start"), "a section starts at Seconds(..) or Bar(..)".into()));
+                }
+                Some(at) => resolved.time(at, &field("start"))?,
+            };
+            let length_s = match section.length {
+                Length::Seconds(s) => s,
+                Length::Bars(b) => match tempo {
+                    Some(t) => b * t.bar_s(),
+                    None => return Err(invalid(field("length"), "a length in bars needs timeline.tempo".into())),
+                },
+            };
+            if !(length_s.is_finite() && length_s > 0.0 && length_s <= limits::TIME_S.1) {
+                return Err(invalid(field("length"), format!("{length_s} s is not a usable length")));
+            }
+            if start_s + 1e-9 < resolved.sections.last().map_or(0.0, |s| s.start_s) {
+                return Err(invalid(field("start"), "sections must be in time order".into()));
+            }
+            previous_end = start_s + length_s;
+            resolved.sections.push(SectionSpan { name: section.name.clone(), start_s, end_s: previous_end });
+        }
+        for (i, stem) in scene.stems.iter().enumerate() {
+            let mut keys = Vec::with_capacity(stem.keys.len());
+            for (k, key) in stem.keys.iter().enumerate() {
+                keys.push((resolved.time(&key.at, &format!("stems[{i}].keys[{k}].at"))?, key.clone()));
+            }
+            // Stable: two keyframes at one time keep their file order (the later one wins).
+            keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+            resolved.stems.push(keys);
+        }
+        for (k, key) in timeline.room.iter().enumerate() {
+            resolved.room.push((resolved.time(&key.at, &format!("timeline.room[{k}].at"))?, key.clone()));
+        }
+        resolved.room.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(resolved)
+    }
+
+    /// Seconds of a point in song time.
+    pub fn time(&self, at: &At, field: &str) -> Result<f64, Invalid> {
+        let seconds = match at {
+            At::Seconds(s) => *s,
+            At::Bar(bar) => {
+                let Some(tempo) = self.tempo else {
+                    return Err(invalid(field.into(), "a time in bars needs timeline.tempo".into()));
+                };
+                if !(bar.is_finite() && *bar >= 1.0) {
+                    return Err(invalid(field.into(), format!("bar {bar}: bars count from 1")));
+                }
+                (bar - 1.0) * tempo.bar_s()
+            }
+            At::Section(name) => match self.sections.iter().find(|s| &s.name == name) {
+                Some(s) => s.start_s,
+                None => {
+                    let known: Vec<&str> = self.sections.iter().map(|s| s.name.as_str()).collect();
+                    return Err(invalid(
+                        field.into(),
+                        format!("no section named \"{name}\" (the sections are: {})", known.join(", ")),
+                    ));
+                }
+            },
+        };
+        let (lo, hi) = limits::TIME_S;
+        if !(seconds.is_finite() && (lo..=hi).contains(&seconds)) {
+            return Err(invalid(field.into(), format!("{seconds} s is outside {lo} ..= {hi} s")));
+        }
+        Ok(seconds)
+    }
+
+    /// Whether anything moves over time.
+    pub fn has_keys(&self) -> bool {
+        !self.room.is_empty() || self.stems.iter().any(|k| !k.is_empty())
+    }
+
+    /// What the timeline drives on stem `index`.
+    pub fn driven(&self, index: usize) -> Driven {
+        let mut d = Driven::default();
+        for (_, k) in self.stems.get(index).map_or(&[][..], |v| v.as_slice()) {
+            d.position |= k.position.is_some();
+            d.size |= k.size.is_some();
+            d.spoil |= k.spoil.is_some();
+            d.muted |= k.muted.is_some();
+            d.send |= k.send_db.is_some();
+        }
+        d
+    }
+
+    /// The section playing at `t`, if any.
+    pub fn section_at(&self, t: f64) -> Option<&SectionSpan> {
+        self.sections.iter().rev().find(|s| t >= s.start_s && t < s.end_s)
+    }
+
+    /// The first bar line strictly after `t` (bars counted from 0 s), when there is a tempo.
+    pub fn next_bar_after(&self, t: f64) -> Option<f64> {
+        let bar = self.tempo?.bar_s();
+        Some(((t / bar).floor() + 1.0) * bar)
+    }
+
+    /// `base` as it stands at song time `t`.
+    pub fn scene_at(&self, base: &Scene, t: f64) -> Scene {
+        let mut out = base.clone();
+        self.apply_at(base, t, &mut out);
+        out
+    }
+
+    /// Writes the driven properties of `base` at time `t` into `out` (a copy of `base` with the same stems);
+    /// nothing else in `out` is touched, and nothing is allocated.
+    pub fn apply_at(&self, base: &Scene, t: f64, out: &mut Scene) {
+        for (i, (stem, target)) in base.stems.iter().zip(out.stems.iter_mut()).enumerate() {
+            if self.stems.get(i).is_some_and(|k| !k.is_empty()) {
+                let v = self.stem_at(i, stem, t);
+                target.position = v.position;
+                target.size = v.size;
+                target.spoil = v.spoil;
+                target.muted = v.muted;
+                target.send_db = v.send_db;
+            }
+        }
+        out.room.return_db = self.return_db_at(base.room.return_db, t);
+    }
+
+    /// The timeline's properties of stem `index` at time `t` (`base`'s own where no keyframe drives them).
+    pub fn stem_at(&self, index: usize, base: &Stem, t: f64) -> StemValues {
+        let keys = self.stems.get(index).map_or(&[][..], |k| k.as_slice());
+        StemValues {
+            position: evaluate(
+                keys,
+                t,
+                base.position,
+                |k| k.position,
+                Ease::of,
+                |a, b, f| (lerp(a.0, b.0, f), lerp(a.1, b.1, f), lerp(a.2, b.2, f)),
+            ),
+            size: evaluate(keys, t, base.size, |k| k.size, Ease::of, |a, b, f| a * (b / a).powf(f)),
+            spoil: evaluate(keys, t, base.spoil, |k| k.spoil, Ease::of, lerp),
+            send_db: evaluate(keys, t, base.send_db, |k| k.send_db, Ease::of, lerp),
+            muted: evaluate(keys, t, base.muted, |k| k.muted, |_| Ease::Jump, |a, _, _| a),
+        }
+    }
+
+    /// The reverb return's fader at time `t`.
+    pub fn return_db_at(&self, base: f32, t: f64) -> f32 {
+        evaluate(&self.room, t, base, |k| k.return_db, |k: &RoomKey| k.ease, lerp)
+    }
+}
+
+/// What a timeline sets on one stem at one time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StemValues {
+    pub position: (f32, f32, f32),
+    pub size: f32,
+    pub spoil: f32,
+    pub muted: bool,
+    pub send_db: f32,
+}
+
+/// Plays a timeline into a mix graph: each call evaluates the scene at a song time and moves only what
+/// changed, along a ramp of exactly the given length (one render block offline, one frame on the stage).
+pub struct TimelineDriver {
+    resolved: Resolved,
+    base: Scene,
+    /// The scene as last applied, and the one being evaluated (kept to avoid allocating per block).
+    applied: Scene,
+    scratch: Scene,
+    primed: bool,
+}
+
+impl TimelineDriver {
+    /// `base` must be a valid scene (its timeline resolves).
+    pub fn new(base: &Scene) -> TimelineDriver {
+        TimelineDriver {
+            resolved: Resolved::of(base).unwrap_or_default(),
+            base: base.clone(),
+            applied: base.clone(),
+            scratch: base.clone(),
+            primed: false,
+        }
+    }
+
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+
+    /// Moves `graph` to the scene at song time `t`; returns how many stems changed.
+    pub fn drive<B: Backend>(&mut self, graph: &mut MixGraph<B>, t: f64, ramp_s: f32) -> usize
+    where
+        B::Error: fmt::Display,
+    {
+        self.resolved.apply_at(&self.base, t, &mut self.scratch);
+        let any_solo = self.scratch.stems.iter().any(|s| s.solo);
+        let cues = graph.config().cues;
+        let mut changed = 0;
+        for (i, (now, before)) in self.scratch.stems.iter().zip(&self.applied.stems).enumerate() {
+            let moved = now.position != before.position
+                || now.size != before.size
+                || now.spoil != before.spoil
+                || now.muted != before.muted
+                || now.send_db != before.send_db;
+            if moved || !self.primed {
+                let mix = mapping::stem_mix_with(&Placement::from_stem(now, any_solo), &self.scratch.room, cues);
+                graph.apply_timed(i, &mix, ramp_s);
+                changed += 1;
+            }
+        }
+        if self.scratch.room != self.applied.room || !self.primed {
+            graph.apply_room_and_master_timed(&self.scratch, ramp_s);
+        }
+        self.primed = true;
+        std::mem::swap(&mut self.applied, &mut self.scratch);
+        changed
+    }
+}
+
+impl Ease {
+    fn of(key: &Key) -> Ease {
+        key.ease
+    }
+}
+
+fn lerp(a: f32, b: f32, f: f32) -> f32 {
+    a + (b - a) * f
+}
+
+/// One property at time `t`: the last keyframe at or before `t` that sets it, gliding towards the next one
+/// that sets it when that one glides; before the first, `base`.
+fn evaluate<K, T: Copy>(
+    keys: &[(f64, K)],
+    t: f64,
+    base: T,
+    get: impl Fn(&K) -> Option<T>,
+    ease: impl Fn(&K) -> Ease,
+    interpolate: impl Fn(T, T, f32) -> T,
+) -> T {
+    let mut previous: Option<(f64, T)> = None;
+    for (time, key) in keys {
+        let Some(value) = get(key) else { continue };
+        if *time <= t {
+            previous = Some((*time, value));
+            continue;
+        }
+        return match previous {
+            Some((t0, v0)) if ease(key) == Ease::Glide => interpolate(v0, value, ((t - t0) / (time - t0)) as f32),
+            Some((_, v0)) => v0,
+            None => base,
+        };
+    }
+    previous.map_or(base, |p| p.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const SCENE: &str = r#"(
+        version: 2,
+        name: "t",
+        stems: [
+            (name: "drums", file: "d.wav", position: (0.0, 1.0, -3.0), keys: [
+                (at: Section("chorus"), muted: false),
+                (at: Section("pre"), muted: true),
+                (at: Bar(1), position: (0.0, 1.0, -3.0), size: 1.0),
+                (at: Bar(3), position: (2.0, 1.0, -1.0), size: 4.0),
+                (at: Seconds(12.0), ease: Jump, spoil: 0.5),
+            ]),
+            (name: "pad", file: "p.wav", position: (1.0, 1.0, -5.0)),
+        ],
+        timeline: (
+            tempo: (bpm: 120.0),
+            sections: [
+                (name: "intro", length: Bars(2)),
+                (name: "pre", length: Seconds(4.0)),
+                (name: "chorus", start: Bar(5), length: Bars(4)),
+            ],
+            room: [(at: Seconds(16.0), return_db: -60.0)],
+        ),
+    )"#;
+
+    fn scene() -> Scene {
+        Scene::parse(SCENE, Path::new("t.ron")).unwrap()
+    }
+
+    #[test]
+    fn sections_follow_each_other_in_bars_and_seconds() {
+        let r = Resolved::of(&scene()).unwrap();
+        let spans: Vec<(f64, f64)> = r.sections.iter().map(|s| (s.start_s, s.end_s)).collect();
+        assert_eq!(spans, vec![(0.0, 4.0), (4.0, 8.0), (8.0, 16.0)]);
+        assert_eq!(r.section_at(5.0).unwrap().name, "pre");
+        assert!(r.section_at(16.5).is_none());
+        assert_eq!(r.next_bar_after(3.9), Some(4.0));
+        assert_eq!(r.next_bar_after(4.0), Some(6.0));
+    }
+
+    #[test]
+    fn keyframes_glide_jump_and_hold() {
+        let s = scene();
+        let r = Resolved::of(&s).unwrap();
+        let at = |t: f64| r.scene_at(&s, t).stems[0].clone();
+        // Mute jumps at the section starts, in time order whatever the file order.
+        assert!(!at(3.99).muted);
+        assert!(at(4.0).muted && at(7.99).muted);
+        assert!(!at(8.0).muted);
+        // Position glides from bar 1 to bar 3 (0 s .. 4 s); size geometrically (1 -> 4: 2 half-way).
+        let mid = at(2.0);
+        assert_eq!(mid.position, (1.0, 1.0, -2.0));
+        assert!((mid.size - 2.0).abs() < 1e-5, "{}", mid.size);
+        assert_eq!(at(10.0).position, (2.0, 1.0, -1.0));
+        // A jump holds the stem's own value until its time.
+        assert_eq!(at(11.99).spoil, 0.0);
+        assert_eq!(at(12.0).spoil, 0.5);
+        // The room's fader, and an unkeyed stem untouched.
+        assert_eq!(r.scene_at(&s, 15.9).room.return_db, 0.0);
+        assert_eq!(r.scene_at(&s, 16.0).room.return_db, -60.0);
+        assert_eq!(r.scene_at(&s, 9.0).stems[1], s.stems[1]);
+        assert_eq!(r.driven(0), Driven { position: true, size: true, spoil: true, muted: true, send: false });
+        assert!(!r.driven(1).any());
+    }
+
+    #[test]
+    fn bad_times_name_the_field() {
+        for (from, to, field) in [
+            ("Section(\"chorus\"), muted: false", "Section(\"bridge\"), muted: false", "stems[0].keys[0].at"),
+            ("Bar(3)", "Bar(0.5)", "stems[0].keys[3].at"),
+            ("Seconds(12.0)", "Seconds(-1.0)", "stems[0].keys[4].at"),
+            ("Seconds(16.0)", "Seconds(NaN)", "timeline.room[0].at"),
+            ("length: Seconds(4.0)", "length: Seconds(0.0)", "timeline.sections[1].length"),
+            ("(name: \"pre\"", "(name: \"intro\"", "timeline.sections[1].name"),
+            ("bpm: 120.0", "bpm: 0.0", "timeline.tempo.bpm"),
+            ("spoil: 0.5", "spoil: 1.5", "stems[0].keys[4].spoil"),
+        ] {
+            let text = SCENE.replace(from, to);
+            assert_ne!(text, SCENE, "{from}");
+            match Scene::parse(&text, Path::new("t.ron")) {
+                Err(crate::scene::SceneError::Invalid { field: f, message, .. }) => {
+                    assert_eq!(f, field, "{to}: {message}")
+                }
+                other => panic!("{to}: expected an invalid field, got {other:?}"),
+            }
+        }
+        let no_tempo = SCENE.replace("tempo: (bpm: 120.0),", "");
+        let err = Scene::parse(&no_tempo, Path::new("t.ron")).unwrap_err().to_string();
+        assert!(err.contains("needs timeline.tempo"), "{err}");
+    }
+
+    #[test]
+    fn version_1_still_reads_but_not_with_a_timeline() {
+        let v1 = r#"(version: 1, name: "old", stems: [(name: "a", file: "a.wav", position: (0.0, 1.0, -2.0))])"#;
+        assert!(Scene::parse(v1, Path::new("old.ron")).is_ok());
+        let err = Scene::parse(&SCENE.replace("version: 2", "version: 1"), Path::new("t.ron")).unwrap_err();
+        assert!(err.to_string().contains("needs format version 2"), "{err}");
+    }
+
+    #[test]
+    fn a_timeline_round_trips_through_the_writer() {
+        let s = scene();
+        let text = s.to_ron();
+        assert_eq!(Scene::parse(&text, Path::new("t.ron")).unwrap(), s, "{text}");
+    }
+}
