@@ -239,6 +239,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
 }
 
 /// What the command line asks of the stage.
+#[cfg_attr(not(feature = "app"), allow(dead_code))]
 struct StageArgs {
     scenes: Vec<PathBuf>,
     screenshot: Option<PathBuf>,

@@ -117,6 +117,13 @@ fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery,
         style_for_projector(&ctx);
         *styled = true;
     }
+    // Only a text field keeps the keyboard: a clicked button or slider (or egui's own Tab walk) would
+    // otherwise swallow the stage's shortcuts (space, Tab for A/B, the number keys) until clicked away.
+    if !ctx.text_edit_focused()
+        && let Some(id) = ctx.memory(|m| m.focused())
+    {
+        ctx.memory_mut(|m| m.surrender_focus(id));
+    }
     view.export.poll();
     let mut root = egui::Ui::new(
         ctx.clone(),

@@ -313,10 +313,11 @@ fn run_workshop_commands(
                 None => {
                     let truth = world_scene(&doc.scene, stems.iter());
                     let mut start = truth.clone();
-                    // Everyone waits in a row behind the listener, where no one is staged.
-                    let n = start.stems.len().max(2) as f32;
+                    // Everyone waits on the floor in a row beside the listener, half on each side: a start
+                    // that gives nothing away, in view, from which each body has to be carried out.
                     for (i, stem) in start.stems.iter_mut().enumerate() {
-                        stem.position = (-2.4 + 4.8 * i as f32 / (n - 1.0), 1.2, 2.2);
+                        let side = if i % 2 == 0 { -1.0 } else { 1.0 };
+                        stem.position = (side * (0.8 + 0.55 * (i / 2) as f32), 0.15, 0.0);
                         stem.keys.clear();
                     }
                     start.timeline = None;

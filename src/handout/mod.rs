@@ -205,7 +205,7 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
         [(Zone::INTIMATE_M, "INTIMATE 0.45 M"), (Zone::PERSONAL_M, "PERSONAL 1.2 M"), (Zone::SOCIAL_M, "SOCIAL 3.6 M")]
     {
         canvas.ring(cx, cy, radius * px_per_m, 2.0 * s as f32, FAINT, 0.8);
-        let (lx, ly) = to_px(radius * std::f32::consts::FRAC_1_SQRT_2, radius * std::f32::consts::FRAC_1_SQRT_2);
+        let (lx, ly) = to_px(radius * std::f32::consts::FRAC_1_SQRT_2, -radius * std::f32::consts::FRAC_1_SQRT_2);
         canvas.text(lx + 6.0 * s as f32, ly, label, 2 * s, FAINT);
     }
     // The listener: a head with a nose pointing forward (up the picture).
