@@ -120,6 +120,7 @@ pub fn write_handout(
     scene_path: &Path,
     dir: &Path,
     options: &RenderOptions,
+    format: WavFormat,
     selection: &Selection,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Handout, UserError> {
@@ -132,7 +133,7 @@ pub fn write_handout(
     let wav = dir.join(format!("{stem}.wav"));
     let picture = dir.join(format!("{stem}-staging.png"));
     let page = dir.join(format!("{stem}.md"));
-    let rendered = render_to_wav(scene_path, &wav, options, WavFormat::Int24, selection, progress)?;
+    let rendered = render_to_wav(scene_path, &wav, options, format, selection, progress)?;
     let mut scene = Scene::load(scene_path)?;
     selection.apply(&mut scene)?;
     let png = crate::handout::staging_png(&scene, 0.0);

@@ -175,7 +175,9 @@ fn run(cli: Cli) -> Result<(), UserError> {
             let bar = progress_bar();
             let selection = commands::Selection { solo, mute };
             let rendered = if let Some(dir) = handout {
-                let made = commands::write_handout(&scene, &dir, &options, &selection, &mut |p| set_progress(&bar, p))?;
+                let made = commands::write_handout(&scene, &dir, &options, format, &selection, &mut |p| {
+                    set_progress(&bar, p)
+                })?;
                 finish_progress(&bar);
                 println!("wrote {}, {} and {}", made.wav.display(), made.picture.display(), made.page.display());
                 made.rendered

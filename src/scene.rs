@@ -428,16 +428,66 @@ impl Scene {
         if file.is_absolute() { file.to_owned() } else { scene_path.parent().unwrap_or(Path::new(".")).join(file) }
     }
 
-    /// The scene as RON text, formatted for people.
+    /// The scene as RON text, formatted for people: one line per stem, per keyframe, per section and per cue,
+    /// which is how people read and diff a staging.
     pub fn to_ron(&self) -> String {
-        // Depth 2: one line per stem, which is how people read and diff a staging.
-        let config = ron::ser::PrettyConfig::new()
-            .depth_limit(2)
-            .struct_names(false)
-            .extensions(ron::extensions::Extensions::IMPLICIT_SOME);
-        let mut text = ron::ser::to_string_pretty(self, config).expect("a scene always serializes");
-        text.push('\n');
-        text
+        use std::fmt::Write as _;
+        // Compact values with implicit Some (the reader enables it too), so a keyframe says `spoil: 0.4`.
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let ron = |value: &dyn erased::Ron| value.to_ron(&options);
+        let list = |out: &mut String, indent: &str, items: Vec<String>| {
+            out.push_str("[\n");
+            for item in items {
+                let _ = writeln!(out, "{indent}    {item},");
+            }
+            let _ = write!(out, "{indent}]");
+        };
+        let mut out = String::from("(\n");
+        let _ = writeln!(out, "    version: {},", self.version);
+        let _ = writeln!(out, "    name: {},", ron(&self.name));
+        let _ = writeln!(out, "    notes: {},", ron(&self.notes));
+        let _ = writeln!(out, "    room: {},", ron(&self.room));
+        out.push_str("    stems: [\n");
+        for stem in &self.stems {
+            let bare = Stem { keys: Vec::new(), ..stem.clone() };
+            let line = ron(&bare);
+            if stem.keys.is_empty() {
+                let _ = writeln!(out, "        {line},");
+            } else {
+                let _ = write!(out, "        {}, keys: ", line.trim_end_matches(')'));
+                list(&mut out, "        ", stem.keys.iter().map(|k| ron(k)).collect());
+                out.push_str("),\n");
+            }
+        }
+        out.push_str("    ],\n");
+        let _ = writeln!(out, "    master_gain_db: {},", ron(&self.master_gain_db));
+        let _ = writeln!(out, "    master_spoil: {},", ron(&self.master_spoil));
+        let _ = writeln!(out, "    ceiling_dbtp: {},", ron(&self.ceiling_dbtp));
+        if let Some(intent) = &self.intent {
+            out.push_str("    intent: (\n");
+            let _ = writeln!(out, "        title: {},", ron(&intent.title));
+            let _ = writeln!(out, "        communicates: {},", ron(&intent.communicates));
+            out.push_str("        cues: ");
+            list(&mut out, "        ", intent.cues.iter().map(|c| ron(c)).collect());
+            out.push_str(",\n    ),\n");
+        }
+        if let Some(timeline) = &self.timeline {
+            out.push_str("    timeline: (\n");
+            if let Some(tempo) = &timeline.tempo {
+                let _ = writeln!(out, "        tempo: {},", ron(tempo));
+            }
+            out.push_str("        sections: ");
+            list(&mut out, "        ", timeline.sections.iter().map(|s| ron(s)).collect());
+            out.push_str(",\n");
+            if !timeline.room.is_empty() {
+                out.push_str("        room: ");
+                list(&mut out, "        ", timeline.room.iter().map(|k| ron(k)).collect());
+                out.push_str(",\n");
+            }
+            out.push_str("    ),\n");
+        }
+        out.push_str(")\n");
+        out
     }
 
     /// Writes the scene atomically: a temporary file beside the target, then a rename.
@@ -466,6 +516,27 @@ fn check_range(field: &str, value: f32, (lo, hi): (f32, f32)) -> Result<(), Inva
         return Err(invalid(field, format!("{value} is outside the allowed range {lo} ..= {hi}")));
     }
     Ok(())
+}
+
+/// Serialising values of different types through one closure in [`Scene::to_ron`].
+mod erased {
+    pub trait Ron {
+        fn to_ron(&self, options: &ron::Options) -> String;
+    }
+
+    impl<T: serde::Serialize> Ron for T {
+        fn to_ron(&self, options: &ron::Options) -> String {
+            // One line with spaces after the colons and commas, quotes left as typed.
+            let inline = ron::ser::PrettyConfig::new()
+                .depth_limit(0)
+                .struct_names(false)
+                .escape_strings(false)
+                .new_line(" ".to_string())
+                .indentor(String::new());
+            // Plain data with no maps or non-finite floats (validated): it always serialises.
+            options.to_string_pretty(self, inline).expect("scene values serialise")
+        }
+    }
 }
 
 #[cfg(test)]

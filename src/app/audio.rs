@@ -18,6 +18,9 @@ use crate::scene::Scene;
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
 pub const MAX_RAMP_S: f32 = 0.05;
+/// A mute (or the timeline cutting the reverb return) is a step, not a move: a short fade that cannot click,
+/// so it lands when asked rather than a frame later.
+pub const STEP_RAMP_S: f32 = 0.004;
 
 /// Builds a graph for a scene and its decoded stems (kept so the stage can rebuild after a reload).
 pub type GraphFactory<B> = Box<dyn Fn(&Scene, &[Option<Audio>]) -> Result<MixGraph<B>, GraphError> + Send + Sync>;
@@ -169,6 +172,7 @@ where
             .init_resource::<TransportState>()
             .init_resource::<StemAudio>()
             .add_message::<TransportCommand>()
+            .add_systems(Update, read_playhead::<B>.before(super::stems::StageSet::Input))
             .add_systems(
                 PostUpdate,
                 (rebuild_after_reload::<B>, bridge::<B>, run_transport::<B>, read_meters::<B>)
@@ -218,9 +222,14 @@ pub fn bridge<B: Backend + Send + 'static>(
         let mut heard = doc.scene.clone();
         heard.room = room;
         heard.master_gain_db = master_gain_db;
+        let cut = audio.applied_room.as_ref().is_some_and(|r| (r.room.return_db - room.return_db).abs() > 3.0);
         if let Some(graph) = audio.graph.as_mut() {
             graph.set_cues(cues);
-            graph.apply_room_and_master(&heard, ramp_s);
+            if cut {
+                graph.apply_room_and_master_timed(&heard, STEP_RAMP_S);
+            } else {
+                graph.apply_room_and_master(&heard, ramp_s);
+            }
         }
         audio.applied_room = Some(heard);
         audio.applied_cues = cues;
@@ -247,8 +256,10 @@ pub fn bridge<B: Backend + Send + 'static>(
             }
             continue;
         }
+        let step = audio.applied[body.index].is_some_and(|a| a.audible != heard.audible);
         if let Some(graph) = audio.graph.as_mut() {
-            graph.apply(body.index, &mapping::stem_mix_with(&heard, &room, cues), ramp_s);
+            let mix = mapping::stem_mix_with(&heard, &room, cues);
+            if step { graph.apply_timed(body.index, &mix, STEP_RAMP_S) } else { graph.apply(body.index, &mix, ramp_s) }
         }
         audio.applied[body.index] = Some(heard);
         // The panels and the halo show the bodies as placed (during the quiz: the guesses, not the answer).
@@ -347,6 +358,20 @@ fn run_transport<B: Backend + Send + 'static>(
     state.position_s = graph.position_s();
     state.song_s = graph.song_seconds();
     state.looping = graph.config().looping;
+}
+
+/// The playhead as of the last audio callback, read first thing in the frame: the timeline is evaluated from
+/// it, and a value from the end of the previous frame would put every keyframe a frame late.
+fn read_playhead<B: Backend + Send + 'static>(mut audio: ResMut<StageAudio<B>>, mut state: ResMut<TransportState>)
+where
+    B::Error: std::fmt::Display,
+{
+    if let Some(graph) = audio.graph_mut() {
+        let position_s = graph.position_s();
+        if state.position_s != position_s {
+            state.position_s = position_s;
+        }
+    }
 }
 
 /// Meter readings: stem peaks (for the glow), the limiter and the loudness meter on the master tap.

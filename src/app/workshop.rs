@@ -51,8 +51,8 @@ pub struct Workshop {
     pub morph: Option<f32>,
     /// Switches wait for the next bar line (when the scene has a tempo and the transport rolls).
     pub on_bar: bool,
-    /// A switch waiting for its bar line: (slot, song time).
-    pub pending: Option<(usize, f64)>,
+    /// A switch waiting for its bar line: (slot, the bar line's song time, when it was asked).
+    pub pending: Option<(usize, f64, f64)>,
     pub presenter: bool,
     /// Bodies hidden: people listen instead of look.
     pub listen: bool,
@@ -281,7 +281,7 @@ fn run_workshop_commands(
                 let bar = live.resolved.next_bar_after(transport.position_s);
                 match bar.filter(|_| w.on_bar && transport.playing) {
                     Some(at) => {
-                        w.pending = Some((target, at));
+                        w.pending = Some((target, at, transport.position_s));
                         w.status = format!("{} on the next bar line", Workshop::letter(target));
                     }
                     None => switch_to(w, target, &mut doc, &mut history, &stems, &mut scene_requests),
@@ -398,9 +398,10 @@ fn switch_on_the_bar(
     stems: StemRows,
     mut scene_requests: MessageWriter<SceneCommand>,
 ) {
-    let Some((target, at)) = workshop.pending else { return };
+    let Some((target, at, asked_at)) = workshop.pending else { return };
     let now = transport.position_s;
-    let wrapped = now + 1.0 < at - 10.0; // the song looped past the bar line
+    // The playhead only goes back when the song loops (or is moved): the bar line has passed.
+    let wrapped = now < asked_at;
     if !transport.playing || now + time.delta_secs_f64() >= at || wrapped {
         switch_to(&mut workshop, target, &mut doc, &mut history, &stems, &mut scene_requests);
     }
@@ -492,6 +493,7 @@ fn drive_timeline(
     doc: Res<StageScene>,
     transport: Res<TransportState>,
     workshop: Res<Workshop>,
+    time: Res<Time>,
     mut live: ResMut<LiveTimeline>,
     mut primed: Local<bool>,
     mut stems: Query<(&StemBody, &mut Transform, &mut BodySize, &mut Spoil, &mut Muted, &mut SendTrim)>,
@@ -502,7 +504,12 @@ fn drive_timeline(
     }
     let t = transport.position_s;
     live.t = t;
-    live.return_db = live.resolved.return_db_at(doc.scene.room.return_db, t);
+    // The bridge ramps over one frame from what it sends now: glides aim at where the song will be when the
+    // ramp ends; jumps (mute, the return's cut) are sent with a short fade, so they aim half a frame ahead
+    // and land within half a frame of their time instead of up to a frame late.
+    let dt = if transport.playing { time.delta_secs_f64() } else { 0.0 };
+    let (t_glide, t_jump) = (t + dt, t + dt / 2.0);
+    live.return_db = live.resolved.return_db_at(doc.scene.room.return_db, t_jump);
     live.section = live.resolved.section_at(t).map(|s| s.name.clone());
     live.bar = live.resolved.tempo.map(|tempo| t / tempo.bar_s() + 1.0);
     if workshop.quiz.is_some() || !live.resolved.has_keys() {
@@ -511,7 +518,7 @@ fn drive_timeline(
     for (body, mut transform, mut size, mut spoil, mut muted, mut send) in &mut stems {
         let driven = live.resolved.driven(body.index);
         let Some(own) = doc.scene.stems.get(body.index).filter(|_| driven.any()) else { continue };
-        let v = live.resolved.stem_at(body.index, own, t);
+        let v = live.resolved.stem_at(body.index, own, t_glide);
         let position = Vec3::new(v.position.0, v.position.1, v.position.2);
         if driven.position && transform.translation != position {
             transform.translation = position;
@@ -523,7 +530,7 @@ fn drive_timeline(
             spoil.set_if_neq(Spoil(v.spoil));
         }
         if driven.muted {
-            muted.set_if_neq(Muted(v.muted));
+            muted.set_if_neq(Muted(live.resolved.stem_at(body.index, own, t_jump).muted));
         }
         if driven.send {
             send.set_if_neq(SendTrim(v.send_db));

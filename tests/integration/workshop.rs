@@ -214,6 +214,7 @@ fn a_handout_has_the_wav_the_picture_and_the_page() {
         &root().join("scenes/live-banter.ron"),
         &out,
         &options,
+        proxemix::mix::offline::WavFormat::Int24,
         &Selection::default(),
         &mut |_| {},
     )
@@ -243,7 +244,8 @@ fn a_handout_has_the_wav_the_picture_and_the_page() {
     // A file where the folder should be is refused, and nothing is written.
     let file = dir.path("not-a-folder");
     std::fs::write(&file, "x").unwrap();
-    let err =
-        commands::write_handout(&root().join("scenes/demo.ron"), &file, &options, &Selection::default(), &mut |_| {});
+    let format = proxemix::mix::offline::WavFormat::Int16;
+    let demo = root().join("scenes/demo.ron");
+    let err = commands::write_handout(&demo, &file, &options, format, &Selection::default(), &mut |_| {});
     assert!(err.is_err_and(|e| e.to_string().contains("not-a-folder")));
 }
