@@ -594,20 +594,27 @@ fn the_stage_plays_the_timeline_and_switches_between_loudness_matched_scenes() {
     let workshop = app.world().resource::<Workshop>();
     let (trim_a, trim_b) = (workshop.slots[0].trim_db, workshop.slots[1].trim_db);
     assert!(trim_b.abs() < 0.05 && trim_a < -8.0, "trims A {trim_a:.2} dB, B {trim_b:.2} dB");
-    // The same stretch of the (looping, 4 s) song in each, away from A's muted second.
-    let same_stretch = |app: &mut App| {
-        while !(2.2..2.3).contains(&graph(app).position_s()) {
+    // One whole loop of the (4 s) song in each, as the stage plays it: their integrated loudness (BS.1770).
+    let one_loop = |app: &mut App| {
+        while graph(app).position_s() > 0.1 {
             frame(app);
         }
-        render_energy(app, FRAME * 80)
+        let mut out = vec![0.0f32; 240 * FRAME * 2];
+        for chunk in out.chunks_mut(FRAME * 2) {
+            app.update();
+            for block in chunk.chunks_mut(BLOCK * 2) {
+                graph(app).backend_mut().render_block(block);
+            }
+        }
+        proxemix::mix::offline::measure(&out, SR).integrated_lufs
     };
-    let heard_a = same_stretch(&mut app);
+    let heard_a = one_loop(&mut app);
     press(&mut app, &[KeyCode::Digit2]);
     assert!(body_position(&mut app).z < -3.9, "2 shows B's staging");
     assert!(app.world().resource::<StageScene>().path.ends_with("b.ron"));
-    let heard_b = same_stretch(&mut app);
-    eprintln!("trims A {trim_a:.2} dB, B {trim_b:.2} dB; B heard {:+.2} dB against A", db(heard_b / heard_a));
-    assert!(db(heard_b / heard_a).abs() < 0.5, "A and B heard at the same level: {:.2} dB", db(heard_b / heard_a));
+    let heard_b = one_loop(&mut app);
+    eprintln!("trims A {trim_a:.2} dB, B {trim_b:.2} dB; on the stage A {heard_a:.2} LUFS, B {heard_b:.2} LUFS");
+    assert!((heard_a - heard_b).abs() < 0.5, "A {heard_a:.2} and B {heard_b:.2} LUFS on the stage");
     press(&mut app, &[KeyCode::Tab]);
     assert!((body_position(&mut app).z + 1.0).abs() < 1e-4, "Tab goes back to A");
     assert!(app.world().resource::<StageScene>().path.ends_with("a.ron"));
