@@ -136,7 +136,7 @@ fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery,
         egui::Panel::top("presenter-card")
             .resizable(false)
             .frame(panel)
-            .show(&mut root, |ui| workshop_ui::presenter_card(ui, &view.doc.scene, &view.workshop, &view.live));
+            .show(&mut root, |ui| workshop_ui::presenter_card(ui, &view.doc.scene, &view.workshop));
         egui::Panel::bottom("presenter-strip").resizable(false).frame(panel).show(&mut root, |ui| {
             let t = *view.transport;
             workshop_ui::presenter_strip(ui, &view.workshop, &view.live, t.playing, t.position_s)

@@ -86,7 +86,7 @@ pub fn workshop_section(ui: &mut egui::Ui, workshop: &mut Workshop, requests: &m
 }
 
 /// Presenter mode, top: the intent card in type that reads from the back of a room.
-pub fn presenter_card(ui: &mut egui::Ui, scene: &Scene, workshop: &Workshop, live: &LiveTimeline) {
+pub fn presenter_card(ui: &mut egui::Ui, scene: &Scene, workshop: &Workshop) {
     ui.add_space(10.0);
     let letter =
         if workshop.slots.len() >= 2 { format!("{}  ", Workshop::letter(workshop.active)) } else { String::new() };
@@ -127,7 +127,6 @@ pub fn presenter_card(ui: &mut egui::Ui, scene: &Scene, workshop: &Workshop, liv
     if workshop.listen {
         ui.label(egui::RichText::new("listen mode: the bodies are hidden").size(22.0).color(SOFT));
     }
-    let _ = live;
     ui.add_space(8.0);
 }
 

@@ -158,6 +158,9 @@ impl Rendered {
 /// Block length while a timeline plays: one kira buffer, so each step's parameters arrive on its first frame.
 pub const TIMELINE_BLOCK_FRAMES: usize = super::graph::INTERNAL_BUFFER_FRAMES;
 
+/// Where a timeline holds still, the render goes on in stretches this long (a multiple of the step).
+const STILL_STRETCH_FRAMES: usize = 32 * TIMELINE_BLOCK_FRAMES;
+
 /// Length of the song (longest stem) in frames.
 pub fn song_frames(audio: &[Option<Audio>]) -> usize {
     audio.iter().flatten().map(|a| a.frames.len()).max().unwrap_or(0)
@@ -241,15 +244,22 @@ fn render_pass(
     let mut out = vec![0.0f32; rendered_frames * 2];
     let mut done = 0;
     let mut last_report = 0;
+    // Where the song is, as the stem chains hear it, at a frame of the render.
+    let heard = |frame: usize| {
+        let t = (frame as f64 - heard_late as f64).max(0.0) / sr;
+        if config.looping && song_s > 0.0 { t % song_s } else { t }
+    };
     while done < rendered_frames {
-        let n = block.min(rendered_frames - done);
+        let mut n = block.min(rendered_frames - done);
         if let Some(driver) = timeline.as_mut() {
-            // Where the song will be, as the stem chains hear it, when this block ends.
-            let mut t = ((done + n) as f64 - heard_late as f64).max(0.0) / sr;
-            if config.looping && song_s > 0.0 {
-                t %= song_s;
+            // Where nothing moves, render a long stretch at once (still on the steps' grid, so nothing else
+            // changes); otherwise one step, moved to where the song will be when it ends.
+            let long = STILL_STRETCH_FRAMES.min(rendered_frames - done);
+            if long > n && driver.resolved().still_between(heard(done), heard(done + long)) {
+                n = long;
+            } else {
+                driver.drive(&mut graph, heard(done + n), (n as f64 / sr) as f32);
             }
-            driver.drive(&mut graph, t, (n as f64 / sr) as f32);
         }
         graph.backend_mut().render_block(&mut out[2 * done..2 * (done + n)]);
         done += n;

@@ -45,6 +45,8 @@ pub struct Resolved {
     pub sections: Vec<SectionSpan>,
     stems: Vec<Vec<(f64, Key)>>,
     room: Vec<(f64, RoomKey)>,
+    /// When something changes: glides as (from, to), jumps as (at, at); for skipping still stretches.
+    moves: Vec<(f64, f64)>,
 }
 
 fn invalid(field: String, message: String) -> Invalid {
@@ -115,6 +117,7 @@ impl Resolved {
             resolved.room.push((resolved.time(&key.at, &format!("timeline.room[{k}].at"))?, key.clone()));
         }
         resolved.room.sort_by(|a, b| a.0.total_cmp(&b.0));
+        resolved.moves = resolved.find_moves();
         Ok(resolved)
     }
 
@@ -147,6 +150,37 @@ impl Resolved {
             return Err(invalid(field.into(), format!("{seconds} s is outside {lo} ..= {hi} s")));
         }
         Ok(seconds)
+    }
+
+    fn find_moves(&self) -> Vec<(f64, f64)> {
+        fn spans<K>(keys: &[(f64, K)], sets: impl Fn(&K) -> bool, glides: impl Fn(&K) -> bool) -> Vec<(f64, f64)> {
+            let mut previous = None;
+            let mut out = Vec::new();
+            for (t, key) in keys.iter().filter(|(_, k)| sets(k)) {
+                out.push(match previous {
+                    Some(p) if glides(key) => (p, *t),
+                    _ => (*t, *t),
+                });
+                previous = Some(*t);
+            }
+            out
+        }
+        let glide = |k: &Key| k.ease == Ease::Glide;
+        let mut moves = Vec::new();
+        for keys in &self.stems {
+            moves.extend(spans(keys, |k| k.position.is_some(), glide));
+            moves.extend(spans(keys, |k| k.size.is_some(), glide));
+            moves.extend(spans(keys, |k| k.spoil.is_some(), glide));
+            moves.extend(spans(keys, |k| k.send_db.is_some(), glide));
+            moves.extend(spans(keys, |k| k.muted.is_some(), |_| false));
+        }
+        moves.extend(spans(&self.room, |k| k.return_db.is_some(), |k| k.ease == Ease::Glide));
+        moves
+    }
+
+    /// Whether nothing the timeline drives changes after `from` up to and including `to`.
+    pub fn still_between(&self, from: f64, to: f64) -> bool {
+        to >= from && !self.moves.iter().any(|&(a, b)| if a == b { a > from && a <= to } else { a < to && b > from })
     }
 
     /// Whether anything moves over time.
@@ -396,6 +430,17 @@ mod tests {
         assert_eq!(r.scene_at(&s, 9.0).stems[1], s.stems[1]);
         assert_eq!(r.driven(0), Driven { position: true, size: true, spoil: true, muted: true, send: false });
         assert!(!r.driven(1).any());
+    }
+
+    #[test]
+    fn still_stretches_are_found_between_the_moves() {
+        let r = Resolved::of(&scene()).unwrap();
+        // Moves: the position and size glide over 0..4 s, mutes jump at 4 and 8, spoil at 12, the room at 16.
+        assert!(!r.still_between(1.0, 2.0), "a glide");
+        assert!(r.still_between(4.0, 7.9), "after the jump at 4 s, before the one at 8 s");
+        assert!(!r.still_between(7.9, 8.0), "the jump at 8 s");
+        assert!(r.still_between(16.0, 40.0));
+        assert!(!r.still_between(40.0, 1.0), "a loop back is never still");
     }
 
     #[test]

@@ -77,7 +77,10 @@ fn drop_the_drums_silences_the_drum_stems_in_the_pre_chorus_and_brings_them_back
         .find(|&i| plain[2 * i].abs().max(plain[2 * i + 1].abs()) > 1e-4)
         .map(|i| i as f64 / SR)
         .unwrap();
-    eprintln!("drums back at {first:.4} s (in the song at {plain_first:.4} s); pre-chorus {dropped_there:.1} dB");
+    eprintln!(
+        "drums back at {first:.4} s (in the song at {plain_first:.4} s); pre-chorus {dropped_there:.1} dB, \
+         {song_there:.1} dB without the drop"
+    );
     assert!((first - chorus.start_s).abs() <= 0.010, "the drums come back at {first:.4} s");
     let after = (chorus.start_s + 0.010, chorus.start_s + 0.5);
     let (a, b) = (level_db(&dropped, after.0, after.1), level_db(&plain, after.0, after.1));
@@ -248,4 +251,16 @@ fn a_handout_has_the_wav_the_picture_and_the_page() {
     let demo = root().join("scenes/demo.ron");
     let err = commands::write_handout(&demo, &file, &options, format, &Selection::default(), &mut |_| {});
     assert!(err.is_err_and(|e| e.to_string().contains("not-a-folder")));
+}
+
+#[test]
+fn a_timeline_renders_the_same_at_any_block_size() {
+    let (scene, audio) = load("drop-the-drums.ron");
+    let at = |block_frames: usize| {
+        let options = RenderOptions { seconds: Some(22.0), block_frames, ..Default::default() };
+        offline::render(&scene, &audio, &options, &mut |_| {}).unwrap().interleaved
+    };
+    let (a, b) = (at(100), at(4096));
+    assert_eq!(a.len(), b.len());
+    assert!(a == b, "a device's buffer size must not change the render");
 }
