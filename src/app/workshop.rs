@@ -344,8 +344,8 @@ fn run_workshop_commands(
                 }
             },
             WorkshopCommand::Rematch => {
-                if w.morph.is_none() {
-                    w.slots[w.active].scene = world_scene(&doc.scene, stems.iter());
+                if let Some(slot) = w.slots.get_mut(w.active).filter(|_| w.morph.is_none()) {
+                    slot.scene = world_scene(&doc.scene, stems.iter());
                 }
                 if w.matching.is_none() {
                     w.matching_progress = None;
