@@ -360,6 +360,25 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
         ui.label(egui::RichText::new(&body.name).strong().size(18.0));
     });
     ui.label(egui::RichText::new(&body.file).weak().small());
+    let driven = view.live.resolved.driven(body.index);
+    if driven.any() {
+        let names = [
+            (driven.position, "position"),
+            (driven.size, "size"),
+            (driven.spoil, "spoil"),
+            (driven.muted, "mute"),
+            (driven.send, "send"),
+        ];
+        let list: Vec<&str> = names.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+        ui.label(
+            egui::RichText::new(format!(
+                "the timeline drives its {}: edit those in the scene file's keyframes",
+                list.join(", ")
+            ))
+            .color(egui::Color32::from_rgb(255, 196, 92))
+            .small(),
+        );
+    }
     let mut checkpoint = false;
     let mut p = transform.translation;
     egui::Grid::new("placement").num_columns(2).show(ui, |ui| {
