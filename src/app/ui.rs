@@ -345,7 +345,7 @@ fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
     ui.label(
         egui::RichText::new(
             "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
-             wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save",
+             wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save · 1–9, Tab: A/B · P presenter · H listen · Q quiz · F1–F6 cues",
         )
         .weak()
         .small(),

@@ -694,3 +694,35 @@ fn the_stage_plays_a_timeline_as_the_render_does_per_section() {
     }
     assert!(worst_window <= 0.5, "around the downbeat the stage and the render differ by {worst_window:.2} dB");
 }
+
+#[test]
+fn the_quiz_keeps_playing_the_truth_while_the_class_moves_the_bodies_and_scores_the_guesses() {
+    use proxemix::app::workshop::Workshop;
+    let dir = TempDir::new("stage-quiz");
+    let a = scene_text(&[stem("chord", "chord.wav", (1.0, EAR_HEIGHT_M, -1.5), 1.0, 0.0)], -60.0);
+    let mut app = ab_stage(&dir, &a, &a);
+    let stretch = |app: &mut App| {
+        while !(1.0..1.1).contains(&graph(app).position_s()) {
+            frame(app);
+        }
+        render_left(app, FRAME * 60)
+    };
+    let before = stretch(&mut app);
+    press(&mut app, &[KeyCode::KeyQ]);
+    let start = body_position(&mut app);
+    assert!(start.z.abs() < 1e-4 && start.y < 0.2, "the body waits on the floor beside the listener: {start}");
+    // The class carries the body to the wrong side: what plays is still the truth.
+    let body = app.world_mut().query_filtered::<Entity, With<StemBody>>().single(app.world()).unwrap();
+    app.world_mut().get_mut::<Transform>(body).unwrap().translation = Vec3::new(-2.0, EAR_HEIGHT_M, -3.0);
+    let during = stretch(&mut app);
+    let change = db(energy(&during) / energy(&before));
+    assert!(change.abs() < 0.1, "the left channel changed by {change:.2} dB while the guess moved");
+    press(&mut app, &[KeyCode::KeyQ]);
+    let workshop = app.world().resource::<Workshop>();
+    let answer = &workshop.quiz.as_ref().and_then(|q| q.answers.as_ref()).expect("revealed")[0];
+    eprintln!("quiz answer: {answer:?}");
+    assert!((answer.true_distance_m - 1.803).abs() < 0.01 && answer.distance_error_m > 1.7);
+    assert!(answer.angle_error_deg > 60.0 && answer.points < 50.0, "{answer:?}");
+    press(&mut app, &[KeyCode::KeyQ]);
+    assert!((body_position(&mut app) - Vec3::new(1.0, EAR_HEIGHT_M, -1.5)).length() < 1e-4, "the staging is back");
+}
