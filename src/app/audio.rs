@@ -13,7 +13,6 @@ use super::workshop::{LiveTimeline, Workshop};
 use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
 use crate::mix::import::Audio;
 use crate::mix::mapping::{self, Cues, Placement, StemMix};
-use crate::mix::timeline::Resolved;
 use crate::scene::Scene;
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
@@ -235,7 +234,7 @@ pub fn bridge<B: Backend + Send + 'static>(
         audio.applied_cues = cues;
     }
     // During the quiz the truth plays (with its timeline), whatever the bodies show.
-    let truth = workshop.quiz.as_ref().map(|q| Resolved::of(&q.truth).unwrap_or_default().scene_at(&q.truth, live.t));
+    let truth = workshop.quiz.as_ref().map(|q| q.truth_at(live.t));
     let truth_solo = truth.as_ref().is_some_and(|t| t.stems.iter().any(|s| s.solo));
     for (body, transform, size, spoil, muted, solo, gain, send) in &stems {
         let shown = Placement {

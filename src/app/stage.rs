@@ -340,7 +340,7 @@ fn show_quiz_truth(
     mut gizmos: Gizmos,
 ) {
     let Some(quiz) = workshop.quiz.as_ref().filter(|q| q.answers.is_some()) else { return };
-    let truth = crate::mix::timeline::Resolved::of(&quiz.truth).unwrap_or_default().scene_at(&quiz.truth, live.t);
+    let truth = quiz.truth_at(live.t);
     for (body, transform) in &bodies {
         let Some(stem) = truth.stems.get(body.index) else { continue };
         let at = Vec3::from(stem.position_array());

@@ -37,7 +37,16 @@ pub struct Slot {
 pub struct Quiz {
     /// The scene as staged before the class moved anything; this is what plays during the quiz.
     pub truth: Scene,
+    /// Its timeline, resolved once (it keeps playing during the quiz).
+    pub timeline: Resolved,
     pub answers: Option<Vec<Answer>>,
+}
+
+impl Quiz {
+    /// The truth at song time `t`.
+    pub fn truth_at(&self, t: f64) -> Scene {
+        self.timeline.scene_at(&self.truth, t)
+    }
 }
 
 /// Everything workshop mode holds.
@@ -322,13 +331,14 @@ fn run_workshop_commands(
                     }
                     start.timeline = None;
                     scene_requests.write(SceneCommand::Show(Box::new(start)));
-                    w.quiz = Some(Quiz { truth, answers: None });
+                    let timeline = Resolved::of(&truth).unwrap_or_default();
+                    w.quiz = Some(Quiz { truth, timeline, answers: None });
                     w.listen = false;
                     w.morph = None;
                     w.status = "quiz: listen, then place each body where you hear it; Q reveals".into();
                 }
                 Some(mut quiz) if quiz.answers.is_none() => {
-                    let truth_now = live.resolved.scene_at(&quiz.truth, live.t);
+                    let truth_now = quiz.truth_at(live.t);
                     let guess = world_scene(&doc.scene, stems.iter());
                     let answers = quiz::score(&truth_now, &guess);
                     let (d, a, points) = quiz::summary(&answers);
