@@ -3,9 +3,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::mix::import::{self, Audio, ImportError};
+use crate::mix::import::{self, ImportError};
 use crate::mix::mapping;
 use crate::mix::offline::{self, RenderOptions, Rendered, WavFormat};
+use crate::mix::source::{self, StemSource};
 use crate::scene::{Room, Scene, Stem};
 
 /// A failure the user can act on; the CLI prints it and exits with code 2.
@@ -26,15 +27,15 @@ impl From<crate::scene::SceneError> for UserError {
     }
 }
 
-/// Loads every stem of a scene in parallel. Each slot is the audio or the reason it could not be used.
-pub fn load_scene_audio(scene_path: &Path, scene: &Scene, sample_rate: u32) -> Vec<Result<Audio, ImportError>> {
-    let paths: Vec<PathBuf> = scene.stems.iter().map(|s| Scene::resolve_file(scene_path, s)).collect();
-    import::load_all(&paths, sample_rate)
+/// Opens every stem of a scene for streaming (headers only, so it is quick however long the song). Each slot is
+/// the stem's source or the reason it cannot be used.
+pub fn load_scene_audio(scene_path: &Path, scene: &Scene, sample_rate: u32) -> Vec<Result<StemSource, ImportError>> {
+    source::open_scene(scene_path, scene, sample_rate)
 }
 
-/// Loads a scene and all of its audio; any stem that fails is an error naming every failing file (an export
-/// must not silently leave a stem out).
-pub fn load_for_render(scene_path: &Path, sample_rate: u32) -> Result<(Scene, Vec<Option<Audio>>), UserError> {
+/// Loads a scene and opens all of its stems; any stem that fails is an error naming every failing file (an
+/// export must not silently leave a stem out).
+pub fn load_for_render(scene_path: &Path, sample_rate: u32) -> Result<(Scene, Vec<Option<StemSource>>), UserError> {
     let scene = Scene::load(scene_path)?;
     let results = load_scene_audio(scene_path, &scene, sample_rate);
     let failures: Vec<String> = results
@@ -98,12 +99,9 @@ pub fn render_to_wav(
     if out.is_dir() {
         return Err(UserError(format!("{}: is a directory; give a file name for the WAV", out.display())));
     }
-    let (mut scene, audio) = load_for_render(scene_path, options.sample_rate)?;
+    let (mut scene, sources) = load_for_render(scene_path, options.sample_rate)?;
     selection.apply(&mut scene).map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
-    let rendered = offline::render(&scene, &audio, options, progress).map_err(|e| UserError(e.to_string()))?;
-    offline::write_wav(out, &rendered, format)
-        .map_err(|e| UserError(format!("{}: cannot write the WAV file: {e}", out.display())))?;
-    Ok(rendered)
+    offline::render_wav(out, &scene, &sources, options, format, progress).map_err(|e| UserError(e.to_string()))
 }
 
 /// What `render --handout` wrote.

@@ -65,6 +65,9 @@ enum Command {
         /// Silence these stems (repeatable): e.g. `--mute vocal` renders the rest.
         #[arg(long)]
         mute: Vec<String>,
+        /// Threads for the stems' chains (default: every core); the output is the same whatever the number.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+        jobs: Option<u32>,
         /// Frames per render call (does not change the result).
         #[arg(long, default_value_t = 512, hide = true)]
         block: usize,
@@ -91,6 +94,10 @@ enum Command {
         /// Instead: CPU time per frame of the stage's systems with 64 moving bodies, against an empty frame.
         #[arg(long)]
         stage: bool,
+        /// Instead: a 32-stem, 4-minute session against the demo: the stage's launch to first sound (through a
+        /// private PulseAudio null sink) and peak memory, and render's peak memory against the session 30 s long.
+        #[arg(long)]
+        song: bool,
     },
 }
 
@@ -143,6 +150,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
             normalize,
             solo,
             mute,
+            jobs,
             block,
         }) => {
             let mut cues = Cues::ALL;
@@ -165,6 +173,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 block_frames: block.clamp(1, 1 << 16),
                 normalize_lufs: normalize,
                 cues,
+                jobs: jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize),
             };
             let format = match bits {
                 Bits::B16 => WavFormat::Int16,
@@ -191,6 +200,9 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 rendered
             };
             let elapsed = started.elapsed().as_secs_f64();
+            for repair in &rendered.repairs {
+                println!("repaired: {repair}");
+            }
             if let Some(g) = rendered.normalize_gain_db {
                 println!("normalised with {g:+.1} dB of master gain");
             }
@@ -213,7 +225,16 @@ fn run(cli: Cli) -> Result<(), UserError> {
             println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
             Ok(())
         }
-        Some(Command::Bench { seconds, rounds, stems, stage }) => {
+        Some(Command::Bench { seconds, rounds, stems, stage, song }) => {
+            if song {
+                let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
+                return proxemix::bench::song::run(
+                    &proxemix::bench::song::cache_dir(),
+                    &exe,
+                    &proxemix::bench::song::demo_scene(),
+                )
+                .map_err(UserError);
+            }
             if cfg!(debug_assertions) {
                 eprintln!("note: this is a debug build; run `cargo run --release -- bench` for real figures");
             }
@@ -224,6 +245,24 @@ fn run(cli: Cli) -> Result<(), UserError> {
             proxemix::bench::run(&stems, seconds, rounds, |row| {
                 println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.plain_rtf, row.full_rtf, row.cost_ratio());
             });
+            println!();
+            let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "--jobs 1 ×RT", format!("--jobs {jobs} ×RT"), "speed-up");
+            proxemix::bench::run_jobs(&stems, jobs, seconds, rounds, |row| {
+                println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.one_rtf, row.many_rtf, row.speedup());
+            });
+            println!();
+            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "memory ×RT", "streamed ×RT", "ratio");
+            match proxemix::bench::run_streamed(32, seconds, rounds) {
+                Ok(row) => println!(
+                    "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
+                    row.stems,
+                    row.memory_rtf,
+                    row.streamed_rtf,
+                    row.streamed_rtf / row.memory_rtf
+                ),
+                Err(e) => println!("  streamed stems: {e}"),
+            }
             println!();
             println!("{:>6} {:>14} {:>14} {:>10}", "stems", "clean ×RT", "spoil 1 ×RT", "cost ratio");
             proxemix::bench::run_spoil(&[1, 8], seconds, rounds, |row| {

@@ -11,8 +11,8 @@ use kira::backend::Backend;
 use super::stems::{BodySize, GainTrim, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
 use super::workshop::{LiveTimeline, Workshop};
 use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
-use crate::mix::import::Audio;
 use crate::mix::mapping::{self, Cues, Placement, StemMix};
+use crate::mix::source::StemSource;
 use crate::scene::Scene;
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
@@ -22,7 +22,7 @@ pub const MAX_RAMP_S: f32 = 0.05;
 pub const STEP_RAMP_S: f32 = 0.004;
 
 /// Builds a graph for a scene and its decoded stems (kept so the stage can rebuild after a reload).
-pub type GraphFactory<B> = Box<dyn Fn(&Scene, &[Option<Audio>]) -> Result<MixGraph<B>, GraphError> + Send + Sync>;
+pub type GraphFactory<B> = Box<dyn Fn(&Scene, &[Option<StemSource>]) -> Result<MixGraph<B>, GraphError> + Send + Sync>;
 
 /// The live mix graph and what it was last told, per stem. (Only ever used through `&mut`, so a [`SyncCell`]
 /// makes it a resource although kira's manager is not `Sync`.)
@@ -47,7 +47,7 @@ where
     B::Error: std::fmt::Display,
 {
     /// A stage with sound: `factory` builds the graph now and after a reload changes the set of stems.
-    pub fn new(scene: &Scene, audio: &[Option<Audio>], factory: GraphFactory<B>) -> Result<Self, GraphError> {
+    pub fn new(scene: &Scene, audio: &[Option<StemSource>], factory: GraphFactory<B>) -> Result<Self, GraphError> {
         let mut graph = factory(scene, audio)?;
         let loudness = graph.take_output_tap().and_then(|tap| LoudnessMeter::new(tap, sample_rate_of(audio)));
         Ok(StageAudio(SyncCell::new(AudioState {
@@ -77,21 +77,23 @@ where
     }
 }
 
-fn sample_rate_of(audio: &[Option<Audio>]) -> u32 {
-    audio.iter().flatten().map(|a| a.sample_rate).next().unwrap_or(48_000)
+fn sample_rate_of(audio: &[Option<StemSource>]) -> u32 {
+    audio.iter().flatten().map(StemSource::sample_rate).next().unwrap_or(48_000)
 }
 
-/// The decoded stems (at the graph's rate, shared with export) and the stems that could not be loaded.
+/// The stems' sources (files opened for streaming at the graph's rate, shared with export) and the stems that
+/// could not be opened.
 #[derive(Resource, Default, Clone)]
 pub struct StemAudio {
     pub sample_rate: u32,
-    pub audio: Vec<Option<Audio>>,
+    pub audio: Vec<Option<StemSource>>,
     /// "stem \"name\": file: reason" for each stem that stays silent.
     pub problems: Vec<String>,
 }
 
 impl StemAudio {
-    /// Decodes every stem of `scene` at `sample_rate`; a stem that fails stays silent and is reported.
+    /// Opens every stem of `scene` at `sample_rate` (headers only); a stem that fails stays silent and is
+    /// reported.
     pub fn load(scene_path: &Path, scene: &Scene, sample_rate: u32) -> StemAudio {
         let results = crate::commands::load_scene_audio(scene_path, scene, sample_rate);
         let mut problems = Vec::new();
@@ -122,6 +124,13 @@ pub struct Meters {
     pub limiter_db: f32,
     /// Non-finite blocks the graph caught.
     pub faults: u32,
+    /// Streamed stems: times a block came too late (played as silence), and how much silence that was.
+    pub underruns: u64,
+    pub underrun_s: f64,
+    /// Streamed stems that went silent while playing (their file vanished or was cut off), with why.
+    pub stream_problems: Vec<String>,
+    /// What had to be repaired in the stems' files to play them.
+    pub repairs: Vec<String>,
 }
 
 /// The transport as the panels show it.
@@ -314,7 +323,7 @@ fn run_transport<B: Backend + Send + 'static>(
     let Some(graph) = audio.graph_mut() else {
         // Silent: the transport cannot move, but the song's length is still worth showing.
         requests.clear();
-        let song_s = stems.audio.iter().flatten().map(Audio::duration_s).fold(0.0, f64::max);
+        let song_s = stems.audio.iter().flatten().map(StemSource::seconds).fold(0.0, f64::max);
         if state.live || state.song_s != song_s {
             state.live = false;
             state.song_s = song_s;
@@ -373,16 +382,22 @@ where
     }
 }
 
-/// Meter readings: stem peaks (for the glow), the limiter and the loudness meter on the master tap.
+/// Meter readings: stem peaks (for the glow), the limiter, the loudness meter on the master tap, and how the
+/// streamed stems are doing.
 fn read_meters<B: Backend + Send + 'static>(
     mut audio: ResMut<StageAudio<B>>,
     mut meters: ResMut<Meters>,
+    doc: Res<StageScene>,
     time: Res<Time>,
+    frames: Res<bevy::diagnostic::FrameCount>,
 ) where
     B::Error: std::fmt::Display,
 {
     let audio = audio.0.get();
     let Some(graph) = audio.graph.as_mut() else { return };
+    if frames.0.is_multiple_of(10) {
+        read_stream_health(graph, &doc.scene, &mut meters);
+    }
     // Falls ~20 dB per second, like a PPM's return, so the glow breathes with the music.
     let fall = (-time.delta_secs() * 2.3 * 2.0).exp();
     let stems = graph.stems();
@@ -401,6 +416,35 @@ fn read_meters<B: Backend + Send + 'static>(
         meters.short_term_lufs = loudness.short_term();
         meters.true_peak_dbtp = loudness.recent_true_peak_dbtp();
         meters.true_peak_max_dbtp = loudness.max_true_peak_dbtp();
+    }
+}
+
+/// Underruns, failures and repairs of the streamed stems, named, for the banners.
+fn read_stream_health<B: Backend>(graph: &MixGraph<B>, scene: &Scene, meters: &mut Meters)
+where
+    B::Error: std::fmt::Display,
+{
+    let (mut underruns, mut frames) = (0, 0);
+    let mut problems = Vec::new();
+    let mut repairs = Vec::new();
+    for (voice, stem) in graph.stems().iter().zip(&scene.stems) {
+        let Some(health) = voice.health() else { continue };
+        underruns += health.underruns;
+        frames += health.underrun_frames;
+        if let Some(p) = health.problem {
+            problems.push(format!("stem \"{}\": {p}", stem.name));
+        }
+        if health.repairs.any() {
+            repairs.push(format!("stem \"{}\" ({}): {}", stem.name, stem.file, health.repairs));
+        }
+    }
+    meters.underruns = underruns;
+    meters.underrun_s = frames as f64 / graph.config().sample_rate as f64;
+    if meters.stream_problems != problems {
+        meters.stream_problems = problems;
+    }
+    if meters.repairs != repairs {
+        meters.repairs = repairs;
     }
 }
 

@@ -35,8 +35,8 @@ impl StageBench {
 /// each stem each frame. Rounds alternate between the two apps; the fastest round of each counts.
 pub fn run(stems: usize, frames: usize, rounds: usize) -> StageBench {
     let scene = bench_scene(stems);
-    let audio: Vec<_> = synthetic_stems(stems, 2.0).into_iter().map(Some).collect();
-    let config = GraphConfig { sample_rate: 48_000, looping: true, output_tap: false, cues: Default::default() };
+    let audio: Vec<_> = synthetic_stems(stems, 2.0).into_iter().map(|a| Some(a.into())).collect();
+    let config = GraphConfig { looping: true, ..GraphConfig::offline(48_000) };
     let factory: super::audio::GraphFactory<OfflineBackend> =
         Box::new(move |scene, audio| MixGraph::new(OfflineSettings { sample_rate: 48_000 }, scene, audio, config));
     let live = StageAudio::new(&scene, &audio, factory).expect("the offline graph always opens");

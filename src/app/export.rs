@@ -8,9 +8,9 @@ use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 
-use crate::mix::import::Audio;
 use crate::mix::mapping::Cues;
 use crate::mix::offline::{self, RenderOptions, WavFormat};
+use crate::mix::source::StemSource;
 use crate::scene::Scene;
 
 /// One export at a time; the panel shows its progress and what came of it.
@@ -39,9 +39,9 @@ impl ExportJob {
         self.running.as_ref().map(|r| r.path.as_path())
     }
 
-    /// Renders `scene` with the decoded `audio` (at `sample_rate`) and the cues heard on the stage to a
-    /// 24-bit WAV at `path`, on a thread.
-    pub fn start(&mut self, scene: Scene, audio: Vec<Option<Audio>>, sample_rate: u32, cues: Cues, path: PathBuf) {
+    /// Renders `scene` with its stems' `audio` (at `sample_rate`) and the cues heard on the stage to a 24-bit
+    /// WAV at `path`, on a thread.
+    pub fn start(&mut self, scene: Scene, audio: Vec<Option<StemSource>>, sample_rate: u32, cues: Cues, path: PathBuf) {
         if self.running.is_some() {
             return;
         }
@@ -79,7 +79,7 @@ impl ExportJob {
 
 fn export(
     scene: &Scene,
-    audio: &[Option<Audio>],
+    audio: &[Option<StemSource>],
     sample_rate: u32,
     cues: Cues,
     out: &Path,
@@ -91,13 +91,13 @@ fn export(
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
     }
-    let options = RenderOptions { sample_rate, seconds: None, block_frames: 512, normalize_lufs: None, cues };
-    let rendered = offline::render(scene, audio, &options, &mut |p| {
+    // One core is left to the stage, the rest render (the result does not depend on how many).
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1);
+    let options = RenderOptions { sample_rate, cues, jobs, ..RenderOptions::default() };
+    let rendered = offline::render_wav(out, scene, audio, &options, WavFormat::Int24, &mut |p| {
         progress.store((p.clamp(0.0, 1.0) * 1000.0) as u32, Ordering::Relaxed);
     })
     .map_err(|e| e.to_string())?;
-    offline::write_wav(out, &rendered, WavFormat::Int24)
-        .map_err(|e| format!("{}: cannot write the WAV file: {e}", out.display()))?;
     Ok(format!("wrote {} ({:.1} s) — {}", out.display(), rendered.seconds(), rendered.loudness))
 }
 

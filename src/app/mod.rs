@@ -177,12 +177,7 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
     let stems = StemAudio::load(scene_path, scene, sample_rate);
     let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
         let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream) };
-        MixGraph::new(
-            settings,
-            scene,
-            audio,
-            GraphConfig { sample_rate, looping: true, output_tap: true, cues: Default::default() },
-        )
+        MixGraph::new(settings, scene, audio, GraphConfig::live(sample_rate))
     });
     match StageAudio::new(scene, &stems.audio, factory) {
         Ok(mut live) => {

@@ -233,6 +233,24 @@ fn top_bar(ui: &mut egui::Ui, view: &mut StageView) {
     if view.meters.faults > 0 {
         banner(ui, error, &format!("{} audio blocks were not finite and were silenced", view.meters.faults));
     }
+    for problem in &view.meters.stream_problems {
+        banner(ui, error, &format!("went silent: {problem}"));
+    }
+    if view.meters.underruns > 0 {
+        banner(
+            ui,
+            warn,
+            &format!(
+                "{} dropouts in streamed stems ({:.0} ms of silence): the disk did not keep up",
+                view.meters.underruns,
+                view.meters.underrun_s * 1000.0
+            ),
+        );
+    }
+    let note = egui::Color32::from_rgb(140, 190, 240);
+    for repair in &view.meters.repairs {
+        banner(ui, note, &format!("repaired: {repair}"));
+    }
     ui.add_space(2.0);
 }
 

@@ -2,8 +2,8 @@
 //! integrated loudness (the quietest one's, so nothing is pushed into the limiter) and louder never wins.
 
 use super::graph::GraphError;
-use super::import::Audio;
 use super::offline::{self, RenderOptions};
+use super::source::StemSource;
 use crate::scene::Scene;
 
 /// The match is done when every scene is this close to the target (LU).
@@ -43,7 +43,7 @@ pub fn compatible(a: &Scene, b: &Scene) -> Result<(), String> {
 /// loudness. `progress` gets 0..1.
 pub fn match_loudness(
     scenes: &[Scene],
-    audio: &[Option<Audio>],
+    audio: &[Option<StemSource>],
     options: &RenderOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Vec<Matched>, GraphError> {

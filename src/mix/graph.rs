@@ -1,29 +1,28 @@
-//! One mix graph for live and offline use: a kira track per stem carrying its spoil macro and the fused stem
-//! chain, the shared reverb, the master spoil and the master chain; `apply` moves it to a new mapping along
+//! One mix graph for live and offline use: the stem bank (every stem's source, spoil macro and fused chain, one
+//! transport), the shared reverb, the master spoil and the master chain; `apply` moves it to a new mapping along
 //! ramps at least a video frame long.
 
 use std::fmt;
 use std::sync::Arc;
 
 use kira::backend::Backend;
-use kira::clock::{ClockHandle, ClockSpeed, ClockTime};
-use kira::sound::PlaybackState;
-use kira::sound::static_sound::{StaticSoundData, StaticSoundHandle, StaticSoundSettings};
-use kira::track::{MainTrackBuilder, TrackBuilder, TrackHandle};
-use kira::{AudioManager, AudioManagerSettings, Capacities, Tween};
+use kira::track::MainTrackBuilder;
+use kira::{AudioManager, AudioManagerSettings, Capacities};
 
+use super::bank::{BankBuilder, BankHandle, StemUnit, TransportCommand, TransportState};
 use super::effects::master::{MasterChainBuilder, MasterChainHandle, MasterMeter, MasterParams};
 use super::effects::reverb::{ReverbBus, ReverbParams, ReverbReturnBuilder, ReverbReturnHandle};
-use super::effects::spoil::{self, Hearing, SpoilBuilder, SpoilHandle};
-use super::effects::stem_chain::{StemChainBuilder, StemChainHandle, StemMeter, StemParams};
-use super::import::Audio;
+use super::effects::spoil::{self, Hearing, Spoil, SpoilBuilder, SpoilHandle};
+use super::effects::stem_chain::{StemChain, StemChainHandle, StemMeter, StemParams};
 use super::mapping::{self, Cues, StemMix};
+use super::source::{self, SourceControl, StemSource};
+use super::stream::{Pass, StreamHealth};
 use crate::scene::{Room, Scene};
 
 /// Parameter ramps are never shorter than one 60 Hz video frame, so moving a body never zippers.
 pub const MIN_RAMP_S: f32 = 1.0 / 60.0;
 /// kira renders in chunks of this many frames; a multiple of 128 as its docs advise.
-pub const INTERNAL_BUFFER_FRAMES: usize = 128;
+pub const INTERNAL_BUFFER_FRAMES: usize = super::bank::MAX_CHUNK;
 
 /// How the graph is built.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +35,23 @@ pub struct GraphConfig {
     pub output_tap: bool,
     /// Which cues [`MixGraph::apply_scene`] maps (all, unless a workshop isolates some).
     pub cues: Cues,
+    /// Played live by a sound device: the audio thread never waits for a streamed stem (a late block is
+    /// silence, counted). Offline, every block is waited for, so renders are exact.
+    pub live: bool,
+    /// Threads for the stems' chains (offline only; the result does not depend on it).
+    pub jobs: usize,
+}
+
+impl GraphConfig {
+    /// An offline graph at `sample_rate`: plays once, all cues, one thread.
+    pub fn offline(sample_rate: u32) -> GraphConfig {
+        GraphConfig { sample_rate, looping: false, output_tap: false, cues: Cues::ALL, live: false, jobs: 1 }
+    }
+
+    /// A graph for a sound device at `sample_rate`: loops, with a meter tap.
+    pub fn live(sample_rate: u32) -> GraphConfig {
+        GraphConfig { sample_rate, looping: true, output_tap: true, cues: Cues::ALL, live: true, jobs: 1 }
+    }
 }
 
 /// The master spoil's noise seed (stems use their index + 1).
@@ -50,6 +66,10 @@ pub enum GraphError {
     Backend(String),
     TooManyStems(usize),
     Kira(String),
+    /// A streamed stem could not be read to the end (its file vanished or was cut off while playing).
+    Stem(String),
+    /// The output could not be written.
+    Output(String),
 }
 
 impl fmt::Display for GraphError {
@@ -58,29 +78,42 @@ impl fmt::Display for GraphError {
             GraphError::Backend(e) => write!(f, "audio backend: {e}"),
             GraphError::TooManyStems(n) => write!(f, "{n} stems do not fit in the mixer"),
             GraphError::Kira(e) => write!(f, "mixer: {e}"),
+            GraphError::Stem(e) | GraphError::Output(e) => f.write_str(e),
         }
     }
 }
 
 impl std::error::Error for GraphError {}
 
-/// One stem in the graph. A stem whose audio failed to load keeps its slot (silent) so indices still match
-/// the scene.
+/// One stem in the graph, on the control side. A stem whose audio failed to load keeps its slot (silent) so
+/// indices still match the scene.
 pub struct StemVoice {
-    track: TrackHandle,
     spoil: SpoilHandle,
     chain: StemChainHandle,
-    /// The playing sound, kept for the transport (seek, pause); dropping it would not stop the sound.
-    sound: Option<StaticSoundHandle>,
-    /// The decoded stem (shared frames), to start it again from any position.
-    data: Option<StaticSoundData>,
+    source: SourceControl,
+    /// Channels of the source: a stereo stem keeps its recorded image, a mono one is widened by decorrelation.
+    channels: usize,
     pub meter: Arc<StemMeter>,
+}
+
+impl StemVoice {
+    /// How its stream is doing (`None` for a stem held in memory or silent).
+    pub fn health(&self) -> Option<StreamHealth> {
+        self.source.health()
+    }
+}
+
+/// What the control side last asked of the transport, until the audio thread has taken it.
+#[derive(Clone, Copy, Debug)]
+struct Asked {
+    rolling: bool,
+    position: u64,
 }
 
 /// The mix graph over any kira backend: cpal for the stage, [`super::offline::OfflineBackend`] for export.
 pub struct MixGraph<B: Backend> {
     manager: AudioManager<B>,
-    clock: ClockHandle,
+    bank: BankHandle,
     voices: Vec<StemVoice>,
     reverb: ReverbReturnHandle,
     master_spoil: SpoilHandle,
@@ -88,23 +121,23 @@ pub struct MixGraph<B: Backend> {
     pub meter: Arc<MasterMeter>,
     config: GraphConfig,
     output_tap: Option<rtrb::Consumer<[f32; 2]>>,
-    /// Whether the transport is rolling (the stems may still have run out when not looping).
-    rolling: bool,
-    /// Where the transport stopped, in seconds, while it is not rolling.
-    paused_at_s: f64,
-    song_s: f64,
+    /// The pass the streams were last asked for.
+    pass: Pass,
+    asked: Asked,
+    song_frames: u64,
 }
 
 impl<B: Backend> MixGraph<B>
 where
     B::Error: fmt::Display,
 {
-    /// Builds the graph for `scene`, with `audio[i]` the decoded file of stem i (`None`: stays silent), at the
-    /// scene's current mapping. Nothing plays until [`MixGraph::start`].
+    /// Builds the graph for `scene`, with `sources[i]` the audio of stem i (`None`: stays silent), at the
+    /// scene's current mapping. Streamed stems start decoding at once; nothing plays until
+    /// [`MixGraph::start`] or [`MixGraph::play_from`].
     pub fn new(
         backend_settings: B::Settings,
         scene: &Scene,
-        audio: &[Option<Audio>],
+        sources: &[Option<StemSource>],
         config: GraphConfig,
     ) -> Result<Self, GraphError> {
         let bus = Arc::new(ReverbBus::new(INTERNAL_BUFFER_FRAMES));
@@ -122,44 +155,52 @@ where
         };
         let master = main.add_effect(MasterChainBuilder { params: master_params(scene), meter: meter.clone(), tap });
         let mut manager = AudioManager::<B>::new(AudioManagerSettings {
-            capacities: Capacities { sub_track_capacity: (scene.stems.len() + 4).max(16), ..Capacities::default() },
+            capacities: Capacities { sub_track_capacity: 16, ..Capacities::default() },
             main_track_builder: main,
             internal_buffer_size: INTERNAL_BUFFER_FRAMES,
             backend_settings,
         })
         .map_err(|e| GraphError::Backend(e.to_string()))?;
-        let mut clock =
-            manager.add_clock(ClockSpeed::TicksPerSecond(1.0)).map_err(|e| GraphError::Kira(e.to_string()))?;
-        clock.stop();
+        let song_frames = sources.iter().flatten().map(StemSource::frames).max().unwrap_or(0);
+        let pass = Pass { generation: 0, start: 0, looping: config.looping, song_frames };
         let mixes = mapping::scene_mix_with(scene, config.cues);
         let mut voices = Vec::with_capacity(scene.stems.len());
-        let mut song_s = 0.0f64;
+        let mut units = Vec::with_capacity(scene.stems.len());
         for (i, mix) in mixes.iter().enumerate() {
+            let stem_source = sources.get(i).and_then(|s| s.as_ref());
+            let channels = stem_source.map_or(1, StemSource::channels);
             let stem_meter = Arc::new(StemMeter::default());
-            let mut builder = TrackBuilder::new();
             // Spoiling is a property of the source, so it comes first: the reverb hears the spoiled stem.
-            let spoil =
-                builder.add_effect(SpoilBuilder { amount: mix.spoil, hearing: Hearing::of(mix), seed: i as u64 + 1 });
-            let chain = builder.add_effect(StemChainBuilder {
-                initial: StemParams::from_mix(mix),
-                bus: bus.clone(),
-                meter: stem_meter.clone(),
+            let (spoil, spoil_handle) = Spoil::with_handle(
+                SpoilBuilder { amount: mix.spoil, hearing: Hearing::of(mix), seed: i as u64 + 1 },
+                config.sample_rate,
+            );
+            let (mut chain, chain_handle) = StemChain::new(StemParams::from_mix(mix, channels), stem_meter.clone());
+            chain.init(config.sample_rate, INTERNAL_BUFFER_FRAMES);
+            let (control, reader) = source::open_reader(stem_source, pass);
+            let frames = stem_source.map_or(0, StemSource::frames);
+            units.push(StemUnit::new(reader, frames, spoil, chain));
+            voices.push(StemVoice {
+                spoil: spoil_handle,
+                chain: chain_handle,
+                source: control,
+                channels,
+                meter: stem_meter,
             });
-            let track = manager.add_sub_track(builder).map_err(|_| GraphError::TooManyStems(scene.stems.len()))?;
-            let data = audio.get(i).and_then(|a| a.as_ref()).map(|a| {
-                song_s = song_s.max(a.duration_s());
-                StaticSoundData {
-                    sample_rate: a.sample_rate,
-                    frames: a.frames.clone(),
-                    settings: StaticSoundSettings::new(),
-                    slice: None,
-                }
-            });
-            voices.push(StemVoice { track, spoil, chain, sound: None, data, meter: stem_meter });
         }
-        let mut graph = MixGraph {
+        let bank = manager
+            .play(BankBuilder {
+                units,
+                first: pass,
+                bus,
+                sample_rate: config.sample_rate,
+                live: config.live,
+                jobs: config.jobs,
+            })
+            .map_err(|e| GraphError::Kira(e.to_string()))?;
+        Ok(MixGraph {
             manager,
-            clock,
+            bank,
             voices,
             reverb,
             master_spoil,
@@ -167,91 +208,100 @@ where
             meter,
             config,
             output_tap,
-            rolling: false,
-            paused_at_s: 0.0,
-            song_s,
+            pass,
+            asked: Asked { rolling: false, position: 0 },
+            song_frames,
+        })
+    }
+
+    fn fade_frames(&self) -> u32 {
+        (TRANSPORT_FADE_S * self.config.sample_rate as f64).round() as u32
+    }
+
+    /// A new pass from song frame `start`: every stream starts producing it.
+    fn new_pass(&mut self, start: u64) -> Pass {
+        self.pass = Pass {
+            generation: self.pass.generation + 1,
+            start,
+            looping: self.config.looping,
+            song_frames: self.song_frames,
         };
-        graph.queue_stems(0.0, None)?;
-        Ok(graph)
-    }
-
-    /// Plays every stem from `position_s`, all waiting for the (stopped) clock's first tick so that they start
-    /// on the same sample once it starts.
-    fn queue_stems(&mut self, position_s: f64, fade_in: Option<Tween>) -> Result<(), GraphError> {
-        let start = ClockTime { clock: self.clock.id(), ticks: 0, fraction: 0.0 };
-        for voice in &mut self.voices {
-            let Some(data) = &voice.data else { continue };
-            let mut settings = StaticSoundSettings::new().start_time(start).start_position(position_s);
-            if self.config.looping {
-                settings = settings.loop_region(..);
-            }
-            if let Some(fade) = fade_in {
-                settings = settings.fade_in_tween(fade);
-            }
-            let data = StaticSoundData { settings, ..data.clone() };
-            voice.sound = Some(voice.track.play(data).map_err(|e| GraphError::Kira(e.to_string()))?);
+        for voice in &self.voices {
+            voice.source.request(self.pass);
         }
-        Ok(())
+        self.pass
     }
 
-    /// Fades out and forgets every playing stem.
-    fn stop_stems(&mut self) {
-        for voice in &mut self.voices {
-            if let Some(mut sound) = voice.sound.take() {
-                sound.stop(fade());
-            }
+    fn send(&mut self, command: TransportCommand) -> Result<(), GraphError> {
+        if self.bank.send(command) {
+            Ok(())
+        } else {
+            Err(GraphError::Backend("the audio device is not taking commands".into()))
         }
     }
 
-    /// The transport: plays every stem from `position_s` (wrapped into the song when looping), starting
-    /// them together on one sample. Old sounds fade out while the new ones fade in, so a seek does not click.
+    fn frame_of(&self, position_s: f64) -> u64 {
+        let s = self.clamp_position(position_s);
+        ((s * self.config.sample_rate as f64).round() as u64).min(self.song_frames.saturating_sub(1))
+    }
+
+    /// The transport: plays every stem from `position_s` (wrapped into the song when looping), all on the same
+    /// sample, fading out where it was and in where it goes so a seek does not click. Streamed stems refill
+    /// from there first.
     pub fn play_from(&mut self, position_s: f64) -> Result<(), GraphError> {
-        let position_s = self.clamp_position(position_s);
-        self.stop_stems();
-        self.clock.stop();
-        self.queue_stems(position_s, Some(fade()))?;
-        self.clock.start();
-        self.rolling = true;
+        let frame = self.frame_of(position_s);
+        let shared = &self.bank.shared;
+        // Resuming where a pause left the current pass needs no refill.
+        let resume = self.bank.caught_up()
+            && shared.state() == TransportState::Stopped
+            && shared.generation() == self.pass.generation
+            && shared.position() == frame
+            && self.pass.looping == self.config.looping;
+        let fade_frames = self.fade_frames();
+        let pass = if resume { self.pass } else { self.new_pass(frame) };
+        self.send(TransportCommand::Play { pass, fade_frames })?;
+        self.asked = Asked { rolling: true, position: frame };
         Ok(())
     }
 
     /// Stops the transport where it is (a short fade); [`MixGraph::play_from`] with
     /// [`MixGraph::position_s`] resumes.
     pub fn pause(&mut self) {
-        self.paused_at_s = self.position_s();
-        self.stop_stems();
-        self.rolling = false;
+        let position = self.position_frames();
+        let fade_frames = self.fade_frames();
+        let _ = self.send(TransportCommand::Pause { fade_frames });
+        self.asked = Asked { rolling: false, position };
     }
 
     /// Moves the playhead of a stopped transport (the next play starts there).
     pub fn pause_at(&mut self, position_s: f64) {
-        self.stop_stems();
-        self.rolling = false;
-        self.paused_at_s = self.clamp_position(position_s);
+        let frame = self.frame_of(position_s);
+        let pass = self.new_pass(frame);
+        let fade_frames = self.fade_frames();
+        let _ = self.send(TransportCommand::Locate { pass, fade_frames });
+        self.asked = Asked { rolling: false, position: frame };
     }
 
-    /// Whether sound is playing: the transport rolls and the stems have not run out.
+    /// Whether sound is playing: the transport rolls and a song that plays once has not ended.
     pub fn is_playing(&self) -> bool {
-        self.rolling && self.first_sound().is_none_or(|s| s.state() != PlaybackState::Stopped)
+        if !self.bank.caught_up() {
+            return self.asked.rolling;
+        }
+        matches!(self.bank.shared.state(), TransportState::Rolling | TransportState::Priming)
+    }
+
+    fn position_frames(&self) -> u64 {
+        if self.bank.caught_up() { self.bank.shared.position() } else { self.asked.position }
     }
 
     /// The playhead in seconds of the song (as of the last audio callback).
     pub fn position_s(&self) -> f64 {
-        match self.first_sound() {
-            Some(sound) if self.rolling => {
-                if sound.state() == PlaybackState::Stopped {
-                    self.song_s
-                } else {
-                    sound.position()
-                }
-            }
-            _ => self.paused_at_s,
-        }
+        self.position_frames() as f64 / self.config.sample_rate as f64
     }
 
     /// Length of the longest stem.
     pub fn song_seconds(&self) -> f64 {
-        self.song_s
+        self.song_frames as f64 / self.config.sample_rate as f64
     }
 
     /// Loop the song or play it once; a rolling transport carries on from where it is.
@@ -260,20 +310,22 @@ where
             return Ok(());
         }
         self.config.looping = looping;
-        if self.rolling { self.play_from(self.position_s()) } else { Ok(()) }
-    }
-
-    fn first_sound(&self) -> Option<&StaticSoundHandle> {
-        self.voices.iter().find_map(|v| v.sound.as_ref())
+        if self.is_playing() {
+            self.play_from(self.position_s())
+        } else {
+            self.pause_at(self.position_s());
+            Ok(())
+        }
     }
 
     fn clamp_position(&self, position_s: f64) -> f64 {
-        if !position_s.is_finite() || position_s <= 0.0 || self.song_s <= 0.0 {
+        let song_s = self.song_seconds();
+        if !position_s.is_finite() || position_s <= 0.0 || song_s <= 0.0 {
             0.0
         } else if self.config.looping {
-            position_s % self.song_s
+            position_s % song_s
         } else {
-            position_s.min(self.song_s)
+            position_s.min(song_s)
         }
     }
 
@@ -293,14 +345,23 @@ where
         2 * spoil::latency_frames(self.config.sample_rate)
     }
 
-    /// Starts every stem on the same sample.
+    /// Starts every stem on the same sample, from the start of the song, without a fade.
     pub fn start(&mut self) {
-        self.clock.start();
-        self.rolling = true;
+        let pass = self.pass;
+        let _ = self.send(TransportCommand::Play { pass, fade_frames: 0 });
+        self.asked = Asked { rolling: true, position: pass.start };
     }
 
     pub fn stems(&self) -> &[StemVoice] {
         &self.voices
+    }
+
+    /// Holds every streamed stem's decoder still, as a stalled disk would (`false` lets them go on): for
+    /// tests that a starved live stream plays silence, counts it and never blocks the audio thread.
+    pub fn stall_streams(&self, stalled: bool) {
+        for voice in &self.voices {
+            voice.source.stall(stalled);
+        }
     }
 
     /// Moves stem `index` to a new mapping along a ramp of at least [`MIN_RAMP_S`].
@@ -313,7 +374,7 @@ where
     pub fn apply_timed(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
         if let Some(voice) = self.voices.get_mut(index) {
             voice.spoil.set(mix.spoil, Hearing::of(mix), ramp_s);
-            voice.chain.set(StemParams::from_mix(mix), ramp_s);
+            voice.chain.set(StemParams::from_mix(mix, voice.channels), ramp_s);
         }
     }
 
@@ -360,10 +421,6 @@ fn reverb_params(room: &Room) -> ReverbParams {
         damping: room.damping,
         return_gain: if off || cut { 0.0 } else { mapping::db_to_amp(Some(room.return_db)) },
     }
-}
-
-fn fade() -> Tween {
-    Tween { duration: std::time::Duration::from_secs_f64(TRANSPORT_FADE_S), ..Tween::default() }
 }
 
 fn master_params(scene: &Scene) -> MasterParams {

@@ -22,6 +22,13 @@ pub const LEVEL_REF_M: f32 = 0.45;
 pub const SOURCE_DB_PER_SIZE_DOUBLING: f32 = 3.0;
 /// Radius of a body of size 1.0, metres: a singer or an instrument. The stage draws bodies this size.
 pub const BODY_RADIUS_PER_SIZE_M: f32 = 0.3;
+/// Half the loudspeaker base: a stereo recording's image spans ±30° (ITU-R BS.775), not the 180° around the
+/// listener.
+pub const SPEAKER_HALF_ANGLE_DEG: f32 = 30.0;
+/// A stereo stem's recorded image is the instrument as its recording placed it across the loudspeakers. A body
+/// of natural size (1.0) keeps that image anywhere up to the edge of the social zone, where mixers stage a band;
+/// the width law measures every body's angle against a natural body's angle at this distance.
+pub const NATURAL_IMAGE_DISTANCE_M: f32 = Zone::SOCIAL_M;
 /// Directivity factor Q in the critical-distance formula: voices and most instruments radiate mostly forward.
 pub const SOURCE_DIRECTIVITY_Q: f32 = 2.0;
 /// The room is modelled as a shoebox of size × size × size/3 (a hall is wider than it is high).
@@ -129,9 +136,12 @@ pub struct StemMix {
     pub dry_db: Option<f32>,
     /// Constant-power pan position of the image centre, -1 (left) .. 1 (right).
     pub pan: f32,
-    /// Apparent source width as a fraction of the stereo stage (0 point .. 1 full width); also the
-    /// amount of decorrelation added, so a wide body is wide even from a mono stem.
+    /// How much of a stereo stem's recorded image the body keeps, as a fraction of the loudspeaker base
+    /// (0 a point .. 1 the whole recorded image): see [`image_width`].
     pub width: f32,
+    /// The angle the body subtends at the ears as a fraction of 180° (0 a point .. 1 all around): the
+    /// decorrelated width every stem gets, and the only width a mono stem has. See [`apparent_width`].
+    pub spread: f32,
     /// Level sent to the shared reverb, dB; `None` when silent.
     pub reverb_send_db: Option<f32>,
     /// Direct-to-reverberant ratio, dB (dry minus send): the strongest far-distance cue.
@@ -214,10 +224,26 @@ pub fn pan_position(position: [f32; 3]) -> f32 {
     (position[0] / d).clamp(-1.0, 1.0)
 }
 
-/// Apparent width: the angle the body subtends at the ears, as a fraction of the 180° stereo stage.
+/// The angle a body subtends at the ears (radians).
+pub fn subtended_angle(size: f32, distance_m: f32) -> f32 {
+    let radius = BODY_RADIUS_PER_SIZE_M * size.max(0.0);
+    2.0 * (radius / distance_m.max(MIN_DISTANCE_M)).atan()
+}
+
+/// Apparent width: the angle the body subtends at the ears, as a fraction of 180°. It decides how much
+/// decorrelated sound the body adds (so a big or near body is wide even from a mono stem).
 pub fn apparent_width(size: f32, distance_m: f32) -> f32 {
-    let radius = BODY_RADIUS_PER_SIZE_M * size;
-    (2.0 * (radius / distance_m).atan() / PI).clamp(0.0, 1.0)
+    (subtended_angle(size, distance_m) / PI).clamp(0.0, 1.0)
+}
+
+/// Image width of a stereo stem: the fraction of its recorded image (spread over the ±30° loudspeaker base)
+/// that the body keeps. The body's angle is compared with a natural body's at [`NATURAL_IMAGE_DISTANCE_M`]:
+/// x = θ(size, d) / θ(1, 3.6 m), and w = x / (1 + x⁴)^¼, which is x for a small or distant body (twice as far
+/// keeps half the image, narrowing smoothly towards a point) and approaches 1 (the recording's own image, never
+/// wider) for a body of natural size or bigger inside the social zone: 0.84 at its edge, 0.98 at 2 m.
+pub fn image_width(size: f32, distance_m: f32) -> f32 {
+    let x = subtended_angle(size, distance_m) / subtended_angle(1.0, NATURAL_IMAGE_DISTANCE_M);
+    (x / (1.0 + x.powi(4)).powf(0.25)).clamp(0.0, 1.0)
 }
 
 /// Air cutoff and how much of it to apply at a distance.
@@ -354,7 +380,8 @@ pub fn stem_mix_with(placement: &Placement, room: &Room, cues: Cues) -> StemMix 
         zone: Zone::at(distance_m),
         dry_db: (placement.audible && cues.direct).then_some(dry_db),
         pan: pan_position(placement.position),
-        width: apparent_width(placement.size, cue_distance(cues.width)),
+        width: image_width(placement.size, cue_distance(cues.width)),
+        spread: apparent_width(placement.size, cue_distance(cues.width)),
         reverb_send_db: (placement.audible && reverb_on).then_some(send_db),
         drr_db: dry_db - send_db,
         air_cutoff_hz,
@@ -378,7 +405,7 @@ pub fn scene_mix_with(scene: &Scene, cues: Cues) -> Vec<StemMix> {
 }
 
 /// The 2×2 stereo matrix that places a stem's image: its two channels are treated as two virtual sources at
-/// `pan ∓ width`, each panned with the constant-power sine/cosine law, and the pair is scaled by
+/// `pan ∓ width` (in units of the pan range, so width 1 at the centre puts them on the two loudspeakers), each panned with the constant-power sine/cosine law, and the pair is scaled by
 /// `1/√(1 + cos Δθ)` so a mono stem keeps its power at every pan and width (unity at centre, +3 dB in one
 /// channel when hard-panned, as kira's own panning) while a stereo stem at full width keeps its own image.
 /// Returns `[[L←L, L←R], [R←L, R←R]]`.
@@ -442,6 +469,7 @@ mod tests {
             assert!(m.pre_delay_s <= prev.pre_delay_s, "pre-delay at {d}");
             assert!(m.proximity_db <= prev.proximity_db, "proximity at {d}");
             assert!(m.width <= prev.width, "width at {d}");
+            assert!(m.spread <= prev.spread, "spread at {d}");
             match (m.air_cutoff_hz, prev.air_cutoff_hz) {
                 (Some(a), Some(b)) => assert!(a < b, "air at {d}"),
                 (None, Some(_)) => panic!("air vanished at {d}"),
@@ -499,6 +527,31 @@ mod tests {
         assert!(big.width > small.width);
         assert!((big.dry_db.unwrap() - small.dry_db.unwrap() - 9.0).abs() < 1e-3);
         assert_eq!(big.drr_db, small.drr_db, "size changes level, not the direct-to-reverb ratio");
+    }
+
+    #[test]
+    fn a_natural_body_keeps_a_stereo_image_in_the_social_zone_and_narrows_beyond() {
+        // Uncorrelated stereo through the image matrix at the centre has correlation cos(width·90°).
+        let correlation = |w: f32| (w * FRAC_PI_2).cos();
+        for d in [0.6, 1.2, 2.0, 3.0, Zone::SOCIAL_M] {
+            let w = image_width(1.0, d);
+            assert!(correlation(w) <= 0.3, "size 1 at {d} m: width {w}, correlation {}", correlation(w));
+        }
+        assert!(image_width(1.0, 2.0) > 0.97);
+        // Twice as far, or half as big: about half the image.
+        let far = image_width(1.0, 2.0 * NATURAL_IMAGE_DISTANCE_M);
+        assert!((far - 0.5).abs() < 0.05, "{far}");
+        assert!((image_width(0.5, NATURAL_IMAGE_DISTANCE_M) - far).abs() < 0.01);
+        // Smoothly towards a point, never wider than the recording.
+        let mut previous = 1.0;
+        for i in 0..200 {
+            let w = image_width(1.0, 0.2 + i as f32 * 0.25);
+            assert!(w <= previous + 1e-6 && w <= 1.0 && w > 0.0);
+            assert!(previous - w < 0.05, "jumps at {i}");
+            previous = w;
+        }
+        assert!(image_width(1.0, 200.0) < 0.03);
+        assert!(image_width(8.0, 0.3) <= 1.0);
     }
 
     #[test]

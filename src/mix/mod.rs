@@ -1,14 +1,19 @@
 //! The mix core: mapping, import, effects, the one mix graph and offline render. It never imports Bevy.
 
 pub mod ab;
+pub mod bank;
+pub mod decode;
 pub mod effects;
 pub mod graph;
 pub mod import;
 pub mod mapping;
 pub mod offline;
 pub mod quiz;
+pub mod source;
+pub mod stream;
 pub mod timeline;
 
 pub use graph::{GraphConfig, MixGraph};
 pub use import::Audio;
 pub use mapping::{StemMix, Zone};
+pub use source::StemSource;

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use kira::backend::{Backend, Renderer};
 
 use super::graph::{GraphConfig, GraphError, MixGraph};
-use super::import::Audio;
 use super::mapping::Cues;
+use super::source::StemSource;
 use super::timeline::TimelineDriver;
 use crate::scene::Scene;
 
@@ -64,8 +64,8 @@ pub type OfflineGraph = MixGraph<OfflineBackend>;
 
 impl OfflineGraph {
     /// Builds the graph for offline use at `config.sample_rate`, already at the scene's mapping.
-    pub fn offline(scene: &Scene, audio: &[Option<Audio>], config: GraphConfig) -> Result<Self, GraphError> {
-        MixGraph::new(OfflineSettings { sample_rate: config.sample_rate }, scene, audio, config)
+    pub fn offline(scene: &Scene, sources: &[Option<StemSource>], config: GraphConfig) -> Result<Self, GraphError> {
+        MixGraph::new(OfflineSettings { sample_rate: config.sample_rate }, scene, sources, config)
     }
 }
 
@@ -81,11 +81,20 @@ pub struct RenderOptions {
     pub normalize_lufs: Option<f64>,
     /// Which cues are mapped (cue isolation renders some of them off).
     pub cues: Cues,
+    /// Threads for the stems' chains; the output is bit-identical whatever the number.
+    pub jobs: usize,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { sample_rate: 48_000, seconds: None, block_frames: 512, normalize_lufs: None, cues: Cues::ALL }
+        RenderOptions {
+            sample_rate: 48_000,
+            seconds: None,
+            block_frames: 512,
+            normalize_lufs: None,
+            cues: Cues::ALL,
+            jobs: 1,
+        }
     }
 }
 
@@ -118,37 +127,74 @@ impl fmt::Display for Loudness {
 
 /// Measures interleaved stereo audio.
 pub fn measure(interleaved: &[f32], sample_rate: u32) -> Loudness {
-    use ebur128::{EbuR128, Mode};
-    let mut meter = EbuR128::new(2, sample_rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK)
-        .expect("2 channels at a validated rate");
-    // Feed in pieces: ebur128 allocates per call in proportion to the call's size.
-    for part in interleaved.chunks(2 * 65_536) {
-        meter.add_frames_f32(part).expect("whole stereo frames");
+    let mut meter = Meter::new(sample_rate);
+    meter.add(interleaved);
+    meter.finish()
+}
+
+/// BS.1770 loudness, range and true peak of audio that arrives block by block.
+pub struct Meter {
+    meter: ebur128::EbuR128,
+}
+
+impl Meter {
+    pub fn new(sample_rate: u32) -> Meter {
+        use ebur128::{EbuR128, Mode};
+        let meter = EbuR128::new(2, sample_rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK)
+            .expect("2 channels at a validated rate");
+        Meter { meter }
     }
-    let db = |x: f64| 20.0 * x.max(1e-12).log10();
-    let tp = (0..2).map(|c| meter.true_peak(c).unwrap_or(0.0)).fold(0.0, f64::max);
-    let sp = (0..2).map(|c| meter.sample_peak(c).unwrap_or(0.0)).fold(0.0, f64::max);
-    Loudness {
-        integrated_lufs: meter.loudness_global().unwrap_or(f64::NEG_INFINITY),
-        loudness_range_lu: meter.loudness_range().unwrap_or(0.0),
-        true_peak_dbtp: db(tp),
-        sample_peak_dbfs: db(sp),
+
+    pub fn add(&mut self, interleaved: &[f32]) {
+        // Feed in pieces: ebur128 allocates per call in proportion to the call's size.
+        for part in interleaved.chunks(2 * 65_536) {
+            self.meter.add_frames_f32(part).expect("whole stereo frames");
+        }
+    }
+
+    pub fn finish(&self) -> Loudness {
+        let meter = &self.meter;
+        let db = |x: f64| 20.0 * x.max(1e-12).log10();
+        let tp = (0..2).map(|c| meter.true_peak(c).unwrap_or(0.0)).fold(0.0, f64::max);
+        let sp = (0..2).map(|c| meter.sample_peak(c).unwrap_or(0.0)).fold(0.0, f64::max);
+        Loudness {
+            integrated_lufs: meter.loudness_global().unwrap_or(f64::NEG_INFINITY),
+            loudness_range_lu: meter.loudness_range().unwrap_or(0.0),
+            true_peak_dbtp: db(tp),
+            sample_peak_dbfs: db(sp),
+        }
     }
 }
 
-/// A finished render: interleaved stereo at `sample_rate`.
+/// A finished render: interleaved stereo at `sample_rate` (empty when it went straight to a file).
 #[derive(Clone, Debug)]
 pub struct Rendered {
     pub sample_rate: u32,
+    pub frames: usize,
     pub interleaved: Vec<f32>,
     pub loudness: Loudness,
     /// Master gain applied to reach `normalize_lufs` (dB), if asked.
     pub normalize_gain_db: Option<f64>,
+    /// What had to be repaired in the stems' files to play them ("stem \"x\": file: 2 non-finite samples ...").
+    pub repairs: Vec<String>,
 }
 
 impl Rendered {
+    /// A render held in memory.
+    pub fn from_samples(sample_rate: u32, interleaved: Vec<f32>) -> Rendered {
+        let loudness = measure(&interleaved, sample_rate);
+        Rendered {
+            sample_rate,
+            frames: interleaved.len() / 2,
+            interleaved,
+            loudness,
+            normalize_gain_db: None,
+            repairs: Vec::new(),
+        }
+    }
+
     pub fn frames(&self) -> usize {
-        self.interleaved.len() / 2
+        self.frames
     }
     pub fn seconds(&self) -> f64 {
         self.frames() as f64 / self.sample_rate as f64
@@ -162,8 +208,8 @@ pub const TIMELINE_BLOCK_FRAMES: usize = super::graph::INTERNAL_BUFFER_FRAMES;
 const STILL_STRETCH_FRAMES: usize = 32 * TIMELINE_BLOCK_FRAMES;
 
 /// Length of the song (longest stem) in frames.
-pub fn song_frames(audio: &[Option<Audio>]) -> usize {
-    audio.iter().flatten().map(|a| a.frames.len()).max().unwrap_or(0)
+pub fn song_frames(sources: &[Option<StemSource>]) -> usize {
+    sources.iter().flatten().map(|a| a.frames() as usize).max().unwrap_or(0)
 }
 
 /// How long the reverb rings after the music stops: its RT60, capped, and a little for the limiter.
@@ -172,15 +218,37 @@ pub fn tail_seconds(scene: &Scene) -> f64 {
     if reverb_off { 0.1 } else { (scene.room.decay_s as f64).min(10.0) + 0.1 }
 }
 
-/// Renders `scene` with its decoded stems, reporting progress (0..1) as it goes.
+/// Where a render's output goes, block by block (interleaved stereo).
+pub type Sink<'a> = &'a mut dyn FnMut(&[f32]) -> Result<(), GraphError>;
+
+/// Renders `scene` with its stems into memory, reporting progress (0..1) as it goes.
 pub fn render(
     scene: &Scene,
-    audio: &[Option<Audio>],
+    sources: &[Option<StemSource>],
     options: &RenderOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, GraphError> {
+    let mut interleaved = Vec::new();
+    let mut keep = |block: &[f32]| {
+        interleaved.extend_from_slice(block);
+        Ok(())
+    };
+    let mut rendered = render_into(scene, sources, options, &mut keep, progress)?;
+    rendered.interleaved = interleaved;
+    Ok(rendered)
+}
+
+/// Renders `scene` into `sink` as it goes, so memory stays flat whatever the song's length; the returned
+/// [`Rendered`] has the measurements and no samples.
+pub fn render_into(
+    scene: &Scene,
+    sources: &[Option<StemSource>],
+    options: &RenderOptions,
+    sink: Sink,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Rendered, GraphError> {
     let sr = options.sample_rate;
-    let song = song_frames(audio);
+    let song = song_frames(sources);
     let total_frames = match options.seconds {
         Some(s) => (s * sr as f64).round() as usize,
         // The song and its reverb tail, or to the end of the last section if the timeline goes on longer
@@ -194,43 +262,98 @@ pub fn render(
         }
     };
     let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
-    let config = GraphConfig { sample_rate: sr, looping, output_tap: false, cues: options.cues };
+    let config = GraphConfig {
+        sample_rate: sr,
+        looping,
+        output_tap: false,
+        cues: options.cues,
+        live: false,
+        jobs: options.jobs.max(1),
+    };
+    let pass = |scene: &Scene, sink: Option<Sink>, progress: &mut dyn FnMut(f64)| {
+        render_pass(scene, sources, config, total_frames, options.block_frames, sink, progress)
+    };
     let Some(target) = options.normalize_lufs else {
-        let (interleaved, loudness) = render_pass(scene, audio, config, total_frames, options.block_frames, progress)?;
-        return Ok(Rendered { sample_rate: sr, interleaved, loudness, normalize_gain_db: None });
+        let (loudness, repairs) = pass(scene, Some(sink), progress)?;
+        return Ok(Rendered {
+            sample_rate: sr,
+            frames: total_frames,
+            interleaved: Vec::new(),
+            loudness,
+            normalize_gain_db: None,
+            repairs,
+        });
     };
     // Normalising: measure once, set the master gain (before the limiter, so the ceiling still holds), render
     // again. The second pass is what is written, and it is measured afresh.
     let mut half = |p: f64| progress(0.5 * p);
-    let (_, first) = render_pass(scene, audio, config, total_frames, options.block_frames, &mut half)?;
+    let (first, _) = pass(scene, None, &mut half)?;
     let mut adjusted = scene.clone();
     let gain_db = if first.integrated_lufs.is_finite() { target - first.integrated_lufs } else { 0.0 };
     let lo_hi = crate::scene::limits::GAIN_DB;
     adjusted.master_gain_db = (scene.master_gain_db as f64 + gain_db).clamp(lo_hi.0 as f64, lo_hi.1 as f64) as f32;
     let mut second_half = |p: f64| progress(0.5 + 0.5 * p);
-    let (interleaved, loudness) =
-        render_pass(&adjusted, audio, config, total_frames, options.block_frames, &mut second_half)?;
+    let (loudness, repairs) = pass(&adjusted, Some(sink), &mut second_half)?;
     Ok(Rendered {
         sample_rate: sr,
-        interleaved,
+        frames: total_frames,
+        interleaved: Vec::new(),
         loudness,
         normalize_gain_db: Some((adjusted.master_gain_db - scene.master_gain_db) as f64),
+        repairs,
     })
 }
 
+/// Renders `scene` straight into a WAV file (through a temporary file and a rename).
+pub fn render_wav(
+    path: &Path,
+    scene: &Scene,
+    sources: &[Option<StemSource>],
+    options: &RenderOptions,
+    format: WavFormat,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Rendered, GraphError> {
+    let mut outcome = None;
+    let written = crate::write_atomically(path, false, |file| {
+        let mut wav = WavSink::new(file, options.sample_rate, format)?;
+        let mut write = |block: &[f32]| wav.write(block).map_err(|e| GraphError::Output(e.to_string()));
+        match render_into(scene, sources, options, &mut write, progress) {
+            Ok(rendered) => {
+                wav.finish()?;
+                outcome = Some(Ok(rendered));
+                Ok(())
+            }
+            Err(e) => {
+                outcome = Some(Err(e));
+                Err(std::io::Error::other("the render failed"))
+            }
+        }
+    });
+    match (outcome, written) {
+        (Some(Err(e)), _) => Err(e),
+        (_, Err(e)) => Err(GraphError::Output(format!("{}: cannot write the WAV file: {e}", path.display()))),
+        (Some(Ok(rendered)), Ok(())) => Ok(rendered),
+        (None, Ok(())) => Err(GraphError::Output("nothing was rendered".into())),
+    }
+}
+
+/// How often (in output frames) a render checks that its streamed stems are still readable.
+const STREAM_CHECK_FRAMES: usize = 1 << 15;
+
 fn render_pass(
     scene: &Scene,
-    audio: &[Option<Audio>],
+    sources: &[Option<StemSource>],
     config: GraphConfig,
     total_frames: usize,
     block_frames: usize,
+    mut sink: Option<Sink>,
     progress: &mut dyn FnMut(f64),
-) -> Result<(Vec<f32>, Loudness), GraphError> {
+) -> Result<(Loudness, Vec<String>), GraphError> {
     // A timeline moves the graph between blocks of one kira buffer, each ramp exactly one block long, so
     // glides are traced exactly and a jump lands within 2.7 ms (at 48 kHz) of its time, at any block size.
     let mut timeline = Some(TimelineDriver::new(scene)).filter(|d| d.resolved().has_keys());
     let opening = timeline.as_ref().map(|d| d.resolved().scene_at(scene, 0.0));
-    let mut graph = OfflineGraph::offline(opening.as_ref().unwrap_or(scene), audio, config)?;
+    let mut graph = OfflineGraph::offline(opening.as_ref().unwrap_or(scene), sources, config)?;
     graph.start();
     let block = if timeline.is_some() { TIMELINE_BLOCK_FRAMES } else { block_frames.max(1) };
     // Render the spoil macros' constant delay more and drop it from the front, so that a scene renders to
@@ -241,9 +364,11 @@ fn render_pass(
     let song_s = graph.song_seconds();
     let sr = config.sample_rate as f64;
     let rendered_frames = total_frames + latency;
-    let mut out = vec![0.0f32; rendered_frames * 2];
+    let mut meter = Meter::new(config.sample_rate);
+    let mut out = vec![0.0f32; 2 * STILL_STRETCH_FRAMES.max(block)];
     let mut done = 0;
     let mut last_report = 0;
+    let mut last_check = 0;
     // Where the song is, as the stem chains hear it, at a frame of the render.
     let heard = |frame: usize| {
         let t = (frame as f64 - heard_late as f64).max(0.0) / sr;
@@ -261,16 +386,47 @@ fn render_pass(
                 driver.drive(&mut graph, heard(done + n), (n as f64 / sr) as f32);
             }
         }
-        graph.backend_mut().render_block(&mut out[2 * done..2 * (done + n)]);
+        let buf = &mut out[..2 * n];
+        graph.backend_mut().render_block(buf);
+        // The first `latency` frames are the macros' delay: dropped.
+        let skip = latency.saturating_sub(done).min(n);
+        let heard_part = &buf[2 * skip..];
+        if !heard_part.is_empty() {
+            meter.add(heard_part);
+            if let Some(sink) = sink.as_mut() {
+                sink(heard_part)?;
+            }
+        }
         done += n;
+        if done - last_check >= STREAM_CHECK_FRAMES || done == rendered_frames {
+            last_check = done;
+            if let Some(problem) = stream_problem(&graph, scene) {
+                return Err(GraphError::Stem(problem));
+            }
+        }
         if done - last_report >= config.sample_rate as usize || done == rendered_frames {
             progress(done as f64 / rendered_frames as f64);
             last_report = done;
         }
     }
-    out.drain(..2 * latency);
-    let loudness = measure(&out, config.sample_rate);
-    Ok((out, loudness))
+    let repairs = graph
+        .stems()
+        .iter()
+        .zip(&scene.stems)
+        .filter_map(|(voice, stem)| {
+            let health = voice.health()?;
+            health.repairs.any().then(|| format!("stem \"{}\" ({}): {}", stem.name, stem.file, health.repairs))
+        })
+        .collect();
+    Ok((meter.finish(), repairs))
+}
+
+/// The first streamed stem that could not be read to the end, named.
+fn stream_problem(graph: &OfflineGraph, scene: &Scene) -> Option<String> {
+    graph.stems().iter().zip(&scene.stems).find_map(|(voice, stem)| {
+        let problem = voice.health()?.problem?;
+        Some(format!("stem \"{}\": {problem}", stem.name))
+    })
 }
 
 /// Sample formats for WAV export.
@@ -284,33 +440,57 @@ pub enum WavFormat {
     Float32,
 }
 
-/// Writes a render as a WAV file via a temporary file and a rename, so a failed export never leaves a broken
-/// file under the final name and never replaces a good one.
+/// Writes a render held in memory as a WAV file via a temporary file and a rename, so a failed export never
+/// leaves a broken file under the final name and never replaces a good one.
 pub fn write_wav(path: &Path, rendered: &Rendered, format: WavFormat) -> std::io::Result<()> {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rendered.sample_rate,
-        bits_per_sample: match format {
-            WavFormat::Int16 => 16,
-            WavFormat::Int24 => 24,
-            WavFormat::Float32 => 32,
-        },
-        sample_format: match format {
-            WavFormat::Float32 => hound::SampleFormat::Float,
-            _ => hound::SampleFormat::Int,
-        },
-    };
     crate::write_atomically(path, false, |file| {
-        let mut writer = hound::WavWriter::new(file, spec).map_err(to_io)?;
-        match format {
+        let mut wav = WavSink::new(file, rendered.sample_rate, format)?;
+        wav.write(&rendered.interleaved)?;
+        wav.finish()
+    })
+}
+
+/// A WAV file being written block by block, dithered (TPDF, from a fixed seed) when it is 16-bit.
+pub struct WavSink<'a> {
+    writer: hound::WavWriter<&'a mut std::io::BufWriter<std::fs::File>>,
+    format: WavFormat,
+    dither: XorShift,
+}
+
+impl<'a> WavSink<'a> {
+    pub fn new(
+        file: &'a mut std::io::BufWriter<std::fs::File>,
+        sample_rate: u32,
+        format: WavFormat,
+    ) -> std::io::Result<WavSink<'a>> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate,
+            bits_per_sample: match format {
+                WavFormat::Int16 => 16,
+                WavFormat::Int24 => 24,
+                WavFormat::Float32 => 32,
+            },
+            sample_format: match format {
+                WavFormat::Float32 => hound::SampleFormat::Float,
+                _ => hound::SampleFormat::Int,
+            },
+        };
+        let writer = hound::WavWriter::new(file, spec).map_err(to_io)?;
+        Ok(WavSink { writer, format, dither: XorShift(0x9E37_79B9_7F4A_7C15) })
+    }
+
+    pub fn write(&mut self, interleaved: &[f32]) -> std::io::Result<()> {
+        let writer = &mut self.writer;
+        match self.format {
             WavFormat::Float32 => {
-                for &s in &rendered.interleaved {
+                for &s in interleaved {
                     writer.write_sample(s).map_err(to_io)?;
                 }
             }
             WavFormat::Int24 => {
                 let scale = 8_388_607.0f64;
-                for &s in &rendered.interleaved {
+                for &s in interleaved {
                     let v = (s as f64 * scale).round().clamp(-scale - 1.0, scale) as i32;
                     writer.write_sample(v).map_err(to_io)?;
                 }
@@ -318,17 +498,20 @@ pub fn write_wav(path: &Path, rendered: &Rendered, format: WavFormat) -> std::io
             WavFormat::Int16 => {
                 // TPDF dither: the sum of two uniform ±½ LSB values, from a fixed seed so exports stay
                 // bit-identical.
-                let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
                 let scale = 32_767.0f64;
-                for &s in &rendered.interleaved {
-                    let tpdf = rng.uniform() - rng.uniform();
+                for &s in interleaved {
+                    let tpdf = self.dither.uniform() - self.dither.uniform();
                     let v = (s as f64 * scale + tpdf).round().clamp(-scale - 1.0, scale) as i16;
                     writer.write_sample(v).map_err(to_io)?;
                 }
             }
         }
-        writer.finalize().map_err(to_io)
-    })
+        Ok(())
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        self.writer.finalize().map_err(to_io)
+    }
 }
 
 fn to_io(e: hound::Error) -> std::io::Error {

@@ -91,8 +91,7 @@ pub fn render(dir: &TempDir, scene: &str, name: &str, seconds: Option<f64>, bloc
     let scene_path = dir.path(&format!("{name}.ron"));
     std::fs::write(&scene_path, scene).unwrap();
     let out = dir.path(&format!("{name}.wav"));
-    let options =
-        RenderOptions { sample_rate: SR, seconds, block_frames: block, normalize_lufs: None, cues: Default::default() };
+    let options = RenderOptions { sample_rate: SR, seconds, block_frames: block, ..Default::default() };
     commands::render_to_wav(&scene_path, &out, &options, WavFormat::Float32, &Default::default(), &mut |_| {}).unwrap();
     read_stereo(&out)
 }

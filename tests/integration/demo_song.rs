@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use proxemix::commands::{self, Selection};
-use proxemix::mix::Audio;
+use proxemix::mix::StemSource;
 use proxemix::mix::import;
 use proxemix::mix::offline::{self, RenderOptions};
 use proxemix::scene::Scene;
@@ -39,7 +39,7 @@ fn stems_are_aligned_equal_length_and_within_peak_limits() {
 }
 
 /// Renders the first `seconds` of a scene with some stems selected; returns interleaved stereo.
-fn render(scene: &Scene, audio: &[Option<Audio>], selection: &Selection, reverb: bool, seconds: f64) -> Vec<f32> {
+fn render(scene: &Scene, audio: &[Option<StemSource>], selection: &Selection, reverb: bool, seconds: f64) -> Vec<f32> {
     let mut scene = scene.clone();
     selection.apply(&mut scene).unwrap();
     if !reverb {
@@ -49,7 +49,7 @@ fn render(scene: &Scene, audio: &[Option<Audio>], selection: &Selection, reverb:
     offline::render(&scene, audio, &options, &mut |_| {}).unwrap().interleaved
 }
 
-fn load(name: &str) -> (Scene, Vec<Option<Audio>>) {
+fn load(name: &str) -> (Scene, Vec<Option<StemSource>>) {
     commands::load_for_render(&root().join("scenes").join(name), 48_000).unwrap_or_else(|e| panic!("{e}"))
 }
 

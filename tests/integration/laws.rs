@@ -56,7 +56,7 @@ fn a_body_hard_left_follows_the_pan_law() {
     let (l, r) = render(&dir, &scene, "left", Some(1.0), 512);
     let skip = SR as usize / 10;
     let (el, er) = (energy(&l[skip..]), energy(&r[skip..]));
-    // What the pan law says for a mono source at this pan and width.
+    // What the pan law says for a mono source at this pan and width (a mono stem's width is its spread).
     let mix = mapping::stem_mix(
         &Placement {
             position: [pos.0, pos.1, pos.2],
@@ -69,8 +69,8 @@ fn a_body_hard_left_follows_the_pan_law() {
         &Room { size: 12.0, decay_s: 1.2, damping: 0.5, reverb_db: -60.0, return_db: 0.0 },
     );
     assert!((mix.azimuth_deg + 90.0).abs() < 1e-3);
-    let [[la, lb], [ra, rb]] = mapping::image_matrix(mix.pan, mix.width);
-    let (direct, decorrelated) = mapping::decorrelation(mix.width);
+    let [[la, lb], [ra, rb]] = mapping::image_matrix(mix.pan, mix.spread);
+    let (direct, decorrelated) = mapping::decorrelation(mix.spread);
     let want_l = direct * direct * (la + lb).powi(2) + decorrelated * decorrelated;
     let want_r = direct * direct * (ra + rb).powi(2) + decorrelated * decorrelated;
     let measured = db(el / er);

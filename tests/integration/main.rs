@@ -10,4 +10,5 @@ mod robustness;
 mod spoil;
 #[cfg(feature = "app")]
 mod stage;
+mod streaming;
 mod workshop;

@@ -46,17 +46,20 @@ fn watched<T>(f: impl FnOnce() -> T) -> (T, usize) {
 #[test]
 fn rendering_allocates_nothing_even_while_bodies_move_and_spoil_changes() {
     let frames = SR as usize * 4;
-    let audio: Vec<Option<proxemix::mix::Audio>> = (0..6)
+    let audio: Vec<Option<proxemix::mix::StemSource>> = (0..6)
         .map(|i| {
             let samples = if i % 2 == 0 { noise(frames, 0.3, i + 1) } else { low_chord(frames, 0.3) };
-            Some(proxemix::mix::Audio::from_frames(SR, samples.iter().map(|&v| kira::Frame::new(v, -v)).collect()))
+            Some(
+                proxemix::mix::Audio::from_frames(SR, samples.iter().map(|&v| kira::Frame::new(v, -v)).collect())
+                    .into(),
+            )
         })
         .collect();
     let mut scene = proxemix::bench::bench_scene(6);
     let mut graph = OfflineGraph::offline(
         &scene,
         &audio,
-        GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() },
+        GraphConfig { looping: true, cues: Default::default(), ..GraphConfig::offline(SR) },
     )
     .unwrap();
     graph.start();

@@ -174,12 +174,13 @@ fn spoiled_and_clean_stay_on_the_same_sample() {
     // that much later.
     let scene_text = scene_text(&[stem("click", "click.wav", (0.0, EAR, -1.0), 0.3, 0.0)], -60.0);
     let scene = Scene::parse(&scene_text, std::path::Path::new("click.ron")).unwrap();
-    let audio =
-        vec![Some(proxemix::mix::Audio::from_frames(SR, click.iter().map(|&v| kira::Frame::new(v, v)).collect()))];
+    let audio = vec![Some(
+        proxemix::mix::Audio::from_frames(SR, click.iter().map(|&v| kira::Frame::new(v, v)).collect()).into(),
+    )];
     let mut graph = OfflineGraph::offline(
         &scene,
         &audio,
-        GraphConfig { sample_rate: SR, looping: false, output_tap: false, cues: Default::default() },
+        GraphConfig { looping: false, cues: Default::default(), ..GraphConfig::offline(SR) },
     )
     .unwrap();
     graph.start();
@@ -207,13 +208,16 @@ fn spoiling_and_returning_to_zero_nulls_against_the_clean_render() {
     // Two graphs of the same scene: one stays clean, the other is spoiled hard for a second and brought back
     // to 0. Once it is back (and the downstream filters have forgotten), the two renders null.
     let frames = SR as usize * 5;
-    let audio = vec![Some(proxemix::mix::Audio::from_frames(
-        SR,
-        music(frames, 0.3, 5).iter().map(|&v| kira::Frame::new(v, 0.8 * v)).collect(),
-    ))];
+    let audio = vec![Some(
+        proxemix::mix::Audio::from_frames(
+            SR,
+            music(frames, 0.3, 5).iter().map(|&v| kira::Frame::new(v, 0.8 * v)).collect(),
+        )
+        .into(),
+    )];
     let text = scene_text(&[stem("m", "m.wav", (0.5, EAR, -1.2), 1.0, 0.0)], -60.0);
     let mut scene = Scene::parse(&text, std::path::Path::new("null.ron")).unwrap();
-    let config = GraphConfig { sample_rate: SR, looping: false, output_tap: false, cues: Default::default() };
+    let config = GraphConfig { looping: false, cues: Default::default(), ..GraphConfig::offline(SR) };
     let mut clean = OfflineGraph::offline(&scene, &audio, config).unwrap();
     let mut spoilt = OfflineGraph::offline(&scene, &audio, config).unwrap();
     clean.start();

@@ -42,13 +42,13 @@ fn one_stem_stage(dir: &TempDir, z: f32) -> App {
     for s in &chord {
         left_right.push(kira::Frame { left: *s, right: *s });
     }
-    let audio = vec![Some(Audio::from_frames(SR, left_right))];
+    let audio = vec![Some(Audio::from_frames(SR, left_right).into())];
     let factory: GraphFactory<OfflineBackend> = Box::new(|scene, audio| {
         MixGraph::new(
             OfflineSettings { sample_rate: SR },
             scene,
             audio,
-            GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() },
+            GraphConfig { looping: true, cues: Default::default(), ..GraphConfig::offline(SR) },
         )
     });
     let live = StageAudio::new(&scene, &audio, factory).unwrap();
@@ -368,13 +368,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
     assert!(outcome.as_ref().is_ok_and(|m| m.contains("LUFS")), "{outcome:?}");
 
     let from_cli = dir.path("cli.wav");
-    let options = proxemix::mix::offline::RenderOptions {
-        sample_rate: SR,
-        seconds: None,
-        block_frames: 512,
-        normalize_lufs: None,
-        cues: Default::default(),
-    };
+    let options = proxemix::mix::offline::RenderOptions { sample_rate: SR, ..Default::default() };
     proxemix::commands::render_to_wav(
         &scene_path,
         &from_cli,
@@ -540,9 +534,10 @@ fn ab_stage(dir: &TempDir, a: &str, b: &str) -> App {
     std::fs::write(&a_path, a).unwrap();
     std::fs::write(&b_path, b).unwrap();
     let (a, b) = (Scene::load(&a_path).unwrap(), Scene::load(&b_path).unwrap());
-    let audio = vec![Some(Audio::from_frames(SR, chord.iter().map(|s| kira::Frame { left: *s, right: *s }).collect()))];
+    let audio =
+        vec![Some(Audio::from_frames(SR, chord.iter().map(|s| kira::Frame { left: *s, right: *s }).collect()).into())];
     let factory: GraphFactory<OfflineBackend> = Box::new(|scene, audio| {
-        let config = GraphConfig { sample_rate: SR, looping: true, output_tap: false, cues: Default::default() };
+        let config = GraphConfig { looping: true, cues: Default::default(), ..GraphConfig::offline(SR) };
         MixGraph::new(OfflineSettings { sample_rate: SR }, scene, audio, config)
     });
     let live = StageAudio::new(&a, &audio, factory).unwrap();
@@ -652,7 +647,7 @@ fn the_stage_plays_a_timeline_as_the_render_does_per_section() {
     let scene_path = root.join("scenes/drop-the-drums.ron");
     let (scene, audio) = proxemix::commands::load_for_render(&scene_path, SR).unwrap();
     let factory: GraphFactory<OfflineBackend> = Box::new(|scene, audio| {
-        let config = GraphConfig { sample_rate: SR, looping: false, output_tap: false, cues: Default::default() };
+        let config = GraphConfig { looping: false, cues: Default::default(), ..GraphConfig::offline(SR) };
         MixGraph::new(OfflineSettings { sample_rate: SR }, scene, audio, config)
     });
     let live = StageAudio::new(&scene, &audio, factory).unwrap();

@@ -8,7 +8,7 @@ use proxemix::mix::graph::GraphConfig;
 use proxemix::mix::mapping::Cues;
 use proxemix::mix::offline::{self, OfflineGraph, RenderOptions};
 use proxemix::mix::timeline::{Resolved, TimelineDriver};
-use proxemix::mix::{Audio, ab};
+use proxemix::mix::{StemSource, ab};
 use proxemix::scene::Scene;
 
 use crate::common::{TempDir, db};
@@ -20,11 +20,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn load(name: &str) -> (Scene, Vec<Option<Audio>>) {
+fn load(name: &str) -> (Scene, Vec<Option<StemSource>>) {
     commands::load_for_render(&root().join("scenes").join(name), 48_000).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn render(scene: &Scene, audio: &[Option<Audio>], seconds: Option<f64>, cues: Cues) -> Vec<f32> {
+fn render(scene: &Scene, audio: &[Option<StemSource>], seconds: Option<f64>, cues: Cues) -> Vec<f32> {
     let options = RenderOptions { seconds, cues, ..Default::default() };
     offline::render(scene, audio, &options, &mut |_| {}).unwrap().interleaved
 }
@@ -177,7 +177,7 @@ fn a_timeline_played_live_matches_the_offline_render_per_section() {
     let offline_render = render(&scene, &audio, Some(45.0), Cues::ALL);
     // Live, as the stage does it: a device pulls blocks of 512 frames; 60 times a second the stage reads the
     // playhead and moves the graph to the timeline there, with a one-frame ramp.
-    let config = GraphConfig { sample_rate: 48_000, looping: false, output_tap: false, cues: Cues::ALL };
+    let config = GraphConfig { looping: false, cues: Cues::ALL, ..GraphConfig::offline(48_000) };
     let mut graph = OfflineGraph::offline(&resolved.scene_at(&scene, 0.0), &audio, config).unwrap();
     graph.start();
     let mut driver = TimelineDriver::new(&scene);

@@ -1,17 +1,15 @@
-//! The per-stem chain, fused: width/pan → tilt → (pre-delayed send to the reverb bus) → proximity → air → dry gain.
+//! The per-stem chain, fused: width/pan → tilt → (pre-delayed send) → proximity → air → dry gain.
 //!
-//! One effect instead of six stock ones: every stage that sits at identity is skipped, and the rest run as a
-//! few tight loops over the block. The send is taken after width, pan and tilt (so the reverb hears where the
-//! body is) and before proximity and air (those are properties of the direct path, not of the room).
+//! One processor instead of six stock effects: every stage that sits at identity is skipped, and the rest run as
+//! a few tight loops over the block. The send is taken after width, pan and tilt (so the reverb hears where the
+//! body is) and before proximity and air (those are properties of the direct path, not of the room); the caller
+//! sums the sends of all stems, in a fixed order, into the reverb.
 
 use std::sync::Arc;
 
 use kira::Frame;
 use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
-use kira::effect::{Effect, EffectBuilder};
-use kira::info::Info;
 
-use super::reverb::ReverbBus;
 use super::{AtomicF32, DelayLine, Ramps, flush, one_pole_coefficient};
 use crate::mix::mapping::{self, StemMix};
 
@@ -21,7 +19,10 @@ pub struct StemParams {
     pub dry_gain: f32,
     pub send_gain: f32,
     pub pan: f32,
+    /// Width of the image matrix: the two channels sit at `pan ∓ width`.
     pub width: f32,
+    /// Decorrelated width added from the mid (0 none .. 1 as wide as it gets).
+    pub spread: f32,
     pub air_cutoff_hz: f32,
     pub air_amount: f32,
     pub pre_delay_s: f32,
@@ -30,12 +31,16 @@ pub struct StemParams {
 }
 
 impl StemParams {
-    pub fn from_mix(mix: &StemMix) -> StemParams {
+    /// The chain's targets for a mapping, for a source with `channels` channels: a stereo stem's two channels
+    /// span the image width the mapping gives; a mono stem has no image of its own, so its two (equal)
+    /// channels sit at its spread, as every stem's decorrelated width does.
+    pub fn from_mix(mix: &StemMix, channels: usize) -> StemParams {
         StemParams {
             dry_gain: mapping::db_to_amp(mix.dry_db),
             send_gain: mapping::db_to_amp(mix.reverb_send_db),
             pan: mix.pan,
-            width: mix.width,
+            width: if channels >= 2 { mix.width } else { mix.spread },
+            spread: mix.spread,
             air_cutoff_hz: mix.air_cutoff_hz.unwrap_or(f32::INFINITY),
             air_amount: mix.air_amount,
             pre_delay_s: mix.pre_delay_s,
@@ -51,6 +56,7 @@ impl StemParams {
             send_gain: 0.0,
             pan: 0.0,
             width: 0.0,
+            spread: 0.0,
             air_cutoff_hz: f32::INFINITY,
             air_amount: 0.0,
             pre_delay_s: 0.0,
@@ -74,12 +80,6 @@ pub struct StemMeter {
     pub faults: std::sync::atomic::AtomicU32,
 }
 
-pub struct StemChainBuilder {
-    pub initial: StemParams,
-    pub bus: Arc<ReverbBus>,
-    pub meter: Arc<StemMeter>,
-}
-
 /// Sets the chain's targets from the main thread (live or offline).
 pub struct StemChainHandle {
     commands: CommandWriter<StemCommand>,
@@ -92,14 +92,13 @@ impl StemChainHandle {
     }
 }
 
-impl EffectBuilder for StemChainBuilder {
-    type Handle = StemChainHandle;
-
-    fn build(self) -> (Box<dyn Effect>, StemChainHandle) {
+impl StemChain {
+    /// A chain at `initial`, and the handle that moves it; [`StemChain::init`] before processing.
+    pub fn new(initial: StemParams, meter: Arc<StemMeter>) -> (StemChain, StemChainHandle) {
         let (writer, reader) = command_writer_and_reader();
         let chain = StemChain {
             commands: reader,
-            params: self.initial,
+            params: initial,
             sample_rate: 48_000.0,
             ramps: Ramps::new([0.0; N]),
             active: Active::default(),
@@ -117,11 +116,9 @@ impl EffectBuilder for StemChainBuilder {
             delayed_near: Vec::new(),
             delayed_far: Vec::new(),
             fed: Vec::new(),
-            bus: self.bus,
-            meter: self.meter,
-            wet: Vec::new(),
+            meter,
         };
-        (Box::new(chain), StemChainHandle { commands: writer })
+        (chain, StemChainHandle { commands: writer })
     }
 }
 
@@ -152,7 +149,7 @@ struct Active {
     air: bool,
 }
 
-struct StemChain {
+pub struct StemChain {
     commands: CommandReader<StemCommand>,
     params: StemParams,
     sample_rate: f32,
@@ -176,10 +173,7 @@ struct StemChain {
     delayed_near: Vec<[f32; 2]>,
     delayed_far: Vec<[f32; 2]>,
     fed: Vec<[f32; 2]>,
-    bus: Arc<ReverbBus>,
     meter: Arc<StemMeter>,
-    /// This chunk's send, before it is added to the shared bus (sized in `init`).
-    wet: Vec<[f32; 2]>,
 }
 
 /// The decorrelator is a sparse FIR of signed, decaying taps on the mid (a "velvet noise" decorrelator, after
@@ -191,7 +185,7 @@ const DECORRELATOR_TAPS: [(f32, f32); 4] = [(1.7, 0.62), (4.1, -0.52), (7.3, 0.4
 impl StemChain {
     fn coefficients(&self, p: &StemParams) -> [f32; N] {
         let [[la, lb], [ra, rb]] = mapping::image_matrix(p.pan, p.width);
-        let (n, decorrelated) = mapping::decorrelation(p.width);
+        let (n, decorrelated) = mapping::decorrelation(p.spread);
         let tilt_lo = 10f32.powf(-p.tilt_db / 40.0);
         let tilt_hi = 10f32.powf(p.tilt_db / 40.0);
         let mut c = [0.0; N];
@@ -446,10 +440,11 @@ fn steady_pass<const TILT: bool, const PROX: bool, const AIR: bool>(
     *states = [tilt, prox, air];
 }
 
-impl Effect for StemChain {
-    fn init(&mut self, sample_rate: u32, internal_buffer_size: usize) {
-        let block = internal_buffer_size.max(1);
-        self.wet = vec![[0.0; 2]; block];
+impl StemChain {
+    /// Sizes the chain for `sample_rate` and blocks of at most `max_block` frames (allocates; never in
+    /// [`StemChain::process`]).
+    pub fn init(&mut self, sample_rate: u32, max_block: usize) {
+        let block = max_block.max(1);
         self.block = block;
         self.delayed_near = vec![[0.0; 2]; block];
         self.delayed_far = vec![[0.0; 2]; block];
@@ -477,7 +472,8 @@ impl Effect for StemChain {
         self.update_active();
     }
 
-    fn on_start_processing(&mut self) {
+    /// Takes the latest command from the handle (once per device callback).
+    pub fn start_processing(&mut self) {
         if let Some(command) = self.commands.read() {
             self.params = command.params;
             let frames = (command.ramp_s * self.sample_rate).round() as u32;
@@ -487,19 +483,9 @@ impl Effect for StemChain {
         }
     }
 
-    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        // kira never hands us more than its internal buffer size, but stay correct if it ever did.
-        let capacity = self.wet.len().max(1);
-        let mut wet = std::mem::take(&mut self.wet);
-        for part in input.chunks_mut(capacity) {
-            self.process_part(part, &mut wet[..part.len()]);
-        }
-        self.wet = wet;
-    }
-}
-
-impl StemChain {
-    fn process_part(&mut self, input: &mut [Frame], wet: &mut [[f32; 2]]) {
+    /// Processes `input` in place (the direct sound) and writes the send into `wet` (same length); blocks of
+    /// at most the `max_block` given to [`StemChain::init`]. Returns whether anything was sent.
+    pub fn process(&mut self, input: &mut [Frame], wet: &mut [[f32; 2]]) -> bool {
         let sends_before = self.active.send;
         if sends_before {
             wet.iter_mut().for_each(|w| *w = [0.0; 2]);
@@ -518,14 +504,11 @@ impl StemChain {
         }
         // Guard: one check per chunk; a non-finite value anywhere poisons the sum.
         let (peak, sum) = super::peak_and_sum(input);
+        let sent = sends_before && sum.is_finite();
         if !sum.is_finite() {
             input.iter_mut().for_each(|f| *f = Frame::ZERO);
             self.reset_state();
             self.meter.faults.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        } else if sends_before {
-            // The bus is drained by the reverb on the main track, which kira processes after every
-            // sub-track of this chunk, on this same audio thread.
-            self.bus.add(wet);
         }
         for s in self.tilt_state.iter_mut().chain(&mut self.prox_state).chain(&mut self.air_state) {
             *s = flush(*s);
@@ -533,30 +516,28 @@ impl StemChain {
         if sum.is_finite() {
             self.meter.peak.fetch_max(peak);
         }
+        sent
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kira::info::MockInfoBuilder;
 
-    fn chain(params: StemParams) -> (Box<dyn Effect>, StemChainHandle, Arc<ReverbBus>) {
-        let bus = Arc::new(ReverbBus::new(128));
-        let (mut fx, handle) =
-            StemChainBuilder { initial: params, bus: bus.clone(), meter: Arc::new(StemMeter::default()) }.build();
+    fn chain(params: StemParams) -> (StemChain, StemChainHandle) {
+        let (mut fx, handle) = StemChain::new(params, Arc::new(StemMeter::default()));
         fx.init(48_000, 128);
-        (fx, handle, bus)
+        (fx, handle)
     }
 
     #[test]
     fn a_centred_point_plays_the_mid_on_both_sides() {
-        let (mut fx, _h, _bus) = chain(StemParams::centred_point());
-        let info = MockInfoBuilder::new().build();
+        let (mut fx, _h) = chain(StemParams::centred_point());
         let input: Vec<Frame> = (0..128).map(|i| Frame::new((i as f32 * 0.1).sin(), (i as f32 * 0.07).cos())).collect();
         let mut out = input.clone();
-        fx.on_start_processing();
-        fx.process(&mut out, 1.0 / 48_000.0, &info);
+        let mut wet = vec![[0.0; 2]; 128];
+        fx.start_processing();
+        fx.process(&mut out, &mut wet);
         for (o, i) in out.iter().zip(&input) {
             let mid = 0.5 * (i.left + i.right);
             assert!((o.left - mid).abs() < 1e-6 && (o.right - mid).abs() < 1e-6, "{o:?} vs {mid}");
@@ -565,14 +546,13 @@ mod tests {
 
     #[test]
     fn non_finite_input_is_silenced_and_counted() {
-        let bus = Arc::new(ReverbBus::new(128));
         let meter = Arc::new(StemMeter::default());
-        let (mut fx, _h) = StemChainBuilder { initial: StemParams::centred_point(), bus, meter: meter.clone() }.build();
+        let (mut fx, _h) = StemChain::new(StemParams::centred_point(), meter.clone());
         fx.init(48_000, 128);
-        let info = MockInfoBuilder::new().build();
         let mut out = vec![Frame::new(0.5, 0.5); 128];
+        let mut wet = vec![[0.0; 2]; 128];
         out[17].left = f32::NAN;
-        fx.process(&mut out, 1.0 / 48_000.0, &info);
+        fx.process(&mut out, &mut wet);
         assert!(out.iter().all(|f| f.left == 0.0 && f.right == 0.0));
         assert_eq!(meter.faults.load(std::sync::atomic::Ordering::Relaxed), 1);
     }

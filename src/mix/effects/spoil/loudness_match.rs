@@ -221,25 +221,27 @@ impl LoudnessMatch {
         self.gain = 1.0;
     }
 
-    /// Measures frames of the clean and the spoiled mid (any number, in any chunks).
+    /// Measures frames of the clean and the spoiled mid (any number, in any chunks: the sums run on sample by
+    /// sample, so how a period is split into calls changes nothing).
     pub fn measure(&mut self, clean_mid: &[f32], spoiled_mid: &[f32]) {
         // Both filter chains in one loop: two independent recursions run side by side.
-        let (mut clean, mut spoiled) = (0.0, 0.0);
+        let (mut clean, mut spoiled) = (self.clean_sum, self.spoiled_sum);
         for (&a, &b) in clean_mid.iter().zip(spoiled_mid) {
             let (a, b) = (self.clean.run(a), self.spoiled.run(b));
             clean += a * a;
             spoiled += b * b;
         }
-        self.clean.flush();
-        self.spoiled.flush();
-        self.clean_sum += clean;
-        self.spoiled_sum += spoiled;
+        self.clean_sum = clean;
+        self.spoiled_sum = spoiled;
         self.frames += clean_mid.len();
     }
 
     /// Closes a control period's measurement and returns the gain for the next one. With `engaged` false
     /// the gain heads back to exactly 1.
     pub fn finish_period(&mut self, engaged: bool) -> f32 {
+        // Filter states are flushed on the period grid, never where a chunk happens to end.
+        self.clean.flush();
+        self.spoiled.flush();
         let frames = self.frames.max(1) as f32;
         let (clean, spoiled) = (self.clean_sum / frames, self.spoiled_sum / frames);
         (self.clean_sum, self.spoiled_sum, self.frames) = (0.0, 0.0, 0);

@@ -186,7 +186,7 @@ impl EffectBuilder for SpoilBuilder {
 }
 
 /// The stages at the macro's current amount, plus what the macro needs to glide and to stay transparent.
-struct Spoil {
+pub struct Spoil {
     commands: Option<CommandReader<SpoilCommand>>,
     seed: u64,
     hearing: Hearing,
@@ -216,6 +216,40 @@ struct Spoil {
 }
 
 impl Spoil {
+    /// The macro at `builder`'s amount for `sample_rate`, and its handle, for a caller that runs it itself
+    /// (the stem bank) rather than as a kira effect.
+    pub fn with_handle(builder: SpoilBuilder, sample_rate: u32) -> (Spoil, SpoilHandle) {
+        let (writer, reader) = command_writer_and_reader();
+        let amount = if builder.amount.is_nan() { 0.0 } else { builder.amount.clamp(0.0, 1.0) };
+        let spoil = Spoil::new(reader, amount, builder.hearing, builder.seed, sample_rate as f32);
+        (spoil, SpoilHandle { commands: writer })
+    }
+
+    /// Takes the latest command from the handle (once per device callback).
+    pub fn start_processing(&mut self) {
+        let Some(command) = self.commands.as_mut().and_then(|c| c.read()) else { return };
+        let periods = (command.ramp_s * self.sample_rate / CONTROL_FRAMES as f32).round().max(1.0) as u32;
+        if command.hearing != self.hearing {
+            self.hearing = command.hearing;
+            self.matcher.set_hearing(&command.hearing, self.sample_rate);
+        }
+        self.target = command.amount;
+        self.step = (command.amount - self.amount) / periods as f32;
+        self.periods_left = periods;
+    }
+
+    /// Processes `input` in place, any length.
+    pub fn process_frames(&mut self, input: &mut [Frame]) {
+        let mut rest = input;
+        while !rest.is_empty() {
+            let into_period = (self.clock % CONTROL_FRAMES as u64) as usize;
+            let n = (CONTROL_FRAMES - into_period).min(rest.len());
+            let (head, tail) = rest.split_at_mut(n);
+            self.process_period(head);
+            rest = tail;
+        }
+    }
+
     fn new(commands: CommandReader<SpoilCommand>, amount: f32, hearing: Hearing, seed: u64, sample_rate: f32) -> Spoil {
         let settings = curves(amount, sample_rate, seed);
         let mut matcher = LoudnessMatch::new(sample_rate);
@@ -361,26 +395,11 @@ impl Effect for Spoil {
     }
 
     fn on_start_processing(&mut self) {
-        let Some(command) = self.commands.as_mut().and_then(|c| c.read()) else { return };
-        let periods = (command.ramp_s * self.sample_rate / CONTROL_FRAMES as f32).round().max(1.0) as u32;
-        if command.hearing != self.hearing {
-            self.hearing = command.hearing;
-            self.matcher.set_hearing(&command.hearing, self.sample_rate);
-        }
-        self.target = command.amount;
-        self.step = (command.amount - self.amount) / periods as f32;
-        self.periods_left = periods;
+        self.start_processing();
     }
 
     fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        let mut rest = input;
-        while !rest.is_empty() {
-            let into_period = (self.clock % CONTROL_FRAMES as u64) as usize;
-            let n = (CONTROL_FRAMES - into_period).min(rest.len());
-            let (head, tail) = rest.split_at_mut(n);
-            self.process_period(head);
-            rest = tail;
-        }
+        self.process_frames(input);
     }
 }
 

@@ -2,6 +2,9 @@
 //! fully spoiled stems against clean ones, each pair run side by side in one process so the ratio holds on a
 //! noisy machine.
 
+pub mod pulse;
+pub mod song;
+
 use std::time::Instant;
 
 use kira::sound::static_sound::{StaticSoundData, StaticSoundSettings};
@@ -12,6 +15,7 @@ use crate::mix::graph::{GraphConfig, INTERNAL_BUFFER_FRAMES};
 use crate::mix::import::Audio;
 use crate::mix::mapping::EAR_HEIGHT_M;
 use crate::mix::offline::{OfflineBackend, OfflineGraph, OfflineSettings};
+use crate::mix::source::StemSource;
 use crate::scene::{Room, Scene, Stem};
 
 pub const SAMPLE_RATE: u32 = 48_000;
@@ -92,8 +96,8 @@ pub fn bench_scene(count: usize) -> Scene {
     }
 }
 
-fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
-    let config = GraphConfig { sample_rate: SAMPLE_RATE, looping: false, output_tap: false, cues: Default::default() };
+fn time_full(scene: &Scene, audio: &[Option<StemSource>], frames: usize, jobs: usize) -> f64 {
+    let config = GraphConfig { jobs, ..GraphConfig::offline(SAMPLE_RATE) };
     let mut graph = OfflineGraph::offline(scene, audio, config).expect("bench graph");
     graph.start();
     let mut buf = vec![0.0f32; 2 * BLOCK];
@@ -107,7 +111,7 @@ fn time_full(scene: &Scene, audio: &[Option<Audio>], frames: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn time_plain(audio: &[Option<Audio>], frames: usize) -> f64 {
+fn time_plain(audio: &[Option<StemSource>], frames: usize) -> f64 {
     let mut manager = AudioManager::<OfflineBackend>::new(AudioManagerSettings {
         capacities: Capacities { sub_track_capacity: audio.len() + 4, ..Default::default() },
         internal_buffer_size: INTERNAL_BUFFER_FRAMES,
@@ -117,6 +121,7 @@ fn time_plain(audio: &[Option<Audio>], frames: usize) -> f64 {
     .expect("plain manager");
     let mut tracks = Vec::new();
     for a in audio.iter().flatten() {
+        let StemSource::Memory(a) = a else { continue };
         let mut track = manager.add_sub_track(TrackBuilder::new()).expect("track");
         let data = StaticSoundData {
             sample_rate: a.sample_rate,
@@ -144,12 +149,13 @@ pub fn run(stem_counts: &[usize], seconds: f64, rounds: usize, mut report: impl 
     let frames = (seconds * SAMPLE_RATE as f64) as usize;
     let mut rows = Vec::new();
     for &count in stem_counts {
-        let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds).into_iter().map(Some).collect();
+        let audio: Vec<Option<StemSource>> =
+            synthetic_stems(count, seconds).into_iter().map(|a| Some(a.into())).collect();
         let scene = bench_scene(count);
         let (mut plain, mut full) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             plain.push(time_plain(&audio, frames));
-            full.push(time_full(&scene, &audio, frames));
+            full.push(time_full(&scene, &audio, frames, 1));
         }
         let row = BenchRow {
             stems: count,
@@ -189,14 +195,15 @@ pub fn run_spoil(
     let frames = (seconds * SAMPLE_RATE as f64) as usize;
     let mut rows = Vec::new();
     for &count in stem_counts {
-        let audio: Vec<Option<Audio>> = synthetic_stems(count, seconds).into_iter().map(Some).collect();
+        let audio: Vec<Option<StemSource>> =
+            synthetic_stems(count, seconds).into_iter().map(|a| Some(a.into())).collect();
         let clean = bench_scene(count);
         let mut spoiled = clean.clone();
         spoiled.stems.iter_mut().for_each(|s| s.spoil = 1.0);
         let (mut clean_times, mut spoiled_times) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
-            clean_times.push(time_full(&clean, &audio, frames));
-            spoiled_times.push(time_full(&spoiled, &audio, frames));
+            clean_times.push(time_full(&clean, &audio, frames, 1));
+            spoiled_times.push(time_full(&spoiled, &audio, frames, 1));
         }
         let row = SpoilRow {
             stems: count,
@@ -211,4 +218,79 @@ pub fn run_spoil(
 
 fn fastest(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// One row of the threads report: the same scene rendered on one thread and on several.
+#[derive(Clone, Copy, Debug)]
+pub struct JobsRow {
+    pub stems: usize,
+    pub jobs: usize,
+    pub one_rtf: f64,
+    pub many_rtf: f64,
+}
+
+impl JobsRow {
+    /// How many times faster the render is on `jobs` threads.
+    pub fn speedup(&self) -> f64 {
+        self.many_rtf / self.one_rtf
+    }
+}
+
+/// Renders the bench scene on one thread and on `jobs`, alternately `rounds` times; the fastest of each.
+pub fn run_jobs(
+    stem_counts: &[usize],
+    jobs: usize,
+    seconds: f64,
+    rounds: usize,
+    mut report: impl FnMut(&JobsRow),
+) -> Vec<JobsRow> {
+    let frames = (seconds * SAMPLE_RATE as f64) as usize;
+    let mut rows = Vec::new();
+    for &count in stem_counts {
+        let audio: Vec<Option<StemSource>> =
+            synthetic_stems(count, seconds).into_iter().map(|a| Some(a.into())).collect();
+        let scene = bench_scene(count);
+        let (mut one, mut many) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.max(1) {
+            one.push(time_full(&scene, &audio, frames, 1));
+            many.push(time_full(&scene, &audio, frames, jobs));
+        }
+        let row = JobsRow { stems: count, jobs, one_rtf: seconds / fastest(&one), many_rtf: seconds / fastest(&many) };
+        report(&row);
+        rows.push(row);
+    }
+    rows
+}
+
+/// One row of the streaming report: the same stems read from WAV files on disk and from memory.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamRow {
+    pub stems: usize,
+    pub memory_rtf: f64,
+    pub streamed_rtf: f64,
+}
+
+/// Renders the bench scene from stems in memory and from the same stems streamed from 24-bit WAV files (half at
+/// 44.1 kHz, so half are converted while they play), alternately; one thread for the mix.
+pub fn run_streamed(count: usize, seconds: f64, rounds: usize) -> Result<StreamRow, String> {
+    let dir = std::env::temp_dir().join(format!("proxemix-bench-stream-{}", std::process::id()));
+    let scene_path = song::make_song(&dir, count, seconds)?;
+    let result = (|| {
+        let (scene, streamed) =
+            crate::commands::load_for_render(&scene_path, SAMPLE_RATE).map_err(|e| e.to_string())?;
+        let memory: Vec<Option<StemSource>> = streamed
+            .iter()
+            .map(|s| s.clone().map(|s| s.into_memory()).transpose())
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        let frames = (seconds * SAMPLE_RATE as f64) as usize;
+        let (mut m, mut s) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.max(1) {
+            m.push(time_full(&scene, &memory, frames, 1));
+            s.push(time_full(&scene, &streamed, frames, 1));
+        }
+        Ok(StreamRow { stems: count, memory_rtf: seconds / fastest(&m), streamed_rtf: seconds / fastest(&s) })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

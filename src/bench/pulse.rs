@@ -1,0 +1,204 @@
+//! A private PulseAudio server with a null sink, to hear the stage on a machine without a sound card: its own
+//! runtime folder and HOME (nothing system-wide changes), ALSA's default device pointed at it, the sink's monitor
+//! recorded with `parec`. Everything it starts is stopped when it is dropped, also when a test fails.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The null sink's name.
+pub const SINK: &str = "proxemix_bench";
+
+/// A PulseAudio server of our own.
+pub struct PrivatePulse {
+    dir: PathBuf,
+    server: Child,
+    rate: u32,
+}
+
+impl PrivatePulse {
+    /// Starts a server with a float null sink at `rate` and makes it the default; the reason if it cannot.
+    pub fn start(rate: u32) -> Result<PrivatePulse, String> {
+        let dir = std::env::temp_dir().join(format!("proxemix-pulse-{}-{}", std::process::id(), unique()));
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+        std::fs::write(home.join(".asoundrc"), "pcm.!default { type pulse }\nctl.!default { type pulse }\n")
+            .map_err(|e| format!("cannot write .asoundrc: {e}"))?;
+        let mut server = Command::new("pulseaudio")
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=false", "--log-target=stderr"])
+            .arg("-L")
+            .arg("module-native-protocol-unix auth-anonymous=1")
+            .arg("-L")
+            .arg(format!("module-null-sink sink_name={SINK} rate={rate} channels=2 format=float32le"))
+            .envs(env_for(&dir))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start pulseaudio ({e}); install pulseaudio and pulseaudio-utils"))?;
+        let pulse = |args: &[&str]| {
+            Command::new("pactl").args(args).envs(env_for(&dir)).stdout(Stdio::null()).stderr(Stdio::null()).status()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if pulse(&["info"]).is_ok_and(|s| s.success()) {
+                break;
+            }
+            if let Ok(Some(status)) = server.try_wait() {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(format!("pulseaudio exited at start ({status})"));
+            }
+            if Instant::now() > deadline {
+                let _ = server.kill();
+                let _ = server.wait();
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err("pulseaudio did not answer within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = pulse(&["set-default-sink", SINK]);
+        Ok(PrivatePulse { dir, server, rate })
+    }
+
+    /// The environment a program needs to play into this server (through ALSA's default device).
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        env_for(&self.dir)
+    }
+
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Starts recording the sink's monitor (stereo float at the sink's rate) into `path`.
+    pub fn record(&self, path: &Path) -> Result<Recording, String> {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let child = Command::new("parec")
+            .args(["-d", &format!("{SINK}.monitor"), "--format=float32le", "--channels=2", "--raw"])
+            .arg(format!("--rate={}", self.rate))
+            .arg("--latency-msec=10")
+            .envs(self.env())
+            .stdout(file)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start parec ({e})"))?;
+        Ok(Recording { child, path: path.to_owned(), started: Instant::now(), rate: self.rate })
+    }
+}
+
+impl Drop for PrivatePulse {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn env_for(dir: &Path) -> Vec<(OsString, OsString)> {
+    vec![
+        ("HOME".into(), dir.join("home").into()),
+        ("PULSE_RUNTIME_PATH".into(), dir.as_os_str().to_owned()),
+        ("XDG_RUNTIME_DIR".into(), dir.as_os_str().to_owned()),
+    ]
+}
+
+fn unique() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The sink's monitor being recorded.
+pub struct Recording {
+    child: Child,
+    path: PathBuf,
+    /// When `parec` was started (its first frame is about then).
+    pub started: Instant,
+    rate: u32,
+}
+
+impl Recording {
+    /// The frames recorded so far, interleaved stereo (reads the file; the recording goes on).
+    pub fn so_far(&self) -> Vec<f32> {
+        read_f32(&self.path)
+    }
+
+    /// Seconds from the start of the recording to the first frame whose level is above `threshold`, if any yet.
+    pub fn first_sound_s(&self, threshold: f32) -> Option<f64> {
+        let samples = self.so_far();
+        let first = samples.iter().position(|v| v.abs() > threshold)?;
+        Some((first / 2) as f64 / self.rate as f64)
+    }
+
+    /// Stops recording and returns everything recorded.
+    pub fn stop(mut self) -> Vec<f32> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        read_f32(&self.path)
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    let mut bytes = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_end(&mut bytes);
+    }
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// An X server of our own (Xvfb) for a stage with a window; stopped when dropped.
+pub struct PrivateDisplay {
+    server: Child,
+    pub display: String,
+}
+
+impl PrivateDisplay {
+    pub fn start() -> Result<PrivateDisplay, String> {
+        for n in 90..140 {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let display = format!(":{n}");
+            let mut server = Command::new("Xvfb")
+                .args([display.as_str(), "-screen", "0", "1600x900x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start Xvfb ({e}); install xvfb"))?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Ok(PrivateDisplay { server, display });
+                }
+                if let Ok(Some(_)) = server.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        Err("no free X display for Xvfb".into())
+    }
+}
+
+impl Drop for PrivateDisplay {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Peak resident memory of a running process so far (VmHWM), bytes.
+pub fn peak_memory(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
