@@ -33,9 +33,9 @@ pub struct BenchRow {
 }
 
 impl BenchRow {
-    /// How many times more the full chain costs than plain playback.
-    pub fn cost_ratio(&self) -> f64 {
-        self.plain_rtf / self.full_rtf
+    /// How fast the full chain renders against plain playback of the same stems (above 1: faster).
+    pub fn speed_ratio(&self) -> f64 {
+        self.full_rtf / self.plain_rtf
     }
 }
 

@@ -40,11 +40,13 @@ impl ReverbBus {
         }
     }
 
-    /// Takes this chunk's sum into `out` and leaves the bus at zero for the next chunk.
+    /// Takes this chunk's sum into `out` and leaves the bus at zero for the next chunk. (A plain load and store,
+    /// not an atomic swap: the one writer and the one reader run one after the other on the audio thread.)
     pub fn drain(&self, out: &mut [[f32; 2]]) {
         for (slot, o) in self.samples.iter().zip(out.iter_mut()) {
             for ch in 0..2 {
-                o[ch] = f32::from_bits(slot[ch].swap(0, Ordering::Relaxed));
+                o[ch] = f32::from_bits(slot[ch].load(Ordering::Relaxed));
+                slot[ch].store(0, Ordering::Relaxed);
             }
         }
     }

@@ -251,6 +251,7 @@ impl StemChain {
     fn run_ramping(&mut self, frames: &mut [Frame], wet: &mut [[f32; 2]]) {
         let act = self.active;
         let (tilt_a, prox_a) = (self.tilt_a, self.prox_a);
+        let (tilt_b, prox_b) = (1.0 - tilt_a, 1.0 - prox_a);
         let at = self.mid_pos;
         for (i, (frame, wet)) in frames.iter_mut().zip(wet.iter_mut()).enumerate() {
             self.ramps.advance();
@@ -268,8 +269,7 @@ impl StemChain {
                 pr += c[D_R] * d;
             }
             if act.tilt {
-                self.tilt_state[0] += tilt_a * (pl - self.tilt_state[0]);
-                self.tilt_state[1] += tilt_a * (pr - self.tilt_state[1]);
+                one_pole(&mut self.tilt_state, [pl, pr], tilt_a, tilt_b);
                 pl = c[TILT_HI] * pl + c[TILT_DIFF] * self.tilt_state[0];
                 pr = c[TILT_HI] * pr + c[TILT_DIFF] * self.tilt_state[1];
             }
@@ -280,14 +280,12 @@ impl StemChain {
                 wet[1] += wr;
             }
             if act.proximity {
-                self.prox_state[0] += prox_a * (pl - self.prox_state[0]);
-                self.prox_state[1] += prox_a * (pr - self.prox_state[1]);
+                one_pole(&mut self.prox_state, [pl, pr], prox_a, prox_b);
                 pl += c[PROX] * self.prox_state[0];
                 pr += c[PROX] * self.prox_state[1];
             }
             if act.air {
-                self.air_state[0] += c[AIR_A] * (pl - self.air_state[0]);
-                self.air_state[1] += c[AIR_A] * (pr - self.air_state[1]);
+                one_pole(&mut self.air_state, [pl, pr], c[AIR_A], 1.0 - c[AIR_A]);
                 pl += c[AIR_MIX] * (self.air_state[0] - pl);
                 pr += c[AIR_MIX] * (self.air_state[1] - pr);
             }
@@ -374,6 +372,15 @@ impl StemChain {
     }
 }
 
+/// One step of a one-pole low-pass on both channels, `s ← b·s + a·x` with b = 1 − a: the state's own
+/// recursion is one multiply and one add (a·x is off the critical path), which is what bounds a chain of these
+/// filters; the ramping and the steady passes both step through here, so they agree to the bit.
+#[inline(always)]
+fn one_pole(state: &mut [f32; 2], x: [f32; 2], a: f32, b: f32) {
+    state[0] = b * state[0] + a * x[0];
+    state[1] = b * state[1] + a * x[1];
+}
+
 /// Constant coefficients of the steady pass.
 struct Pass {
     matrix: [f32; 4],
@@ -414,23 +421,20 @@ fn steady_pass<const TILT: bool, const PROX: bool, const AIR: bool>(
         }
         if TILT {
             let (a, hi, diff) = p.tilt;
-            tilt[0] += a * (pl - tilt[0]);
-            tilt[1] += a * (pr - tilt[1]);
+            one_pole(&mut tilt, [pl, pr], a, 1.0 - a);
             pl = hi * pl + diff * tilt[0];
             pr = hi * pr + diff * tilt[1];
         }
         *fed = [pl * p.send, pr * p.send];
         if PROX {
             let (a, lift) = p.prox;
-            prox[0] += a * (pl - prox[0]);
-            prox[1] += a * (pr - prox[1]);
+            one_pole(&mut prox, [pl, pr], a, 1.0 - a);
             pl += lift * prox[0];
             pr += lift * prox[1];
         }
         if AIR {
             let (a, amount) = p.air;
-            air[0] += a * (pl - air[0]);
-            air[1] += a * (pr - air[1]);
+            one_pole(&mut air, [pl, pr], a, 1.0 - a);
             pl += amount * (air[0] - pl);
             pr += amount * (air[1] - pr);
         }

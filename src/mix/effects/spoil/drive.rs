@@ -209,6 +209,16 @@ impl Drive {
     }
 
     /// Forgets the saturated histories (the input history stays: it is the dry path).
+    /// Refills the input history from `input(age)` (0 = the latest frame), as if the drive had run all along.
+    pub fn prime(&mut self, input: impl Fn(usize) -> [f32; 2]) {
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            ch.pos = 0;
+            for j in 0..SIDE - 1 {
+                ch.x[j] = input(SIDE - 2 - j)[c];
+            }
+        }
+    }
+
     pub fn clear_wet(&mut self) {
         for ch in &mut self.channels {
             ch.even.iter_mut().for_each(|v| *v = 0.0);

@@ -27,6 +27,7 @@ use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
 use kira::effect::{Effect, EffectBuilder};
 use kira::info::Info;
 
+use crate::mix::effects::DelayLine;
 use band_limit::{BandLimit, BandLimitSettings};
 use bit_depth::{BitDepth, BitDepthSettings};
 use drive::{Drive, DriveSettings};
@@ -209,6 +210,12 @@ pub struct Spoil {
     wow: WowFlutter,
     noise: Noise,
     matcher: LoudnessMatch,
+    /// The input's recent history, interleaved: while bypassed the output is read from it (one delay instead of
+    /// the stages' copies), and the drive's and the wow's histories are refilled from it when they switch on.
+    history: DelayLine<[f32; 2]>,
+    /// The stages' constant delay (the drive's filters and the wow's centre).
+    latency: usize,
+    stage_io: Vec<[f32; 2]>,
     left: Vec<f32>,
     right: Vec<f32>,
     clean_mid: Vec<f32>,
@@ -254,6 +261,8 @@ impl Spoil {
         let settings = curves(amount, sample_rate, seed);
         let mut matcher = LoudnessMatch::new(sample_rate);
         matcher.set_hearing(&hearing, sample_rate);
+        let wow = WowFlutter::new(sample_rate, &settings.wow);
+        let wow_capacity = wow.history_frames();
         Spoil {
             commands: Some(commands),
             seed,
@@ -270,9 +279,12 @@ impl Spoil {
             band: BandLimit::new(sample_rate, &settings.band),
             bits: BitDepth::new(sample_rate, &settings.bits),
             rate: SampleRate::new(sample_rate, &settings.rate),
-            wow: WowFlutter::new(sample_rate, &settings.wow),
+            wow,
             noise: Noise::new(sample_rate, &settings.noise),
             matcher,
+            history: DelayLine::with_capacity(drive::LATENCY_FRAMES + wow_capacity + CONTROL_FRAMES),
+            latency: drive::LATENCY_FRAMES + wow_flutter::centre_frames(sample_rate),
+            stage_io: vec![[0.0; 2]; CONTROL_FRAMES],
             left: vec![0.0; CONTROL_FRAMES],
             right: vec![0.0; CONTROL_FRAMES],
             clean_mid: vec![0.0; CONTROL_FRAMES],
@@ -297,19 +309,23 @@ impl Spoil {
         if into_period == 0 {
             self.start_period();
         }
-        let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
-        for (f, (l, r)) in frames.iter().zip(left.iter_mut().zip(right.iter_mut())) {
-            (*l, *r) = (f.left, f.right);
+        let io = &mut self.stage_io[..n];
+        for (slot, f) in io.iter_mut().zip(frames.iter()) {
+            *slot = [f.left, f.right];
         }
+        self.history.push_block(io);
         self.clock += n as u64;
         if !self.engaged {
             // Bypassed: exactly the input, delayed like the engaged path.
-            self.drive.process(left, right);
-            self.wow.process_still(left, right);
-            for (f, (l, r)) in frames.iter_mut().zip(left.iter().zip(right.iter())) {
+            self.history.read_block(n - 1 + self.latency, io);
+            for (f, [l, r]) in frames.iter_mut().zip(io.iter()) {
                 *f = Frame::new(*l, *r);
             }
             return;
+        }
+        let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
+        for (f, (l, r)) in frames.iter().zip(left.iter_mut().zip(right.iter_mut())) {
+            (*l, *r) = (f.left, f.right);
         }
         for (m, f) in self.clean_mid[..n].iter_mut().zip(frames.iter()) {
             *m = 0.5 * (f.left + f.right);
@@ -358,7 +374,11 @@ impl Spoil {
             self.periods_left -= 1;
             self.amount = if self.periods_left == 0 { self.target } else { self.amount + self.step };
             if self.amount > 0.0 && !self.engaged {
-                // Switching on: the delays already hold the signal; the rest starts from rest.
+                // Switching on: the drive's and the wow's delays are refilled with the signal from the history
+                // (so they pick up exactly where the bypass was); the rest starts from rest.
+                let history = &self.history;
+                self.drive.prime(|age| history.tap(age));
+                self.wow.prime(self.clock, |age| history.tap(drive::LATENCY_FRAMES + age));
                 self.drive.clear_wet();
                 self.band.reset();
                 self.rate.reset();

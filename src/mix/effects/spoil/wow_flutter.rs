@@ -70,14 +70,18 @@ impl WowFlutter {
         d
     }
 
-    /// Pushes the block without modulation (the read is at the centre): used while the rest of the spoil
-    /// chain is bypassed, so that the line is full the moment it switches on.
-    pub fn process_still(&mut self, left: &mut [f32], right: &mut [f32]) {
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            self.line.push([*l, *r]);
-            [*l, *r] = self.line.tap(self.centre);
+    /// Frames of history the line holds.
+    pub fn history_frames(&self) -> usize {
+        self.line.capacity()
+    }
+
+    /// Refills the line from `input(age)` (0 = the latest frame) and sets the clock to `clock`, as if the
+    /// stage had run still (at its centre) all along.
+    pub fn prime(&mut self, clock: u64, input: impl Fn(usize) -> [f32; 2]) {
+        for age in (0..self.line.capacity()).rev() {
+            self.line.push(input(age));
         }
-        self.clock += left.len() as u64;
+        self.clock = clock;
         self.delay = self.centre as f32;
         self.delay_step = 0.0;
     }
