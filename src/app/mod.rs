@@ -173,7 +173,7 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
     };
     let sample_rate = config.sample_rate();
     let stream =
-        cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Default };
+        cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Fixed(512) };
     let stems = StemAudio::load(scene_path, scene, sample_rate);
     let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
         let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream) };

@@ -82,7 +82,7 @@ impl PrivatePulse {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start parec ({e})"))?;
-        Ok(Recording { child, path: path.to_owned(), started: Instant::now(), rate: self.rate })
+        Ok(Recording { child, path: path.to_owned(), started: Instant::now() })
     }
 }
 
@@ -111,9 +111,8 @@ fn unique() -> u64 {
 pub struct Recording {
     child: Child,
     path: PathBuf,
-    /// When `parec` was started (its first frame is about then).
+    /// When `parec` was started.
     pub started: Instant,
-    rate: u32,
 }
 
 impl Recording {
@@ -122,11 +121,35 @@ impl Recording {
         read_f32(&self.path)
     }
 
-    /// Seconds from the start of the recording to the first frame whose level is above `threshold`, if any yet.
-    pub fn first_sound_s(&self, threshold: f32) -> Option<f64> {
-        let samples = self.so_far();
-        let first = samples.iter().position(|v| v.abs() > threshold)?;
-        Some((first / 2) as f64 / self.rate as f64)
+    /// Watches the recording as it grows and returns the moment a sample above `threshold` arrived (to within
+    /// a few milliseconds: the file is polled every 2 ms, and parec delivers within its 10 ms latency). The
+    /// sink's monitor does not run on a clock of its own while nothing plays, so a sample's position in the
+    /// recording says nothing about when it was played: only the wall clock does. `stop` is asked between polls
+    /// and ends the wait early when it says so.
+    pub fn wait_for_sound(&self, threshold: f32, deadline: Instant, mut stop: impl FnMut() -> bool) -> Option<Instant> {
+        let mut file = std::fs::File::open(&self.path).ok()?;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        while Instant::now() < deadline {
+            let n = file.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                if stop() {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            let whole = pending.len() / 4 * 4;
+            let heard = pending[..whole]
+                .chunks_exact(4)
+                .any(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).abs() > threshold);
+            if heard {
+                return Some(Instant::now());
+            }
+            pending.drain(..whole);
+        }
+        None
     }
 
     /// Stops recording and returns everything recorded.

@@ -122,7 +122,41 @@ fn watch_peak(child: &mut Child, until: Option<Instant>) -> Result<u64, String> 
 pub struct StageFigures {
     /// From launching the program to the first non-silent block at the sound server.
     pub first_sound_s: f64,
+    /// The same for `paplay` playing a tone through the same server: the server's own share.
+    pub server_s: f64,
     pub peak_memory: u64,
+}
+
+/// Launch to first sound of `paplay` playing a short tone through `pulse`, measured as the stage is.
+fn server_first_sound(pulse: &PrivatePulse, recording: &super::pulse::Recording) -> Result<f64, String> {
+    let tone = std::env::temp_dir().join(format!("proxemix-tone-{}.wav", std::process::id()));
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&tone, spec).map_err(|e| e.to_string())?;
+    for n in 0..24_000 {
+        let v = (0.3 * (n as f64 * std::f64::consts::TAU * 440.0 / 48_000.0).sin() * 32_767.0) as i16;
+        w.write_sample(v).map_err(|e| e.to_string())?;
+        w.write_sample(v).map_err(|e| e.to_string())?;
+    }
+    w.finalize().map_err(|e| e.to_string())?;
+    let launched = Instant::now();
+    let mut player = Command::new("paplay")
+        .arg(&tone)
+        .envs(pulse.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start paplay ({e})"))?;
+    let heard = recording.wait_for_sound(1e-4, launched + Duration::from_secs(10), || false);
+    let _ = player.wait();
+    let _ = std::fs::remove_file(&tone);
+    // Let the tone's tail pass before the stage is measured.
+    std::thread::sleep(Duration::from_millis(500));
+    heard.map(|t| t.duration_since(launched).as_secs_f64()).ok_or_else(|| "paplay was never heard".to_string())
 }
 
 /// Launches the stage on `scene` with a private sound server and display; times the first sound on the sink's
@@ -132,7 +166,13 @@ pub fn stage_figures(exe: &Path, scene: &Path, play_s: f64) -> Result<StageFigur
     let display = PrivateDisplay::start()?;
     let recording_path = std::env::temp_dir().join(format!("proxemix-first-sound-{}.f32", std::process::id()));
     let recording = pulse.record(&recording_path)?;
-    // Let the recorder settle so its clock and ours agree.
+    std::thread::sleep(Duration::from_millis(300));
+    let server_s = server_first_sound(&pulse, &recording)?;
+    // The recording now holds the tone: watch only what comes after it.
+    let recording = {
+        drop(recording);
+        pulse.record(&recording_path)?
+    };
     std::thread::sleep(Duration::from_millis(300));
     let launched = Instant::now();
     let mut stage = Command::new(exe)
@@ -144,29 +184,26 @@ pub fn stage_figures(exe: &Path, scene: &Path, play_s: f64) -> Result<StageFigur
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let launch_at = launched.duration_since(recording.started).as_secs_f64();
     let deadline = launched + Duration::from_secs(60);
-    let mut first = None;
     let mut peak = 0;
-    while Instant::now() < deadline {
+    let mut exited = None;
+    let heard = recording.wait_for_sound(1e-4, deadline, || {
         if let Some(p) = peak_memory(stage.id()) {
             peak = peak.max(p);
         }
-        if let Ok(Some(status)) = stage.try_wait() {
-            let _ = std::fs::remove_file(&recording_path);
-            return Err(format!("the stage exited ({status}) before it was heard"));
-        }
-        if let Some(t) = recording.first_sound_s(1e-4) {
-            first = Some(t - launch_at);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        exited = stage.try_wait().ok().flatten();
+        exited.is_some()
+    });
+    if let Some(status) = exited {
+        let _ = std::fs::remove_file(&recording_path);
+        return Err(format!("the stage exited ({status}) before it was heard"));
     }
+    let first = heard.map(|t| t.duration_since(launched).as_secs_f64());
     let peak = peak.max(watch_peak(&mut stage, Some(Instant::now() + Duration::from_secs_f64(play_s)))?);
     drop(recording);
     let _ = std::fs::remove_file(&recording_path);
     let first_sound_s = first.ok_or("no sound reached the sink within 60 s")?;
-    Ok(StageFigures { first_sound_s, peak_memory: peak })
+    Ok(StageFigures { first_sound_s, server_s, peak_memory: peak })
 }
 
 /// Runs the whole comparison and prints it.
@@ -204,6 +241,10 @@ pub fn run(cache: &Path, exe: &Path, demo: &Path) -> Result<(), String> {
                 d.first_sound_s,
                 s.first_sound_s,
                 s.first_sound_s / d.first_sound_s.max(1e-3)
+            );
+            println!(
+                "    of which the sound server's own: paplay playing a tone, measured the same way: {:.2} s and {:.2} s",
+                d.server_s, s.server_s
             );
             println!(
                 "  stage peak memory      demo {:7.0} MB          session {:7.0} MB          ratio {:.2}×  (target ≤ 1.0 GB)",
