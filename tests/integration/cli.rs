@@ -88,3 +88,29 @@ fn new_inspect_and_render_a_folder_of_mixed_stems() {
     assert_eq!(reader.spec().sample_rate, 48_000);
     assert!(reader.duration() > 48_000 / 2, "song plus reverb tail");
 }
+
+#[test]
+fn a_folder_of_daw_exports_with_spaces_and_repeated_names_becomes_a_scene_that_renders() {
+    let dir = TempDir::new("cli-daw");
+    let stems = dir.path("my song stems");
+    std::fs::create_dir_all(&stems).unwrap();
+    // As LMMS writes them (every track called "Default preset"), and the same name twice in two formats.
+    for (i, name) in ["1_Default preset.wav", "2_Default preset.wav", "Default preset.wav"].iter().enumerate() {
+        write_mono_wav(&stems.join(name), &noise(SR as usize, 0.2, i as u32 + 1));
+    }
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flac44k.flac"),
+        stems.join("Default preset.flac"),
+    )
+    .unwrap();
+    let o = proxemix(&["new", "my song stems", "-o", "my song.ron"], &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scene = proxemix::scene::Scene::load(&dir.path("my song.ron")).unwrap();
+    let mut names: Vec<&str> = scene.stems.iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["1_Default preset", "2_Default preset", "Default preset", "Default preset 2"]);
+    let o = proxemix(&["render", "my song.ron", "-o", "my mix.wav", "--jobs", "2", "--bits", "32f"], &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (l, r) = read_stereo(&dir.path("my mix.wav"));
+    assert!(energy(&l) > 1.0 && energy(&r) > 1.0, "every stem is heard");
+}
