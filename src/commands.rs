@@ -172,7 +172,7 @@ pub fn inspect(scene: &Scene) -> String {
             let _ = writeln!(s, "  {}: {}", cue.cue, cue.why.trim());
         }
     }
-    let resolved = crate::mix::timeline::Resolved::of(scene).unwrap_or_default();
+    let resolved = crate::scene::timeline::Resolved::of(scene).unwrap_or_default();
     if !resolved.sections.is_empty() {
         let spans: Vec<String> =
             resolved.sections.iter().map(|x| format!("{} {:.2}–{:.2} s", x.name, x.start_s, x.end_s)).collect();

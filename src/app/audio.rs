@@ -10,16 +10,15 @@ use kira::backend::Backend;
 
 use super::stems::{BodySize, GainTrim, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
 use super::workshop::{LiveTimeline, Workshop};
+use crate::mix::driver::{MasterState, MixState, StemState};
 use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
-use crate::mix::mapping::{self, Cues, Placement, StemMix};
+use crate::mix::mapping::{self, Placement, StemMix};
 use crate::mix::source::StemSource;
 use crate::scene::Scene;
+use crate::scene::timeline::StemValues;
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
 pub const MAX_RAMP_S: f32 = 0.05;
-/// A mute (or the timeline cutting the reverb return) is a step, not a move: a short fade that cannot click,
-/// so it lands when asked rather than a frame later.
-pub const STEP_RAMP_S: f32 = 0.004;
 
 /// Builds a graph for a scene and its decoded stems (kept so the stage can rebuild after a reload).
 pub type GraphFactory<B> = Box<dyn Fn(&Scene, &[Option<StemSource>]) -> Result<MixGraph<B>, GraphError> + Send + Sync>;
@@ -32,12 +31,6 @@ pub struct StageAudio<B: Backend + Send + 'static>(SyncCell<AudioState<B>>);
 pub struct AudioState<B: Backend> {
     graph: Option<MixGraph<B>>,
     factory: Option<GraphFactory<B>>,
-    /// What each stem was last set to; the bridge only sends what changed.
-    applied: Vec<Option<Placement>>,
-    /// Room and master as last applied (with the timeline's return fader and the A/B trim in them).
-    applied_room: Option<Scene>,
-    /// The cues the mapping applied last (cue isolation).
-    applied_cues: Cues,
     /// A loudness meter fed from the master output, when the graph has one.
     loudness: Option<LoudnessMeter>,
 }
@@ -50,26 +43,12 @@ where
     pub fn new(scene: &Scene, audio: &[Option<StemSource>], factory: GraphFactory<B>) -> Result<Self, GraphError> {
         let mut graph = factory(scene, audio)?;
         let loudness = graph.take_output_tap().and_then(|tap| LoudnessMeter::new(tap, sample_rate_of(audio)));
-        Ok(StageAudio(SyncCell::new(AudioState {
-            graph: Some(graph),
-            factory: Some(factory),
-            applied: Vec::new(),
-            applied_room: None,
-            applied_cues: Cues::ALL,
-            loudness,
-        })))
+        Ok(StageAudio(SyncCell::new(AudioState { graph: Some(graph), factory: Some(factory), loudness })))
     }
 
     /// A silent stage (no sound device): everything but the sound works.
     pub fn silent() -> Self {
-        StageAudio(SyncCell::new(AudioState {
-            graph: None,
-            factory: None,
-            applied: Vec::new(),
-            applied_room: None,
-            applied_cues: Cues::ALL,
-            loudness: None,
-        }))
+        StageAudio(SyncCell::new(AudioState { graph: None, factory: None, loudness: None }))
     }
 
     pub fn graph_mut(&mut self) -> Option<&mut MixGraph<B>> {
@@ -190,11 +169,13 @@ where
     }
 }
 
-/// The bridge: placements → mapping → graph, only for what changed; ramps last one frame (at least
-/// [`MIN_RAMP_S`], at most [`MAX_RAMP_S`]) so motion is smooth and never lags. Workshop mode adds the A/B trim
-/// to the master, the timeline's return fader to the room, its cue switches to the mapping, and during the
-/// quiz plays the true staging while the bodies show the class's guesses.
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+/// The bridge: what the stage holds becomes the driver's snapshot (the engine maps it, and plays the timeline
+/// over it in song time), and what the panels and halos show. Changes ramp over one frame (at least
+/// [`MIN_RAMP_S`], at most [`MAX_RAMP_S`]) so motion is smooth and never lags. Where the timeline drives a
+/// property the bodies show its value, and the snapshot carries the document's own (the engine applies the
+/// timeline over it, sample-exactly); workshop mode adds the A/B trim to the master and its cue switches, and
+/// during the quiz the truth plays while the bodies show the class's guesses.
+#[allow(clippy::type_complexity)]
 pub fn bridge<B: Backend + Send + 'static>(
     mut audio: ResMut<StageAudio<B>>,
     mut mixes: ResMut<LiveMixes>,
@@ -209,42 +190,15 @@ pub fn bridge<B: Backend + Send + 'static>(
     let ramp_s = time.delta_secs().clamp(MIN_RAMP_S, MAX_RAMP_S);
     let count = stems.iter().map(|s| s.0.index + 1).max().unwrap_or(0);
     let any_solo = stems.iter().any(|s| s.5.0);
-    let audio = audio.0.get();
     let cues = workshop.cues;
-    let cues_changed = audio.applied_cues != cues;
-    let room = crate::scene::Room { return_db: live.return_db, ..doc.scene.room };
     let (lo, hi) = crate::scene::limits::GAIN_DB;
     let master_gain_db = (doc.scene.master_gain_db + workshop.trim_db()).clamp(lo, hi);
-    let room_changed = cues_changed
-        || audio.applied_room.as_ref().is_none_or(|r| {
-            r.room != room
-                || r.master_gain_db != master_gain_db
-                || r.master_spoil != doc.scene.master_spoil
-                || r.ceiling_dbtp != doc.scene.ceiling_dbtp
-        });
-    if audio.applied.len() != count {
-        audio.applied = vec![None; count];
-    }
+    let master =
+        MasterState { gain_db: master_gain_db, spoil: doc.scene.master_spoil, ceiling_dbtp: doc.scene.ceiling_dbtp };
+    // What the panels and halos show: the bodies as they stand now (during the quiz, the guesses).
+    let shown_room = crate::scene::Room { return_db: live.return_db, ..doc.scene.room };
     mixes.0.resize(count, None);
-    if room_changed {
-        let mut heard = doc.scene.clone();
-        heard.room = room;
-        heard.master_gain_db = master_gain_db;
-        let cut = audio.applied_room.as_ref().is_some_and(|r| (r.room.return_db - room.return_db).abs() > 3.0);
-        if let Some(graph) = audio.graph.as_mut() {
-            graph.set_cues(cues);
-            if cut {
-                graph.apply_room_and_master_timed(&heard, STEP_RAMP_S);
-            } else {
-                graph.apply_room_and_master(&heard, ramp_s);
-            }
-        }
-        audio.applied_room = Some(heard);
-        audio.applied_cues = cues;
-    }
-    // During the quiz the truth plays (with its timeline), whatever the bodies show.
-    let truth = workshop.quiz.as_ref().map(|q| q.truth_at(live.t));
-    let truth_solo = truth.as_ref().is_some_and(|t| t.stems.iter().any(|s| s.solo));
+    let mut rows = vec![None; count];
     for (body, transform, size, spoil, muted, solo, gain, send) in &stems {
         let shown = Placement {
             position: transform.translation().to_array(),
@@ -254,25 +208,53 @@ pub fn bridge<B: Backend + Send + 'static>(
             send_db: send.0,
             audible: !muted.0 && (!any_solo || solo.0),
         };
-        let heard = match truth.as_ref().and_then(|t| t.stems.get(body.index)) {
-            Some(stem) => Placement::from_stem(stem, truth_solo),
-            None => shown,
+        let mix = mapping::stem_mix_with(&shown, &shown_room, cues);
+        if mixes.0[body.index] != Some(mix) {
+            mixes.0[body.index] = Some(mix);
+        }
+        // What the engine plays: the stem's own values where the timeline drives them.
+        let p = shown.position;
+        let shown_values =
+            StemValues { position: (p[0], p[1], p[2]), size: size.0, spoil: spoil.0, muted: muted.0, send_db: send.0 };
+        let driven = live.resolved.driven(body.index);
+        let values = match doc.scene.stems.get(body.index).map(StemValues::of) {
+            Some(own) => StemValues {
+                position: if driven.position { own.position } else { shown_values.position },
+                size: if driven.size { own.size } else { shown_values.size },
+                spoil: if driven.spoil { own.spoil } else { shown_values.spoil },
+                muted: if driven.muted { own.muted } else { shown_values.muted },
+                send_db: if driven.send { own.send_db } else { shown_values.send_db },
+            },
+            None => shown_values,
         };
-        if !room_changed && audio.applied[body.index] == Some(heard) {
-            if truth.is_some() {
-                mixes.0[body.index] = Some(mapping::stem_mix_with(&shown, &room, cues));
-            }
-            continue;
-        }
-        let step = audio.applied[body.index].is_some_and(|a| a.audible != heard.audible);
-        if let Some(graph) = audio.graph.as_mut() {
-            let mix = mapping::stem_mix_with(&heard, &room, cues);
-            if step { graph.apply_timed(body.index, &mix, STEP_RAMP_S) } else { graph.apply(body.index, &mix, ramp_s) }
-        }
-        audio.applied[body.index] = Some(heard);
-        // The panels and the halo show the bodies as placed (during the quiz: the guesses, not the answer).
-        mixes.0[body.index] = Some(mapping::stem_mix_with(&shown, &room, cues));
+        rows[body.index] = Some(StemState { values, gain_db: gain.0, solo: solo.0 });
     }
+    let Some(graph) = audio.0.get().graph.as_mut() else { return };
+    let state = match workshop.quiz.as_ref() {
+        // The truth, with its own timeline, whatever the bodies show.
+        Some(quiz) => {
+            let mut truth = MixState::of(&quiz.truth, cues, Some(quiz.timeline.clone()));
+            truth.master = master;
+            truth
+        }
+        None => MixState {
+            stems: rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    row.unwrap_or_else(|| {
+                        let stem = &doc.scene.stems[i.min(doc.scene.stems.len().saturating_sub(1))];
+                        StemState { values: StemValues::of(stem), gain_db: stem.gain_db, solo: stem.solo }
+                    })
+                })
+                .collect(),
+            room: doc.scene.room,
+            master,
+            cues,
+            timeline: Some(live.resolved.clone()).filter(|t| t.has_keys()),
+        },
+    };
+    graph.set_state(state, ramp_s);
 }
 
 /// Rebuilds the graph when a reload changed the set of stems (new files are decoded at the same rate).

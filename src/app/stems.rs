@@ -195,7 +195,7 @@ pub fn world_scene<'a>(doc: &Scene, stems: impl Iterator<Item = StemRow<'a>>) ->
 /// What the world holds for a property the timeline drives is where the timeline put it this frame; the
 /// document keeps the stem's own value (and its send trim and keyframes, which the world does not hold).
 pub fn keep_driven(doc: &Scene, scene: &mut Scene) {
-    let resolved = crate::mix::timeline::Resolved::of(doc).unwrap_or_default();
+    let resolved = crate::scene::timeline::Resolved::of(doc).unwrap_or_default();
     for (i, stem) in scene.stems.iter_mut().enumerate() {
         let Some(own) = doc.stems.get(i).filter(|own| own.name == stem.name) else { continue };
         stem.send_db = own.send_db;

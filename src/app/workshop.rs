@@ -16,8 +16,8 @@ use crate::mix::ab::{self, Matched};
 use crate::mix::mapping::Cues;
 use crate::mix::offline::RenderOptions;
 use crate::mix::quiz::{self, Answer};
-use crate::mix::timeline::Resolved;
 use crate::scene::Scene;
+use crate::scene::timeline::{Resolved, StemValues};
 
 /// One scene loaded for comparison.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct Quiz {
     /// The scene as staged before the class moved anything; this is what plays during the quiz.
     pub truth: Scene,
     /// Its timeline, resolved once (it keeps playing during the quiz).
-    pub timeline: Resolved,
+    pub timeline: Arc<Resolved>,
     pub answers: Option<Vec<Answer>>,
 }
 
@@ -120,7 +120,7 @@ impl Workshop {
 /// The timeline as the stage plays it: resolved from the document, evaluated at the playhead.
 #[derive(Resource, Debug, Default)]
 pub struct LiveTimeline {
-    pub resolved: Resolved,
+    pub resolved: Arc<Resolved>,
     /// Song time the stage evaluated this frame.
     pub t: f64,
     /// The reverb return's fader there (dB).
@@ -331,7 +331,7 @@ fn run_workshop_commands(
                     }
                     start.timeline = None;
                     scene_requests.write(SceneCommand::Show(Box::new(start)));
-                    let timeline = Resolved::of(&truth).unwrap_or_default();
+                    let timeline = Arc::new(Resolved::of(&truth).unwrap_or_default());
                     w.quiz = Some(Quiz { truth, timeline, answers: None });
                     w.listen = false;
                     w.morph = None;
@@ -496,30 +496,24 @@ fn poll_matching(mut workshop: ResMut<Workshop>, stem_audio: Res<StemAudio>) {
     }
 }
 
-/// Evaluates the timeline at the playhead and moves what it drives (not during the quiz: the bodies are the
-/// class's guesses then).
+/// Evaluates the timeline at the playhead and moves the bodies it drives, for the eye (not during the quiz: the
+/// bodies are the class's guesses then). What is heard is the engine's own evaluation, in song time.
 #[allow(clippy::type_complexity)]
 fn drive_timeline(
     doc: Res<StageScene>,
     transport: Res<TransportState>,
     workshop: Res<Workshop>,
-    time: Res<Time>,
     mut live: ResMut<LiveTimeline>,
     mut primed: Local<bool>,
     mut stems: Query<(&StemBody, &mut Transform, &mut BodySize, &mut Spoil, &mut Muted, &mut SendTrim)>,
 ) {
     if doc.is_changed() || !*primed {
-        live.resolved = Resolved::of(&doc.scene).unwrap_or_default();
+        live.resolved = Arc::new(Resolved::of(&doc.scene).unwrap_or_default());
         *primed = true;
     }
     let t = transport.position_s;
     live.t = t;
-    // The bridge ramps over one frame from what it sends now: glides aim at where the song will be when the
-    // ramp ends; jumps (mute, the return's cut) are sent with a short fade, so they aim half a frame ahead
-    // and land within half a frame of their time instead of up to a frame late.
-    let dt = if transport.playing { time.delta_secs_f64() } else { 0.0 };
-    let (t_glide, t_jump) = (t + dt, t + dt / 2.0);
-    live.return_db = live.resolved.return_db_at(doc.scene.room.return_db, t_jump);
+    live.return_db = live.resolved.return_db_at(doc.scene.room.return_db, t);
     live.section = live.resolved.section_at(t).map(|s| s.name.clone());
     live.bar = live.resolved.tempo.map(|tempo| t / tempo.bar_s() + 1.0);
     if workshop.quiz.is_some() || !live.resolved.has_keys() {
@@ -528,7 +522,7 @@ fn drive_timeline(
     for (body, mut transform, mut size, mut spoil, mut muted, mut send) in &mut stems {
         let driven = live.resolved.driven(body.index);
         let Some(own) = doc.scene.stems.get(body.index).filter(|_| driven.any()) else { continue };
-        let v = live.resolved.stem_at(body.index, own, t_glide);
+        let v = live.resolved.stem_at(body.index, StemValues::of(own), t);
         let position = Vec3::new(v.position.0, v.position.1, v.position.2);
         if driven.position && transform.translation != position {
             transform.translation = position;
@@ -540,7 +534,7 @@ fn drive_timeline(
             spoil.set_if_neq(Spoil(v.spoil));
         }
         if driven.muted {
-            muted.set_if_neq(Muted(live.resolved.stem_at(body.index, own, t_jump).muted));
+            muted.set_if_neq(Muted(v.muted));
         }
         if driven.send {
             send.set_if_neq(SendTrim(v.send_db));

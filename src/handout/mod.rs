@@ -6,8 +6,8 @@ pub mod font;
 use std::fmt::Write as _;
 
 use crate::mix::mapping::{self, StemMix, Zone};
-use crate::mix::timeline::Resolved;
 use crate::scene::Scene;
+use crate::scene::timeline::Resolved;
 
 /// One colour per stem (in scene order, repeating): well apart in hue and readable on a projector. The stage
 /// and the handout use the same ones, so a picture and the screen agree.

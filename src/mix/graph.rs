@@ -1,6 +1,6 @@
-//! One mix graph for live and offline use: the stem bank (every stem's source, spoil macro and fused chain, one
-//! transport), the shared reverb, the master spoil and the master chain; `apply` moves it to a new mapping along
-//! ramps at least a video frame long.
+//! One mix graph for live and offline use, built by one function: the engine (every stem's source, spoil macro
+//! and fused chain, the shared reverb, the master spoil and the master chain, one transport) on kira's main track,
+//! and the driver that tells it what the mix should be.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,20 +9,23 @@ use kira::backend::Backend;
 use kira::track::MainTrackBuilder;
 use kira::{AudioManager, AudioManagerSettings, Capacities};
 
-use super::bank::{BankBuilder, BankHandle, StemUnit, TransportCommand, TransportState};
-use super::effects::master::{MasterChainBuilder, MasterChainHandle, MasterMeter, MasterParams};
-use super::effects::reverb::{ReverbBus, ReverbParams, ReverbReturnBuilder, ReverbReturnHandle};
-use super::effects::spoil::{self, Hearing, Spoil, SpoilBuilder, SpoilHandle};
-use super::effects::stem_chain::{StemChain, StemChainHandle, StemMeter, StemParams};
-use super::mapping::{self, Cues, StemMix};
+use super::driver::{Driver, MixState};
+use super::effects::master::{Master, MasterMeter};
+use super::effects::reverb::Reverb;
+use super::effects::spoil::{self, Hearing, Spoil};
+use super::effects::stem_chain::{StemChain, StemMeter, StemParams};
+use super::engine::unit::StemUnit;
+use super::engine::{EngineBuilder, EngineHandle, MAX_CHUNK, TransportCommand, TransportState};
+use super::mapping::Cues;
 use super::source::{self, SourceControl, StemSource};
 use super::stream::{Pass, StreamHealth};
-use crate::scene::{Room, Scene};
+use super::translate;
+use crate::scene::Scene;
 
 /// Parameter ramps are never shorter than one 60 Hz video frame, so moving a body never zippers.
 pub const MIN_RAMP_S: f32 = 1.0 / 60.0;
 /// kira renders in chunks of this many frames; a multiple of 128 as its docs advise.
-pub const INTERNAL_BUFFER_FRAMES: usize = super::bank::MAX_CHUNK;
+pub const INTERNAL_BUFFER_FRAMES: usize = MAX_CHUNK;
 
 /// How the graph is built.
 #[derive(Clone, Copy, Debug)]
@@ -85,14 +88,10 @@ impl fmt::Display for GraphError {
 
 impl std::error::Error for GraphError {}
 
-/// One stem in the graph, on the control side. A stem whose audio failed to load keeps its slot (silent) so
-/// indices still match the scene.
+/// One stem in the graph, on the control side: its stream and its meter. A stem whose audio failed to load
+/// keeps its slot (silent) so indices still match the scene.
 pub struct StemVoice {
-    spoil: SpoilHandle,
-    chain: StemChainHandle,
     source: SourceControl,
-    /// Channels of the source: a stereo stem keeps its recorded image, a mono one is widened by decorrelation.
-    channels: usize,
     pub meter: Arc<StemMeter>,
 }
 
@@ -113,11 +112,9 @@ struct Asked {
 /// The mix graph over any kira backend: cpal for the stage, [`super::offline::OfflineBackend`] for export.
 pub struct MixGraph<B: Backend> {
     manager: AudioManager<B>,
-    bank: BankHandle,
+    engine: EngineHandle,
+    driver: Driver,
     voices: Vec<StemVoice>,
-    reverb: ReverbReturnHandle,
-    master_spoil: SpoilHandle,
-    master: MasterChainHandle,
     pub meter: Arc<MasterMeter>,
     config: GraphConfig,
     output_tap: Option<rtrb::Consumer<[f32; 2]>>,
@@ -131,8 +128,8 @@ impl<B: Backend> MixGraph<B>
 where
     B::Error: fmt::Display,
 {
-    /// Builds the graph for `scene`, with `sources[i]` the audio of stem i (`None`: stays silent), at the
-    /// scene's current mapping. Streamed stems start decoding at once; nothing plays until
+    /// Builds the graph for `scene`, with `sources[i]` the audio of stem i (`None`: stays silent), standing where
+    /// the song starts (its timeline included). Streamed stems start decoding at once; nothing plays until
     /// [`MixGraph::start`] or [`MixGraph::play_from`].
     pub fn new(
         backend_settings: B::Settings,
@@ -140,71 +137,71 @@ where
         sources: &[Option<StemSource>],
         config: GraphConfig,
     ) -> Result<Self, GraphError> {
-        let bus = Arc::new(ReverbBus::new(INTERNAL_BUFFER_FRAMES));
+        let sr = config.sample_rate;
+        let state = MixState::of_scene(scene, config.cues);
         let meter = Arc::new(MasterMeter::new());
-        let mut main = MainTrackBuilder::new();
-        let reverb = main.add_effect(ReverbReturnBuilder { params: reverb_params(&scene.room), bus: bus.clone() });
-        let master_amount = if config.cues.spoil { scene.master_spoil } else { 0.0 };
-        let master_spoil =
-            main.add_effect(SpoilBuilder { amount: master_amount, hearing: Hearing::FLAT, seed: MASTER_SEED });
         let (tap, output_tap) = if config.output_tap {
-            let (producer, consumer) = rtrb::RingBuffer::new((config.sample_rate * OUTPUT_TAP_S) as usize);
+            let (producer, consumer) = rtrb::RingBuffer::new((sr * OUTPUT_TAP_S) as usize);
             (Some(producer), Some(consumer))
         } else {
             (None, None)
         };
-        let master = main.add_effect(MasterChainBuilder { params: master_params(scene), meter: meter.clone(), tap });
         let mut manager = AudioManager::<B>::new(AudioManagerSettings {
             capacities: Capacities { sub_track_capacity: 16, ..Capacities::default() },
-            main_track_builder: main,
+            main_track_builder: MainTrackBuilder::new(),
             internal_buffer_size: INTERNAL_BUFFER_FRAMES,
             backend_settings,
         })
         .map_err(|e| GraphError::Backend(e.to_string()))?;
-        let song_frames = sources.iter().flatten().map(StemSource::frames).max().unwrap_or(0);
+        // The song runs to the end of its longest stem, or of its last section if the staging goes on after
+        // the music (the banter, the applause): its clock keeps time there, and a loop wraps there.
+        let sections_end = crate::scene::timeline::Resolved::of(scene)
+            .ok()
+            .and_then(|r| r.sections.last().map(|s| (s.end_s * sr as f64).round() as u64))
+            .unwrap_or(0);
+        let stems_end = sources.iter().flatten().map(StemSource::frames).max().unwrap_or(0);
+        let song_frames = if stems_end == 0 { 0 } else { stems_end.max(sections_end) };
         let pass = Pass { generation: 0, start: 0, looping: config.looping, song_frames };
-        let mixes = mapping::scene_mix_with(scene, config.cues);
         let mut voices = Vec::with_capacity(scene.stems.len());
         let mut units = Vec::with_capacity(scene.stems.len());
-        for (i, mix) in mixes.iter().enumerate() {
+        for i in 0..scene.stems.len() {
             let stem_source = sources.get(i).and_then(|s| s.as_ref());
             let channels = stem_source.map_or(1, StemSource::channels);
             let stem_meter = Arc::new(StemMeter::default());
-            // Spoiling is a property of the source, so it comes first: the reverb hears the spoiled stem.
-            let (spoil, spoil_handle) = Spoil::with_handle(
-                SpoilBuilder { amount: mix.spoil, hearing: Hearing::of(mix), seed: i as u64 + 1 },
-                config.sample_rate,
-            );
-            let (mut chain, chain_handle) = StemChain::new(StemParams::from_mix(mix, channels), stem_meter.clone());
-            chain.init(config.sample_rate, INTERNAL_BUFFER_FRAMES);
+            // Built at identity: the engine moves every stem to its place before anything plays.
+            let spoil = Spoil::new(0.0, Hearing::FLAT, i as u64 + 1, sr);
+            let chain =
+                StemChain::new(StemParams::IDENTITY, translate::chain_setup(), stem_meter.clone(), sr, MAX_CHUNK);
             let (control, reader) = source::open_reader(stem_source, pass);
             let frames = stem_source.map_or(0, StemSource::frames);
-            units.push(StemUnit::new(reader, frames, spoil, chain));
-            voices.push(StemVoice {
-                spoil: spoil_handle,
-                chain: chain_handle,
-                source: control,
-                channels,
-                meter: stem_meter,
-            });
+            units.push(StemUnit::new(reader, frames, channels, spoil, chain));
+            voices.push(StemVoice { source: control, meter: stem_meter });
         }
-        let bank = manager
-            .play(BankBuilder {
+        let master_spoil = Spoil::new(0.0, Hearing::FLAT, MASTER_SEED, sr);
+        let reverb = Reverb::new(translate::reverb_params(&scene.room), sr, MAX_CHUNK);
+        let master =
+            Master::new(translate::master_params(scene.master_gain_db, scene.ceiling_dbtp), meter.clone(), tap, sr);
+        let (driver, inbox) = Driver::new(state.clone());
+        let engine = manager
+            .play(EngineBuilder {
                 units,
                 first: pass,
-                bus,
-                sample_rate: config.sample_rate,
+                state,
+                inbox,
+                reverb,
+                master_spoil,
+                master,
+                sample_rate: sr,
                 live: config.live,
                 jobs: config.jobs,
+                heard_late: spoil::latency_frames(sr),
             })
             .map_err(|e| GraphError::Kira(e.to_string()))?;
         Ok(MixGraph {
             manager,
-            bank,
+            engine,
+            driver,
             voices,
-            reverb,
-            master_spoil,
-            master,
             meter,
             config,
             output_tap,
@@ -233,7 +230,7 @@ where
     }
 
     fn send(&mut self, command: TransportCommand) -> Result<(), GraphError> {
-        if self.bank.send(command) {
+        if self.engine.send(command) {
             Ok(())
         } else {
             Err(GraphError::Backend("the audio device is not taking commands".into()))
@@ -250,9 +247,9 @@ where
     /// from there first.
     pub fn play_from(&mut self, position_s: f64) -> Result<(), GraphError> {
         let frame = self.frame_of(position_s);
-        let shared = &self.bank.shared;
+        let shared = &self.engine.shared;
         // Resuming where a pause left the current pass needs no refill.
-        let resume = self.bank.caught_up()
+        let resume = self.engine.caught_up()
             && shared.state() == TransportState::Stopped
             && shared.generation() == self.pass.generation
             && shared.position() == frame
@@ -284,14 +281,14 @@ where
 
     /// Whether sound is playing: the transport rolls and a song that plays once has not ended.
     pub fn is_playing(&self) -> bool {
-        if !self.bank.caught_up() {
+        if !self.engine.caught_up() {
             return self.asked.rolling;
         }
-        matches!(self.bank.shared.state(), TransportState::Rolling | TransportState::Priming)
+        matches!(self.engine.shared.state(), TransportState::Rolling | TransportState::Priming)
     }
 
     fn position_frames(&self) -> u64 {
-        if self.bank.caught_up() { self.bank.shared.position() } else { self.asked.position }
+        if self.engine.caught_up() { self.engine.shared.position() } else { self.asked.position }
     }
 
     /// The playhead in seconds of the song (as of the last audio callback).
@@ -299,7 +296,7 @@ where
         self.position_frames() as f64 / self.config.sample_rate as f64
     }
 
-    /// Length of the longest stem.
+    /// Length of the song: its longest stem, or its last section when that ends later.
     pub fn song_seconds(&self) -> f64 {
         self.song_frames as f64 / self.config.sample_rate as f64
     }
@@ -364,39 +361,16 @@ where
         }
     }
 
-    /// Moves stem `index` to a new mapping along a ramp of at least [`MIN_RAMP_S`].
-    pub fn apply(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
-        self.apply_timed(index, mix, ramp_s.max(MIN_RAMP_S));
+    /// Asks for `state`; its changes ramp over `ramp_s` (at least [`MIN_RAMP_S`]), a stem the user mutes or
+    /// unmutes in a few milliseconds. The engine maps it and plays its timeline from the playhead on.
+    pub fn set_state(&mut self, state: MixState, ramp_s: f32) {
+        let frames = (ramp_s.max(MIN_RAMP_S) * self.config.sample_rate as f32).round() as u32;
+        self.driver.set(state, frames);
     }
 
-    /// [`MixGraph::apply`] along exactly `ramp_s`: the timeline steps through its keyframes in ramps one
-    /// render block long, so a jump lands within a block of its time.
-    pub fn apply_timed(&mut self, index: usize, mix: &StemMix, ramp_s: f32) {
-        if let Some(voice) = self.voices.get_mut(index) {
-            voice.spoil.set(mix.spoil, Hearing::of(mix), ramp_s);
-            voice.chain.set(StemParams::from_mix(mix, voice.channels), ramp_s);
-        }
-    }
-
-    /// Changes the room (reverb) and the master bus.
-    pub fn apply_room_and_master(&mut self, scene: &Scene, ramp_s: f32) {
-        self.apply_room_and_master_timed(scene, ramp_s.max(MIN_RAMP_S));
-    }
-
-    /// [`MixGraph::apply_room_and_master`] along exactly `ramp_s`.
-    pub fn apply_room_and_master_timed(&mut self, scene: &Scene, ramp_s: f32) {
-        let spoil = if self.config.cues.spoil { scene.master_spoil } else { 0.0 };
-        self.reverb.set(reverb_params(&scene.room), ramp_s);
-        self.master_spoil.set(spoil, Hearing::FLAT, ramp_s);
-        self.master.set(master_params(scene), ramp_s);
-    }
-
-    /// Applies a whole scene: every stem's mapping (with this graph's cues), the room and the master.
+    /// Applies a whole scene (its timeline included) with this graph's cues.
     pub fn apply_scene(&mut self, scene: &Scene, ramp_s: f32) {
-        for (i, mix) in mapping::scene_mix_with(scene, self.config.cues).iter().enumerate() {
-            self.apply(i, mix, ramp_s);
-        }
-        self.apply_room_and_master(scene, ramp_s);
+        self.set_state(MixState::of_scene(scene, self.config.cues), ramp_s);
     }
 
     /// Which cues [`MixGraph::apply_scene`] maps from now on (the caller re-applies its scene).
@@ -404,25 +378,12 @@ where
         self.config.cues = cues;
     }
 
+    /// The state last asked for.
+    pub fn state(&self) -> &MixState {
+        self.driver.last()
+    }
+
     pub fn backend_mut(&mut self) -> &mut B {
         self.manager.backend_mut()
     }
-}
-
-/// The room's reverb trim is already in each stem's send (so the mapping's DRR is what is heard); the return
-/// carries only its own fader (the timeline cuts the tail with it), and switches off when either is at its
-/// minimum.
-fn reverb_params(room: &Room) -> ReverbParams {
-    let off = room.reverb_db <= crate::scene::limits::REVERB_DB.0;
-    let cut = room.return_db <= crate::scene::limits::EFFECTS_DB.0;
-    ReverbParams {
-        size_m: room.size,
-        decay_s: room.decay_s,
-        damping: room.damping,
-        return_gain: if off || cut { 0.0 } else { mapping::db_to_amp(Some(room.return_db)) },
-    }
-}
-
-fn master_params(scene: &Scene) -> MasterParams {
-    MasterParams { gain: mapping::db_to_amp(Some(scene.master_gain_db)), ceiling_dbtp: scene.ceiling_dbtp }
 }

@@ -1,9 +1,10 @@
 //! The mix core: mapping, import, effects, the one mix graph and offline render. It never imports Bevy.
 
 pub mod ab;
-pub mod bank;
 pub mod decode;
+pub mod driver;
 pub mod effects;
+pub mod engine;
 pub mod graph;
 pub mod import;
 pub mod mapping;
@@ -11,7 +12,7 @@ pub mod offline;
 pub mod quiz;
 pub mod source;
 pub mod stream;
-pub mod timeline;
+pub mod translate;
 
 pub use graph::{GraphConfig, MixGraph};
 pub use import::Audio;

@@ -10,7 +10,6 @@ use kira::backend::{Backend, Renderer};
 use super::graph::{GraphConfig, GraphError, MixGraph};
 use super::mapping::Cues;
 use super::source::StemSource;
-use super::timeline::TimelineDriver;
 use crate::scene::Scene;
 
 /// A backend with no device: the caller pumps the renderer block by block, so time is sample counts only.
@@ -201,12 +200,6 @@ impl Rendered {
     }
 }
 
-/// Block length while a timeline plays: one kira buffer, so each step's parameters arrive on its first frame.
-pub const TIMELINE_BLOCK_FRAMES: usize = super::graph::INTERNAL_BUFFER_FRAMES;
-
-/// Where a timeline holds still, the render goes on in stretches this long (a multiple of the step).
-const STILL_STRETCH_FRAMES: usize = 32 * TIMELINE_BLOCK_FRAMES;
-
 /// Length of the song (longest stem) in frames.
 pub fn song_frames(sources: &[Option<StemSource>]) -> usize {
     sources.iter().flatten().map(|a| a.frames() as usize).max().unwrap_or(0)
@@ -254,7 +247,7 @@ pub fn render_into(
         // The song and its reverb tail, or to the end of the last section if the timeline goes on longer
         // (what happens after the song ends is part of a staging: the banter, the applause).
         None => {
-            let sections_end = super::timeline::Resolved::of(scene)
+            let sections_end = crate::scene::timeline::Resolved::of(scene)
                 .ok()
                 .and_then(|r| r.sections.last().map(|s| s.end_s))
                 .unwrap_or(0.0);
@@ -349,43 +342,22 @@ fn render_pass(
     mut sink: Option<Sink>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(Loudness, Vec<String>), GraphError> {
-    // A timeline moves the graph between blocks of one kira buffer, each ramp exactly one block long, so
-    // glides are traced exactly and a jump lands within 2.7 ms (at 48 kHz) of its time, at any block size.
-    let mut timeline = Some(TimelineDriver::new(scene)).filter(|d| d.resolved().has_keys());
-    let opening = timeline.as_ref().map(|d| d.resolved().scene_at(scene, 0.0));
-    let mut graph = OfflineGraph::offline(opening.as_ref().unwrap_or(scene), sources, config)?;
+    // The graph plays the timeline itself, stepping it in song time on the audio side: any block size renders
+    // the same samples.
+    let mut graph = OfflineGraph::offline(scene, sources, config)?;
     graph.start();
-    let block = if timeline.is_some() { TIMELINE_BLOCK_FRAMES } else { block_frames.max(1) };
+    let block = block_frames.max(1);
     // Render the spoil macros' constant delay more and drop it from the front, so that a scene renders to
     // the same samples whatever its spoil amounts (and at spoil 0 exactly as before spoil existed).
     let latency = graph.latency_frames();
-    // The stem chains and the reverb hear the song this much after it leaves the stems (the stem's spoil).
-    let heard_late = latency / 2;
-    let song_s = graph.song_seconds();
-    let sr = config.sample_rate as f64;
     let rendered_frames = total_frames + latency;
     let mut meter = Meter::new(config.sample_rate);
-    let mut out = vec![0.0f32; 2 * STILL_STRETCH_FRAMES.max(block)];
+    let mut out = vec![0.0f32; 2 * block];
     let mut done = 0;
     let mut last_report = 0;
     let mut last_check = 0;
-    // Where the song is, as the stem chains hear it, at a frame of the render.
-    let heard = |frame: usize| {
-        let t = (frame as f64 - heard_late as f64).max(0.0) / sr;
-        if config.looping && song_s > 0.0 { t % song_s } else { t }
-    };
     while done < rendered_frames {
-        let mut n = block.min(rendered_frames - done);
-        if let Some(driver) = timeline.as_mut() {
-            // Where nothing moves, render a long stretch at once (still on the steps' grid, so nothing else
-            // changes); otherwise one step, moved to where the song will be when it ends.
-            let long = STILL_STRETCH_FRAMES.min(rendered_frames - done);
-            if long > n && driver.resolved().still_between(heard(done), heard(done + long)) {
-                n = long;
-            } else {
-                driver.drive(&mut graph, heard(done + n), (n as f64 / sr) as f32);
-            }
-        }
+        let n = block.min(rendered_frames - done);
         let buf = &mut out[..2 * n];
         graph.backend_mut().render_block(buf);
         // The first `latency` frames are the macros' delay: dropped.

@@ -642,7 +642,7 @@ fn the_stage_plays_the_timeline_and_switches_between_loudness_matched_scenes() {
 #[test]
 fn the_stage_plays_a_timeline_as_the_render_does_per_section() {
     use proxemix::mix::offline::{self, RenderOptions};
-    use proxemix::mix::timeline::Resolved;
+    use proxemix::scene::timeline::Resolved;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scene_path = root.join("scenes/drop-the-drums.ron");
     let (scene, audio) = proxemix::commands::load_for_render(&scene_path, SR).unwrap();

@@ -1,4 +1,4 @@
-//! The master chain, last on the main track: master gain → NaN guard → true-peak limiter → meter tap.
+//! The master chain, last in the mix: master gain → NaN guard → true-peak limiter → meter tap.
 //!
 //! kira's renderer clamps to ±1 and lets NaN through, so the guard and the ceiling are ours. The limiter looks
 //! ahead, estimates inter-sample peaks with a 4× polyphase interpolator (as BS.1770 true-peak meters do) and
@@ -9,9 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kira::Frame;
-use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
-use kira::effect::{Effect, EffectBuilder};
-use kira::info::Info;
 
 use super::{AtomicF32, Ramps, flush};
 
@@ -48,6 +45,7 @@ impl MasterMeter {
     }
 }
 
+/// The master's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MasterParams {
     /// Linear master gain before the limiter.
@@ -56,85 +54,54 @@ pub struct MasterParams {
     pub ceiling_dbtp: f32,
 }
 
-pub struct MasterChainBuilder {
-    pub params: MasterParams,
-    pub meter: Arc<MasterMeter>,
-    /// Where a copy of the output goes for a loudness meter on another thread (frames are dropped, never
-    /// waited for, when it is full).
-    pub tap: Option<rtrb::Producer<[f32; 2]>>,
-}
-
-pub struct MasterChainHandle {
-    commands: CommandWriter<(MasterParams, f32)>,
-}
-
-impl MasterChainHandle {
-    /// Ramps the master gain over `ramp_s`; the ceiling changes at once.
-    pub fn set(&mut self, params: MasterParams, ramp_s: f32) {
-        self.commands.write((params, ramp_s.max(0.0)));
-    }
-}
-
-impl EffectBuilder for MasterChainBuilder {
-    type Handle = MasterChainHandle;
-
-    fn build(self) -> (Box<dyn Effect>, MasterChainHandle) {
-        let (writer, reader) = command_writer_and_reader();
-        let fx = MasterChain {
-            commands: reader,
-            sample_rate: 48_000.0,
-            gain: Ramps::new([self.params.gain]),
-            ceiling: 1.0,
-            target: 1.0,
-            ceiling_dbtp: self.params.ceiling_dbtp,
-            limiter: Limiter::default(),
-            meter: self.meter,
-            tap: self.tap,
-        };
-        (Box::new(fx), MasterChainHandle { commands: writer })
-    }
-}
-
-struct MasterChain {
-    commands: CommandReader<(MasterParams, f32)>,
-    sample_rate: f32,
+/// The master chain: gain (ramped) → NaN guard → true-peak limiter → meter and tap.
+pub struct Master {
     gain: Ramps<1>,
     /// Hard sample ceiling (linear) and the limiter's aim just below it.
     ceiling: f32,
     target: f32,
-    ceiling_dbtp: f32,
     limiter: Limiter,
     meter: Arc<MasterMeter>,
     tap: Option<rtrb::Producer<[f32; 2]>>,
 }
 
-impl MasterChain {
+impl Master {
+    /// A master at `params` reporting to `meter`; a copy of its output goes to `tap` when given (frames are
+    /// dropped, never waited for, when nobody drains it).
+    pub fn new(
+        params: MasterParams,
+        meter: Arc<MasterMeter>,
+        tap: Option<rtrb::Producer<[f32; 2]>>,
+        sample_rate: u32,
+    ) -> Master {
+        let sample_rate = sample_rate as f32;
+        let mut master = Master {
+            gain: Ramps::new([params.gain]),
+            ceiling: 1.0,
+            target: 1.0,
+            limiter: Limiter::new(sample_rate),
+            meter,
+            tap,
+        };
+        master.set_ceiling(params.ceiling_dbtp);
+        master
+    }
+
     fn set_ceiling(&mut self, dbtp: f32) {
-        self.ceiling_dbtp = dbtp;
         self.ceiling = 10f32.powf(dbtp / 20.0);
         self.target = 10f32.powf((dbtp - TRUE_PEAK_MARGIN_DB) / 20.0);
     }
-}
 
-impl Effect for MasterChain {
-    fn init(&mut self, sample_rate: u32, _internal_buffer_size: usize) {
-        self.on_change_sample_rate(sample_rate);
-    }
-
-    fn on_change_sample_rate(&mut self, sample_rate: u32) {
-        self.sample_rate = sample_rate as f32;
-        self.limiter = Limiter::new(self.sample_rate);
-        self.set_ceiling(self.ceiling_dbtp);
-    }
-
-    fn on_start_processing(&mut self) {
-        if let Some((params, ramp_s)) = self.commands.read() {
-            self.gain.set([params.gain], (ramp_s * self.sample_rate).round() as u32);
-            self.set_ceiling(params.ceiling_dbtp);
+    /// Ramps the master gain over `frames` samples; the ceiling changes at once.
+    pub fn set(&mut self, params: MasterParams, frames: u32) {
+        if params.gain != self.gain.target()[0] {
+            self.gain.set([params.gain], frames);
         }
+        self.set_ceiling(params.ceiling_dbtp);
     }
 
-    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
+    /// Processes `input` in place.
+    pub fn process(&mut self, input: &mut [Frame]) {
         for f in input.iter_mut() {
             self.gain.advance();
             let g = self.gain.current[0];
@@ -171,6 +138,11 @@ impl Effect for MasterChain {
                 chunk.fill_from_iter(input.iter().map(|f| [f.left, f.right]));
             }
         }
+    }
+
+    /// Frames by which the limiter delays what passes through it.
+    pub fn latency_frames(&self) -> usize {
+        self.limiter.delay.len()
     }
 }
 

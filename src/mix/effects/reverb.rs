@@ -1,110 +1,25 @@
-//! The shared room: a bus every stem sends into, and one stereo feedback-delay-network reverb that returns it.
+//! The shared room: one stereo feedback-delay-network reverb fed by the sum of every stem's send.
 //!
-//! kira's own sends are post-fader and cannot carry a per-stem pre-delay, so each stem chain adds its
-//! pre-delayed send into [`ReverbBus`]; the [`ReverbReturn`] effect, first on the main track, drains it. kira
-//! processes every sub-track before the main track within a chunk, on one audio thread, so the bus needs no
-//! lock: relaxed atomics make the sharing safe Rust and cost a plain load and store.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+//! Its parameters are physical (room size in metres, RT60 in seconds, the damping low-pass in hertz, the return
+//! gain); all of them glide, sample by sample, so moving a slider or morphing two scenes never clicks. While
+//! the room's size glides, the lines' lengths move with it (read with linear interpolation, as a tape would
+//! speed up); while nothing moves, blocks run through in a few vector loops with exactly the same arithmetic.
 
 use kira::Frame;
-use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
-use kira::effect::{Effect, EffectBuilder};
-use kira::info::Info;
 
 use super::{AllPass, DelayLine, Ramps, flush, one_pole_coefficient};
 
-/// One chunk of stereo send, summed over all stems.
-pub struct ReverbBus {
-    samples: Box<[[AtomicU32; 2]]>,
-}
-
-impl ReverbBus {
-    /// A bus for chunks of up to `max_frames` (kira's internal buffer size).
-    pub fn new(max_frames: usize) -> Self {
-        ReverbBus { samples: (0..max_frames.max(1)).map(|_| [AtomicU32::new(0), AtomicU32::new(0)]).collect() }
-    }
-
-    pub fn max_frames(&self) -> usize {
-        self.samples.len()
-    }
-
-    /// Adds one stem's send for this chunk.
-    pub fn add(&self, wet: &[[f32; 2]]) {
-        for (slot, w) in self.samples.iter().zip(wet) {
-            for ch in 0..2 {
-                let v = f32::from_bits(slot[ch].load(Ordering::Relaxed)) + w[ch];
-                slot[ch].store(v.to_bits(), Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Takes this chunk's sum into `out` and leaves the bus at zero for the next chunk. (A plain load and store,
-    /// not an atomic swap: the one writer and the one reader run one after the other on the audio thread.)
-    pub fn drain(&self, out: &mut [[f32; 2]]) {
-        for (slot, o) in self.samples.iter().zip(out.iter_mut()) {
-            for ch in 0..2 {
-                o[ch] = f32::from_bits(slot[ch].load(Ordering::Relaxed));
-                slot[ch].store(0, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-/// The room the reverb models (from the scene's `room`).
+/// The room the reverb models.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReverbParams {
+    /// Room length (m): scales the delay lines.
     pub size_m: f32,
+    /// Reverberation time RT60 (s).
     pub decay_s: f32,
-    pub damping: f32,
+    /// Cutoff of the in-loop low-pass (Hz): lower is darker.
+    pub damping_hz: f32,
     /// Linear return gain (0 = off).
     pub return_gain: f32,
-}
-
-pub struct ReverbReturnBuilder {
-    pub params: ReverbParams,
-    pub bus: Arc<ReverbBus>,
-}
-
-pub struct ReverbReturnHandle {
-    commands: CommandWriter<(ReverbParams, f32)>,
-}
-
-impl ReverbReturnHandle {
-    /// Changes the room. The return gain ramps over `ramp_s`; size, decay and damping change at once.
-    pub fn set(&mut self, params: ReverbParams, ramp_s: f32) {
-        self.commands.write((params, ramp_s.max(0.0)));
-    }
-}
-
-impl EffectBuilder for ReverbReturnBuilder {
-    type Handle = ReverbReturnHandle;
-
-    fn build(self) -> (Box<dyn Effect>, ReverbReturnHandle) {
-        let (writer, reader) = command_writer_and_reader();
-        let fx = ReverbReturn {
-            commands: reader,
-            params: self.params,
-            bus: self.bus,
-            sample_rate: 48_000.0,
-            lines: Vec::new(),
-            lengths: [1; LINES],
-            gains: [0.0; LINES],
-            damp_a: 1.0,
-            damp_state: [0.0; LINES],
-            diffusers: [Vec::new(), Vec::new()],
-            output_scale: 0.0,
-            return_gain: Ramps::new([self.params.return_gain]),
-            min_length: 1,
-            send: Vec::new(),
-            input: Default::default(),
-            taps: Default::default(),
-            feedback: Default::default(),
-            reflect: Vec::new(),
-        };
-        (Box::new(fx), ReverbReturnHandle { commands: writer })
-    }
 }
 
 const LINES: usize = 8;
@@ -116,56 +31,96 @@ const SCALE_RANGE: (f32, f32) = (0.35, 2.5);
 /// Input diffusion (ms per channel, different per side for a decorrelated stereo field).
 const DIFFUSER_MS: [[f32; 2]; 2] = [[4.77, 1.27], [4.31, 1.53]];
 const DIFFUSER_GAIN: f32 = 0.62;
-/// Damping maps 0..1 to an in-loop low-pass from 16 kHz down to 1.5 kHz.
-const DAMPING_CUTOFF_HZ: (f32, f32) = (16_000.0, 1_500.0);
+
+// The ramped values: the lines' lengths (samples), their gains, the damping coefficient, the output scale and
+// the return gain.
+const LENGTH: usize = 0;
+const GAIN: usize = LINES;
+const DAMP: usize = 2 * LINES;
+const SCALE: usize = 2 * LINES + 1;
+const RETURN: usize = 2 * LINES + 2;
+const RAMPED: usize = 2 * LINES + 3;
 
 /// A stereo 8-line feedback delay network with a Householder feedback matrix (lossless, cheap: O(N)),
 /// per-line gains set for the RT60, an in-loop low-pass for damping and all-pass input diffusion.
-struct ReverbReturn {
-    commands: CommandReader<(ReverbParams, f32)>,
-    params: ReverbParams,
-    bus: Arc<ReverbBus>,
+pub struct Reverb {
     sample_rate: f32,
     lines: Vec<DelayLine>,
-    lengths: [usize; LINES],
-    gains: [f32; LINES],
-    damp_a: f32,
+    ramps: Ramps<RAMPED>,
     damp_state: [f32; LINES],
     diffusers: [Vec<AllPass>; 2],
-    output_scale: f32,
-    return_gain: Ramps<1>,
-    /// Shortest line in samples: blocks never exceed it.
+    /// Shortest line in samples (when still): blocks never exceed it.
     min_length: usize,
-    /// Per-block scratch, sized in `init`.
-    send: Vec<[f32; 2]>,
+    /// Per-block scratch.
     input: [Vec<f32>; 2],
     taps: [Vec<f32>; LINES],
     feedback: [Vec<f32>; LINES],
     reflect: Vec<f32>,
 }
 
-impl ReverbReturn {
-    fn configure_room(&mut self) {
+impl Reverb {
+    /// A room at `params`, for blocks of at most `max_block` frames (allocates; processing never does).
+    pub fn new(params: ReverbParams, sample_rate: u32, max_block: usize) -> Reverb {
+        let sample_rate = sample_rate as f32;
+        let block = max_block.max(1);
+        let longest = BASE_LENGTHS_S.iter().cloned().fold(0.0, f32::max) * SCALE_RANGE.1;
+        let capacity = (longest * sample_rate).ceil() as usize + 4;
+        let mut reverb = Reverb {
+            sample_rate,
+            lines: (0..LINES).map(|_| DelayLine::with_capacity(capacity)).collect(),
+            ramps: Ramps::new([0.0; RAMPED]),
+            damp_state: [0.0; LINES],
+            diffusers: DIFFUSER_MS.map(|delays| {
+                delays
+                    .iter()
+                    .map(|ms| AllPass::new((ms * 1e-3 * sample_rate).round() as usize, DIFFUSER_GAIN))
+                    .collect()
+            }),
+            min_length: 1,
+            input: [vec![0.0; block], vec![0.0; block]],
+            taps: std::array::from_fn(|_| vec![0.0; block]),
+            feedback: std::array::from_fn(|_| vec![0.0; block]),
+            reflect: vec![0.0; block],
+        };
+        reverb.ramps = Ramps::new(reverb.targets(&params));
+        reverb.min_length = reverb.shortest();
+        reverb
+    }
+
+    /// Glides to `params` over `frames` samples (0: at once).
+    pub fn set(&mut self, params: ReverbParams, frames: u32) {
+        let targets = self.targets(&params);
+        if &targets != self.ramps.target() {
+            self.ramps.set(targets, frames);
+        }
+    }
+
+    fn targets(&self, p: &ReverbParams) -> [f32; RAMPED] {
         let sr = self.sample_rate;
-        let scale = (self.params.size_m / BASE_ROOM_M).clamp(SCALE_RANGE.0, SCALE_RANGE.1);
+        let scale = (p.size_m / BASE_ROOM_M).clamp(SCALE_RANGE.0, SCALE_RANGE.1);
+        let decay = p.decay_s.max(0.05);
+        let capacity = self.lines[0].capacity();
+        let mut t = [0.0; RAMPED];
         let mut mean_length = 0.0;
         for i in 0..LINES {
-            let length = ((BASE_LENGTHS_S[i] * scale * sr).round() as usize).clamp(2, self.lines[i].capacity());
-            self.lengths[i] = length;
+            let length = ((BASE_LENGTHS_S[i] * scale * sr).round() as usize).clamp(2, capacity - 2) as f32;
+            t[LENGTH + i] = length;
             // Each pass through a line must lose length/(RT60·sr) of 60 dB.
-            self.gains[i] = 10f32.powf(-3.0 * length as f32 / (sr * self.params.decay_s.max(0.05)));
-            mean_length += length as f32 / LINES as f32;
+            t[GAIN + i] = 10f32.powf(-3.0 * length / (sr * decay));
+            mean_length += length / LINES as f32;
         }
-        self.min_length = self.lengths.iter().copied().min().unwrap_or(2) - 1;
-        let (bright, dark) = DAMPING_CUTOFF_HZ;
-        let cutoff = bright * (dark / bright).powf(self.params.damping.clamp(0.0, 1.0));
-        self.damp_a = one_pole_coefficient(cutoff, sr);
+        t[DAMP] = one_pole_coefficient(p.damping_hz, sr);
         // Unit energy in should give about unit energy out: the energy stored in the lines decays as
         // exp(-13.8·t/RT60) (sum over time: RT60·sr/13.8) and the output reads LINES of the LINES·mean_length
         // cells each sample. That estimate came out 3 dB low against the measured impulse responses (the
         // alternating output signs add the taps' energies, not their amplitudes): hence 2 × 13.8.
-        let decay_samples = self.params.decay_s.max(0.05) * sr;
-        self.output_scale = (2.0 * 13.8 * mean_length / decay_samples).sqrt();
+        t[SCALE] = (2.0 * 13.8 * mean_length / (decay * sr)).sqrt();
+        t[RETURN] = p.return_gain;
+        t
+    }
+
+    fn shortest(&self) -> usize {
+        (0..LINES).map(|i| self.ramps.current[LENGTH + i] as usize).min().unwrap_or(2).max(2) - 1
     }
 
     fn reset(&mut self) {
@@ -173,61 +128,68 @@ impl ReverbReturn {
         self.damp_state = [0.0; LINES];
         self.diffusers.iter_mut().flatten().for_each(AllPass::clear);
     }
-}
 
-impl Effect for ReverbReturn {
-    fn init(&mut self, sample_rate: u32, internal_buffer_size: usize) {
-        let block = internal_buffer_size.max(self.bus.max_frames());
-        self.send = vec![[0.0; 2]; block];
-        self.input = [vec![0.0; block], vec![0.0; block]];
-        self.taps = std::array::from_fn(|_| vec![0.0; block]);
-        self.feedback = std::array::from_fn(|_| vec![0.0; block]);
-        self.reflect = vec![0.0; block];
-        self.on_change_sample_rate(sample_rate);
-    }
-
-    fn on_change_sample_rate(&mut self, sample_rate: u32) {
-        self.sample_rate = sample_rate as f32;
-        let longest = BASE_LENGTHS_S.iter().cloned().fold(0.0, f32::max) * SCALE_RANGE.1;
-        let capacity = (longest * self.sample_rate).ceil() as usize + 4;
-        self.lines = (0..LINES).map(|_| DelayLine::with_capacity(capacity)).collect();
-        for (side, delays) in DIFFUSER_MS.iter().enumerate() {
-            self.diffusers[side] = delays
-                .iter()
-                .map(|ms| AllPass::new((ms * 1e-3 * self.sample_rate).round() as usize, DIFFUSER_GAIN))
-                .collect();
-        }
-        self.damp_state = [0.0; LINES];
-        self.configure_room();
-    }
-
-    fn on_start_processing(&mut self) {
-        if let Some((params, ramp_s)) = self.commands.read() {
-            let room_changed = (params.size_m, params.decay_s, params.damping)
-                != (self.params.size_m, self.params.decay_s, self.params.damping);
-            self.params = params;
-            if room_changed {
-                self.configure_room();
+    /// Adds the room's return of `send` (the stems' summed send, one frame per output frame) to `out`.
+    pub fn process(&mut self, send: &[[f32; 2]], out: &mut [Frame]) {
+        let mut done = 0;
+        let mut energy = 0.0f32;
+        while done < out.len() {
+            if self.ramps.remaining() > 0 {
+                // Gliding: sample by sample, the lines read at their moving lengths.
+                self.ramps.advance();
+                energy += self.process_sample(send[done], &mut out[done]);
+                done += 1;
+                if self.ramps.remaining() == 0 {
+                    self.min_length = self.shortest();
+                }
+                continue;
             }
-            self.return_gain.set([params.return_gain], (ramp_s * self.sample_rate).round() as u32);
+            // Still: every line is longer than a block, so a whole block of each line's output was written
+            // before the block began: read it in one go, mix, and write the block back.
+            let n = (out.len() - done).min(self.min_length).min(self.reflect.len()).max(1);
+            energy += self.process_block(&send[done..done + n], &mut out[done..done + n]);
+            done += n;
+        }
+        if !energy.is_finite() {
+            // Something upstream slipped through; start the room over rather than ring forever.
+            out.iter_mut().for_each(|f| *f = Frame::ZERO);
+            self.reset();
         }
     }
 
-    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        // Every line is longer than a block, so a whole block of each line's output was written before the
-        // block began: read it in one go, mix, and write the block back. Same arithmetic as sample by sample.
-        let block = self.send.len().min(self.min_length).max(1);
-        for part in input.chunks_mut(block) {
-            self.process_block(part);
+    /// One frame while the parameters glide: the same arithmetic as [`Reverb::process_block`], with the lines
+    /// read at fractional lengths. Returns what was added (for the fault check).
+    fn process_sample(&mut self, send: [f32; 2], frame: &mut Frame) -> f32 {
+        let c = self.ramps.current;
+        let mut x = send;
+        for (side, v) in x.iter_mut().enumerate() {
+            for ap in &mut self.diffusers[side] {
+                *v = ap.process(*v);
+            }
         }
+        let mut taps = [0.0f32; LINES];
+        let a = c[DAMP];
+        for i in 0..LINES {
+            let t = self.lines[i].tap_fractional(c[LENGTH + i] - 1.0);
+            self.damp_state[i] = flush(self.damp_state[i] + a * (t - self.damp_state[i]));
+            taps[i] = self.damp_state[i] * c[GAIN + i];
+        }
+        let reflect = taps.iter().sum::<f32>() * (2.0 / LINES as f32);
+        for i in 0..LINES {
+            let sign = if i % 4 < 2 { 0.5 } else { -0.5 };
+            self.lines[i].push(flush(taps[i] - reflect + sign * x[i % 2]));
+        }
+        let g = c[RETURN] * c[SCALE];
+        let wl = (taps[0] - taps[2] + taps[4] - taps[6]) * g;
+        let wr = (taps[1] - taps[3] + taps[5] - taps[7]) * g;
+        frame.left += wl;
+        frame.right += wr;
+        wl + wr
     }
-}
 
-impl ReverbReturn {
-    fn process_block(&mut self, part: &mut [Frame]) {
+    fn process_block(&mut self, send: &[[f32; 2]], part: &mut [Frame]) -> f32 {
         let n = part.len();
-        let send = &mut self.send[..n];
-        self.bus.drain(send);
+        let c = self.ramps.current;
         let [in_l, in_r] = &mut self.input;
         for ((s, l), r) in send.iter().zip(in_l.iter_mut()).zip(in_r.iter_mut()) {
             *l = s[0];
@@ -241,9 +203,10 @@ impl ReverbReturn {
         // Each line's output over the block, damped and attenuated for the decay. The eight lines step
         // together, sample by sample, so their eight independent recursions overlap in the CPU.
         for i in 0..LINES {
-            self.lines[i].read_block(self.lengths[i] - 1, &mut self.taps[i][..n]);
+            self.lines[i].read_block(c[LENGTH + i] as usize - 1, &mut self.taps[i][..n]);
         }
-        let (a, gains) = (self.damp_a, self.gains);
+        let a = c[DAMP];
+        let gains: [f32; LINES] = std::array::from_fn(|i| c[GAIN + i]);
         let mut state = self.damp_state;
         let taps = self.taps.each_mut().map(|t| &mut t[..n]);
         for k in 0..n {
@@ -277,9 +240,8 @@ impl ReverbReturn {
             }
         }
         let mut energy = 0.0f32;
+        let g = c[RETURN] * c[SCALE];
         for (k, frame) in part.iter_mut().enumerate() {
-            self.return_gain.advance();
-            let g = self.return_gain.current[0] * self.output_scale;
             let t = &self.taps;
             let wl = (t[0][k] - t[2][k] + t[4][k] - t[6][k]) * g;
             let wr = (t[1][k] - t[3][k] + t[5][k] - t[7][k]) * g;
@@ -290,35 +252,29 @@ impl ReverbReturn {
         for i in 0..LINES {
             self.lines[i].push_block(&self.feedback[i][..n]);
         }
-        if !energy.is_finite() {
-            // Something upstream slipped through; start the room over rather than ring forever.
-            part.iter_mut().for_each(|f| *f = Frame::ZERO);
-            self.reset();
-        }
+        energy
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kira::info::MockInfoBuilder;
+
+    fn params(decay_s: f32) -> ReverbParams {
+        ReverbParams { size_m: 12.0, decay_s, damping_hz: 16_000.0, return_gain: 1.0 }
+    }
 
     fn render_impulse_response(decay_s: f32, seconds: f32) -> Vec<Frame> {
-        let bus = Arc::new(ReverbBus::new(128));
-        let params = ReverbParams { size_m: 12.0, decay_s, damping: 0.0, return_gain: 1.0 };
-        let (mut fx, _h) = ReverbReturnBuilder { params, bus: bus.clone() }.build();
-        fx.init(48_000, 128);
-        let info = MockInfoBuilder::new().build();
+        let mut fx = Reverb::new(params(decay_s), 48_000, 128);
         let mut out = Vec::new();
         let blocks = (seconds * 48_000.0 / 128.0) as usize;
         for b in 0..blocks {
+            let mut send = vec![[0.0f32; 2]; 128];
             if b == 0 {
-                let mut impulse = vec![[0.0f32; 2]; 128];
-                impulse[0] = [1.0, 0.0];
-                bus.add(&impulse);
+                send[0] = [1.0, 0.0];
             }
             let mut chunk = vec![Frame::ZERO; 128];
-            fx.process(&mut chunk, 1.0 / 48_000.0, &info);
+            fx.process(&send, &mut chunk);
             out.extend(chunk);
         }
         out
@@ -352,5 +308,48 @@ mod tests {
     fn tail_is_free_of_subnormals_and_nan() {
         let ir = render_impulse_response(0.3, 6.0);
         assert!(ir.iter().all(|f| f.left.is_finite() && !f.left.is_subnormal() && !f.right.is_subnormal()));
+    }
+
+    #[test]
+    fn the_room_glides_without_a_step() {
+        // Noise in, the room grows from 6 m to 24 m and darkens over 50 ms: no sample jumps further than the
+        // signal itself moves from one sample to the next.
+        let mut fx = Reverb::new(ReverbParams { size_m: 6.0, ..params(1.5) }, 48_000, 128);
+        let mut seed = 1u32;
+        let mut noise = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32 - 0.5) * 0.1
+        };
+        let mut out = Vec::new();
+        for b in 0..400 {
+            if b == 200 {
+                fx.set(ReverbParams { size_m: 24.0, damping_hz: 3_000.0, ..params(1.5) }, 2400);
+            }
+            let send: Vec<[f32; 2]> = (0..128).map(|_| [noise(), noise()]).collect();
+            let mut chunk = vec![Frame::ZERO; 128];
+            fx.process(&send, &mut chunk);
+            out.extend(chunk.iter().map(|f| f.left));
+        }
+        let steps =
+            |range: std::ops::Range<usize>| out[range].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+        let before = steps(100 * 128..200 * 128);
+        let during = steps(200 * 128..220 * 128);
+        assert!(during < 2.0 * before, "the glide steps by {during}, the tail itself by {before}");
+    }
+
+    #[test]
+    fn blocks_and_single_frames_agree_while_still() {
+        let run = |block: usize| {
+            let mut fx = Reverb::new(params(1.2), 48_000, 128);
+            let send: Vec<[f32; 2]> = (0..4096).map(|i| [((i * 7) % 13) as f32 * 0.01, 0.0]).collect();
+            let mut out = vec![Frame::ZERO; 4096];
+            for (s, o) in send.chunks(block).zip(out.chunks_mut(block)) {
+                fx.process(s, o);
+            }
+            out
+        };
+        assert!(run(1) == run(128) && run(37) == run(128));
     }
 }

@@ -8,68 +8,58 @@
 use std::sync::Arc;
 
 use kira::Frame;
-use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
 
 use super::{AtomicF32, DelayLine, Ramps, flush, one_pole_coefficient};
-use crate::mix::mapping::{self, StemMix};
 
-/// The targets the chain moves to, in physical units; the effect turns them into coefficients at its own rate.
+/// The targets the chain moves to, as signal processing sees them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StemParams {
+    /// The stereo image: `[[L←L, L←R], [R←L, R←R]]`.
+    pub matrix: [[f32; 2]; 2],
+    /// Weight of the decorrelated mid, added to the left and subtracted from the right.
+    pub decorrelated: f32,
+    /// Linear gain of the direct sound, and of the send to the reverb.
     pub dry_gain: f32,
     pub send_gain: f32,
-    pub pan: f32,
-    /// Width of the image matrix: the two channels sit at `pan ∓ width`.
-    pub width: f32,
-    /// Decorrelated width added from the mid (0 none .. 1 as wide as it gets).
-    pub spread: f32,
+    /// Tilt: gain below and above the pivot ([`ChainSetup::tilt_pivot_hz`]).
+    pub tilt_low_gain: f32,
+    pub tilt_high_gain: f32,
+    /// Low-shelf gain below [`ChainSetup::proximity_hz`] (1 = none).
+    pub proximity_gain: f32,
+    /// The air low-pass: its cutoff (Hz) and how much of it is mixed in (0 .. 1).
     pub air_cutoff_hz: f32,
     pub air_amount: f32,
-    pub pre_delay_s: f32,
-    pub proximity_db: f32,
-    pub tilt_db: f32,
+    /// The send's delay (frames, fractional).
+    pub pre_delay_frames: f32,
 }
 
 impl StemParams {
-    /// The chain's targets for a mapping, for a source with `channels` channels: a stereo stem's two channels
-    /// span the image width the mapping gives; a mono stem has no image of its own, so its two (equal)
-    /// channels sit at its spread, as every stem's decorrelated width does.
-    pub fn from_mix(mix: &StemMix, channels: usize) -> StemParams {
-        StemParams {
-            dry_gain: mapping::db_to_amp(mix.dry_db),
-            send_gain: mapping::db_to_amp(mix.reverb_send_db),
-            pan: mix.pan,
-            width: if channels >= 2 { mix.width } else { mix.spread },
-            spread: mix.spread,
-            air_cutoff_hz: mix.air_cutoff_hz.unwrap_or(f32::INFINITY),
-            air_amount: mix.air_amount,
-            pre_delay_s: mix.pre_delay_s,
-            proximity_db: mix.proximity_db,
-            tilt_db: mix.tilt_db,
-        }
-    }
+    /// Unity gain, centred, nothing sent, every stage at identity: the output is the input.
+    pub const IDENTITY: StemParams = StemParams {
+        matrix: [[1.0, 0.0], [0.0, 1.0]],
+        decorrelated: 0.0,
+        dry_gain: 1.0,
+        send_gain: 0.0,
+        tilt_low_gain: 1.0,
+        tilt_high_gain: 1.0,
+        proximity_gain: 1.0,
+        air_cutoff_hz: f32::INFINITY,
+        air_amount: 0.0,
+        pre_delay_frames: 0.0,
+    };
 
     /// A point source dead centre at unity gain, sending nothing: the output is the stem's mid on both sides.
     pub fn centred_point() -> StemParams {
-        StemParams {
-            dry_gain: 1.0,
-            send_gain: 0.0,
-            pan: 0.0,
-            width: 0.0,
-            spread: 0.0,
-            air_cutoff_hz: f32::INFINITY,
-            air_amount: 0.0,
-            pre_delay_s: 0.0,
-            proximity_db: 0.0,
-            tilt_db: 0.0,
-        }
+        StemParams { matrix: [[0.5, 0.5], [0.5, 0.5]], ..StemParams::IDENTITY }
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct StemCommand {
-    params: StemParams,
-    ramp_s: f32,
+/// What does not change while the chain runs: the filters' corner frequencies and the longest pre-delay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChainSetup {
+    pub tilt_pivot_hz: f32,
+    pub proximity_hz: f32,
+    pub max_pre_delay_s: f32,
 }
 
 /// What the stage reads back: the peak of the stem's dry output since it last looked, and faults.
@@ -80,24 +70,18 @@ pub struct StemMeter {
     pub faults: std::sync::atomic::AtomicU32,
 }
 
-/// Sets the chain's targets from the main thread (live or offline).
-pub struct StemChainHandle {
-    commands: CommandWriter<StemCommand>,
-}
-
-impl StemChainHandle {
-    /// Moves every parameter to `params` along one linear ramp of `ramp_s` seconds.
-    pub fn set(&mut self, params: StemParams, ramp_s: f32) {
-        self.commands.write(StemCommand { params, ramp_s: ramp_s.max(0.0) });
-    }
-}
-
 impl StemChain {
-    /// A chain at `initial`, and the handle that moves it; [`StemChain::init`] before processing.
-    pub fn new(initial: StemParams, meter: Arc<StemMeter>) -> (StemChain, StemChainHandle) {
-        let (writer, reader) = command_writer_and_reader();
-        let chain = StemChain {
-            commands: reader,
+    /// A chain at `initial` for `sample_rate` and blocks of at most `max_block` frames (allocates; processing
+    /// never does).
+    pub fn new(
+        initial: StemParams,
+        setup: ChainSetup,
+        meter: Arc<StemMeter>,
+        sample_rate: u32,
+        max_block: usize,
+    ) -> StemChain {
+        let mut chain = StemChain {
+            setup,
             params: initial,
             sample_rate: 48_000.0,
             ramps: Ramps::new([0.0; N]),
@@ -118,7 +102,16 @@ impl StemChain {
             fed: Vec::new(),
             meter,
         };
-        (chain, StemChainHandle { commands: writer })
+        chain.init(sample_rate, max_block);
+        chain
+    }
+
+    /// Moves every parameter to `params` along one linear ramp of `frames` samples (0: at once).
+    pub fn set(&mut self, params: StemParams, frames: u32) {
+        self.params = params;
+        let target = self.coefficients(&params);
+        self.ramps.set(target, frames);
+        self.update_active();
     }
 }
 
@@ -150,7 +143,7 @@ struct Active {
 }
 
 pub struct StemChain {
-    commands: CommandReader<StemCommand>,
+    setup: ChainSetup,
     params: StemParams,
     sample_rate: f32,
     ramps: Ramps<N>,
@@ -184,26 +177,23 @@ const DECORRELATOR_TAPS: [(f32, f32); 4] = [(1.7, 0.62), (4.1, -0.52), (7.3, 0.4
 
 impl StemChain {
     fn coefficients(&self, p: &StemParams) -> [f32; N] {
-        let [[la, lb], [ra, rb]] = mapping::image_matrix(p.pan, p.width);
-        let (n, decorrelated) = mapping::decorrelation(p.spread);
-        let tilt_lo = 10f32.powf(-p.tilt_db / 40.0);
-        let tilt_hi = 10f32.powf(p.tilt_db / 40.0);
+        let [[la, lb], [ra, rb]] = p.matrix;
         let mut c = [0.0; N];
-        c[M_LL] = n * la;
-        c[M_LR] = n * lb;
-        c[M_RL] = n * ra;
-        c[M_RR] = n * rb;
-        c[D_L] = decorrelated;
-        c[D_R] = -decorrelated;
+        c[M_LL] = la;
+        c[M_LR] = lb;
+        c[M_RL] = ra;
+        c[M_RR] = rb;
+        c[D_L] = p.decorrelated;
+        c[D_R] = -p.decorrelated;
         c[DRY] = p.dry_gain;
         c[SEND] = p.send_gain;
-        c[TILT_HI] = tilt_hi;
-        c[TILT_DIFF] = tilt_lo - tilt_hi;
-        c[PROX] = 10f32.powf(p.proximity_db / 20.0) - 1.0;
+        c[TILT_HI] = p.tilt_high_gain;
+        c[TILT_DIFF] = p.tilt_low_gain - p.tilt_high_gain;
+        c[PROX] = p.proximity_gain - 1.0;
         c[AIR_A] = one_pole_coefficient(p.air_cutoff_hz, self.sample_rate);
         c[AIR_MIX] = p.air_amount;
         let max_delay = self.pre_delay.capacity().saturating_sub(2) as f32;
-        c[DELAY] = (p.pre_delay_s * self.sample_rate).clamp(0.0, max_delay);
+        c[DELAY] = p.pre_delay_frames.clamp(0.0, max_delay);
         c
     }
 
@@ -445,9 +435,7 @@ fn steady_pass<const TILT: bool, const PROX: bool, const AIR: bool>(
 }
 
 impl StemChain {
-    /// Sizes the chain for `sample_rate` and blocks of at most `max_block` frames (allocates; never in
-    /// [`StemChain::process`]).
-    pub fn init(&mut self, sample_rate: u32, max_block: usize) {
+    fn init(&mut self, sample_rate: u32, max_block: usize) {
         let block = max_block.max(1);
         self.block = block;
         self.delayed_near = vec![[0.0; 2]; block];
@@ -461,7 +449,7 @@ impl StemChain {
 
     fn on_change_sample_rate(&mut self, sample_rate: u32) {
         self.sample_rate = sample_rate as f32;
-        let max_delay = (mapping::MAX_PRE_DELAY_S * self.sample_rate).ceil() as usize + 4;
+        let max_delay = (self.setup.max_pre_delay_s * self.sample_rate).ceil() as usize + 4;
         self.pre_delay = DelayLine::with_capacity(max_delay);
         for (k, &(ms, _)) in DECORRELATOR_TAPS.iter().enumerate() {
             self.decorrelator_taps[k] = (ms * 1e-3 * self.sample_rate).round() as usize;
@@ -469,22 +457,11 @@ impl StemChain {
         self.history_len = self.decorrelator_taps.iter().copied().max().unwrap_or(1);
         self.mid = vec![0.0; self.history_len + 8 * self.block];
         self.mid_pos = self.history_len;
-        self.tilt_a = one_pole_coefficient(mapping::TILT_PIVOT_HZ, self.sample_rate);
-        self.prox_a = one_pole_coefficient(mapping::PROXIMITY_SHELF_HZ, self.sample_rate);
+        self.tilt_a = one_pole_coefficient(self.setup.tilt_pivot_hz, self.sample_rate);
+        self.prox_a = one_pole_coefficient(self.setup.proximity_hz, self.sample_rate);
         self.ramps = Ramps::new(self.coefficients(&self.params));
         self.active = Active::default();
         self.update_active();
-    }
-
-    /// Takes the latest command from the handle (once per device callback).
-    pub fn start_processing(&mut self) {
-        if let Some(command) = self.commands.read() {
-            self.params = command.params;
-            let frames = (command.ramp_s * self.sample_rate).round() as u32;
-            let target = self.coefficients(&command.params);
-            self.ramps.set(target, frames);
-            self.update_active();
-        }
     }
 
     /// Processes `input` in place (the direct sound) and writes the send into `wet` (same length); blocks of
@@ -528,19 +505,18 @@ impl StemChain {
 mod tests {
     use super::*;
 
-    fn chain(params: StemParams) -> (StemChain, StemChainHandle) {
-        let (mut fx, handle) = StemChain::new(params, Arc::new(StemMeter::default()));
-        fx.init(48_000, 128);
-        (fx, handle)
+    const SETUP: ChainSetup = ChainSetup { tilt_pivot_hz: 800.0, proximity_hz: 150.0, max_pre_delay_s: 0.1 };
+
+    fn chain(params: StemParams) -> StemChain {
+        StemChain::new(params, SETUP, Arc::new(StemMeter::default()), 48_000, 128)
     }
 
     #[test]
     fn a_centred_point_plays_the_mid_on_both_sides() {
-        let (mut fx, _h) = chain(StemParams::centred_point());
+        let mut fx = chain(StemParams::centred_point());
         let input: Vec<Frame> = (0..128).map(|i| Frame::new((i as f32 * 0.1).sin(), (i as f32 * 0.07).cos())).collect();
         let mut out = input.clone();
         let mut wet = vec![[0.0; 2]; 128];
-        fx.start_processing();
         fx.process(&mut out, &mut wet);
         for (o, i) in out.iter().zip(&input) {
             let mid = 0.5 * (i.left + i.right);
@@ -551,8 +527,7 @@ mod tests {
     #[test]
     fn non_finite_input_is_silenced_and_counted() {
         let meter = Arc::new(StemMeter::default());
-        let (mut fx, _h) = StemChain::new(StemParams::centred_point(), meter.clone());
-        fx.init(48_000, 128);
+        let mut fx = StemChain::new(StemParams::centred_point(), SETUP, meter.clone(), 48_000, 128);
         let mut out = vec![Frame::new(0.5, 0.5); 128];
         let mut wet = vec![[0.0; 2]; 128];
         out[17].left = f32::NAN;

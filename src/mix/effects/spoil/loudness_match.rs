@@ -14,30 +14,31 @@
 
 use super::CONTROL_FRAMES;
 use crate::mix::effects::one_pole_coefficient;
-use crate::mix::mapping::{PROXIMITY_SHELF_HZ, StemMix, TILT_PIVOT_HZ};
 
-/// The spectral colour the stem chain gives the direct sound after the spoil stages.
+/// The spectral colour the stem chain gives the direct sound after the spoil stages, in the chain's own terms:
+/// the tilt's gains around its pivot, the proximity shelf's gain below its corner, and the air low-pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hearing {
-    pub tilt_db: f32,
-    pub proximity_db: f32,
+    pub tilt_pivot_hz: f32,
+    pub tilt_low_gain: f32,
+    pub tilt_high_gain: f32,
+    pub proximity_hz: f32,
+    pub proximity_gain: f32,
     pub air_cutoff_hz: f32,
     pub air_amount: f32,
 }
 
 impl Hearing {
     /// No colour (the master bus).
-    pub const FLAT: Hearing =
-        Hearing { tilt_db: 0.0, proximity_db: 0.0, air_cutoff_hz: f32::INFINITY, air_amount: 0.0 };
-
-    pub fn of(mix: &StemMix) -> Hearing {
-        Hearing {
-            tilt_db: mix.tilt_db,
-            proximity_db: mix.proximity_db,
-            air_cutoff_hz: mix.air_cutoff_hz.unwrap_or(f32::INFINITY),
-            air_amount: mix.air_amount,
-        }
-    }
+    pub const FLAT: Hearing = Hearing {
+        tilt_pivot_hz: 800.0,
+        tilt_low_gain: 1.0,
+        tilt_high_gain: 1.0,
+        proximity_hz: 150.0,
+        proximity_gain: 1.0,
+        air_cutoff_hz: f32::INFINITY,
+        air_amount: 0.0,
+    };
 }
 
 /// [`Hearing`] as filters: the same one-pole tilt, proximity shelf and air as the stem chain's.
@@ -55,13 +56,13 @@ struct HearingFilter {
 
 impl HearingFilter {
     fn set(&mut self, h: &Hearing, sample_rate: f32) {
+        let gain = |v: f32| if v.is_finite() && v > 0.0 { v } else { 1.0 };
         let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
-        let (tilt_db, proximity_db) = (finite(h.tilt_db), finite(h.proximity_db));
-        self.tilt_a = one_pole_coefficient(TILT_PIVOT_HZ, sample_rate);
-        self.tilt_hi = 10f32.powf(tilt_db / 40.0);
-        self.tilt_diff = 10f32.powf(-tilt_db / 40.0) - self.tilt_hi;
-        self.prox_a = one_pole_coefficient(PROXIMITY_SHELF_HZ, sample_rate);
-        self.prox_lift = 10f32.powf(proximity_db / 20.0) - 1.0;
+        self.tilt_a = one_pole_coefficient(h.tilt_pivot_hz, sample_rate);
+        self.tilt_hi = gain(h.tilt_high_gain);
+        self.tilt_diff = gain(h.tilt_low_gain) - self.tilt_hi;
+        self.prox_a = one_pole_coefficient(h.proximity_hz, sample_rate);
+        self.prox_lift = gain(h.proximity_gain) - 1.0;
         self.air_a = one_pole_coefficient(h.air_cutoff_hz, sample_rate);
         self.air_mix = finite(h.air_amount).clamp(0.0, 1.0);
     }

@@ -1,8 +1,8 @@
 //! Spoil it: six small character stages walked by one macro, after Tchad Blake's "a little distortion goes a long way".
 //!
-//! The stages, in signal order, each a [`Stage`] that also runs alone as a kira effect ([`StageBuilder`]):
+//! The stages, in signal order, each a [`Stage`] that runs (and is tested) alone:
 //! [`drive`] → [`band_limit`] → [`bit_depth`] → [`sample_rate`] → [`wow_flutter`] → [`noise`], then
-//! [`loudness_match`]. [`SpoilBuilder`] is the macro: one amount from 0 to 1 that moves every stage along the
+//! [`loudness_match`]. [`Spoil`] is the macro: one amount from 0 to 1 that moves every stage along the
 //! curves of [`curves`], so that each adds a little instead of one doing all the damage.
 //!
 //! Three promises:
@@ -23,9 +23,6 @@ pub mod sample_rate;
 pub mod wow_flutter;
 
 use kira::Frame;
-use kira::command::{CommandReader, CommandWriter, command_writer_and_reader};
-use kira::effect::{Effect, EffectBuilder};
-use kira::info::Info;
 
 use crate::mix::effects::DelayLine;
 use band_limit::{BandLimit, BandLimitSettings};
@@ -146,49 +143,8 @@ pub fn latency_frames(sample_rate: u32) -> usize {
     drive::LATENCY_FRAMES + wow_flutter::centre_frames(sample_rate as f32)
 }
 
-#[derive(Clone, Copy, Debug)]
-struct SpoilCommand {
-    amount: f32,
-    hearing: Hearing,
-    ramp_s: f32,
-}
-
-/// The spoil macro as a kira effect, for a stem's track or the main track.
-pub struct SpoilBuilder {
-    pub amount: f32,
-    /// The colour the stem chain gives the stem afterwards, so that loudness is matched as heard.
-    pub hearing: Hearing,
-    /// Seeds the noise; give every stem its own.
-    pub seed: u64,
-}
-
-/// Moves the macro from the main thread.
-pub struct SpoilHandle {
-    commands: CommandWriter<SpoilCommand>,
-}
-
-impl SpoilHandle {
-    /// Glides the amount to `amount` (clamped to 0..1) over `ramp_s` seconds; `hearing` is the colour the
-    /// stem chain now gives the stem (for the loudness match).
-    pub fn set(&mut self, amount: f32, hearing: Hearing, ramp_s: f32) {
-        let amount = if amount.is_nan() { 0.0 } else { amount.clamp(0.0, 1.0) };
-        self.commands.write(SpoilCommand { amount, hearing, ramp_s: ramp_s.max(0.0) });
-    }
-}
-
-impl EffectBuilder for SpoilBuilder {
-    type Handle = SpoilHandle;
-
-    fn build(self) -> (Box<dyn Effect>, SpoilHandle) {
-        let (writer, reader) = command_writer_and_reader();
-        let amount = if self.amount.is_nan() { 0.0 } else { self.amount.clamp(0.0, 1.0) };
-        (Box::new(Spoil::new(reader, amount, self.hearing, self.seed, 48_000.0)), SpoilHandle { commands: writer })
-    }
-}
-
 /// The stages at the macro's current amount, plus what the macro needs to glide and to stay transparent.
 pub struct Spoil {
-    commands: Option<CommandReader<SpoilCommand>>,
     seed: u64,
     hearing: Hearing,
     sample_rate: f32,
@@ -223,25 +179,27 @@ pub struct Spoil {
 }
 
 impl Spoil {
-    /// The macro at `builder`'s amount for `sample_rate`, and its handle, for a caller that runs it itself
-    /// (the stem bank) rather than as a kira effect.
-    pub fn with_handle(builder: SpoilBuilder, sample_rate: u32) -> (Spoil, SpoilHandle) {
-        let (writer, reader) = command_writer_and_reader();
-        let amount = if builder.amount.is_nan() { 0.0 } else { builder.amount.clamp(0.0, 1.0) };
-        let spoil = Spoil::new(reader, amount, builder.hearing, builder.seed, sample_rate as f32);
-        (spoil, SpoilHandle { commands: writer })
+    /// The macro at `amount` for `sample_rate`; `hearing` is the colour the stem chain gives the stem afterwards
+    /// (so loudness is matched as heard), `seed` seeds the noise (give every stem its own).
+    pub fn new(amount: f32, hearing: Hearing, seed: u64, sample_rate: u32) -> Spoil {
+        let amount = if amount.is_nan() { 0.0 } else { amount.clamp(0.0, 1.0) };
+        Spoil::build(amount, hearing, seed, sample_rate as f32)
     }
 
-    /// Takes the latest command from the handle (once per device callback).
-    pub fn start_processing(&mut self) {
-        let Some(command) = self.commands.as_mut().and_then(|c| c.read()) else { return };
-        let periods = (command.ramp_s * self.sample_rate / CONTROL_FRAMES as f32).round().max(1.0) as u32;
-        if command.hearing != self.hearing {
-            self.hearing = command.hearing;
-            self.matcher.set_hearing(&command.hearing, self.sample_rate);
+    /// Glides the amount to `amount` (clamped to 0..1) over `frames` samples, on the control grid; `hearing`
+    /// is the colour the stem chain now gives the stem.
+    pub fn set(&mut self, amount: f32, hearing: Hearing, frames: u32) {
+        let amount = if amount.is_nan() { 0.0 } else { amount.clamp(0.0, 1.0) };
+        if hearing != self.hearing {
+            self.hearing = hearing;
+            self.matcher.set_hearing(&hearing, self.sample_rate);
         }
-        self.target = command.amount;
-        self.step = (command.amount - self.amount) / periods as f32;
+        if amount == self.target && self.periods_left == 0 {
+            return;
+        }
+        let periods = frames.div_ceil(CONTROL_FRAMES as u32).max(1);
+        self.target = amount;
+        self.step = (amount - self.amount) / periods as f32;
         self.periods_left = periods;
     }
 
@@ -257,14 +215,13 @@ impl Spoil {
         }
     }
 
-    fn new(commands: CommandReader<SpoilCommand>, amount: f32, hearing: Hearing, seed: u64, sample_rate: f32) -> Spoil {
+    fn build(amount: f32, hearing: Hearing, seed: u64, sample_rate: f32) -> Spoil {
         let settings = curves(amount, sample_rate, seed);
         let mut matcher = LoudnessMatch::new(sample_rate);
         matcher.set_hearing(&hearing, sample_rate);
         let wow = WowFlutter::new(sample_rate, &settings.wow);
         let wow_capacity = wow.history_frames();
         Spoil {
-            commands: Some(commands),
             seed,
             hearing,
             sample_rate,
@@ -403,116 +360,9 @@ impl Spoil {
     }
 }
 
-impl Effect for Spoil {
-    fn init(&mut self, sample_rate: u32, _internal_buffer_size: usize) {
-        self.on_change_sample_rate(sample_rate);
-    }
-
-    fn on_change_sample_rate(&mut self, sample_rate: u32) {
-        let commands = self.commands.take();
-        let commands = commands.expect("the reader is only taken here");
-        *self = Spoil::new(commands, self.target, self.hearing, self.seed, sample_rate as f32);
-    }
-
-    fn on_start_processing(&mut self) {
-        self.start_processing();
-    }
-
-    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        self.process_frames(input);
-    }
-}
-
-/// Commands for a lone stage.
-#[derive(Clone, Copy, Debug)]
-struct StageCommand<S: Copy> {
-    settings: S,
-}
-
-/// Any one stage as a kira effect, for using it alone (and for testing it alone in a real kira graph).
-pub struct StageBuilder<S: Stage> {
-    pub settings: S::Settings,
-}
-
-pub struct StageHandle<S: Stage> {
-    commands: CommandWriter<StageCommand<S::Settings>>,
-}
-
-impl<S: Stage> StageHandle<S> {
-    /// Takes effect at the start of the next block.
-    pub fn set(&mut self, settings: S::Settings) {
-        self.commands.write(StageCommand { settings });
-    }
-}
-
-struct StageEffect<S: Stage> {
-    settings: S::Settings,
-    stage: Option<S>,
-    commands: CommandReader<StageCommand<S::Settings>>,
-    left: Vec<f32>,
-    right: Vec<f32>,
-}
-
-impl<S: Stage> EffectBuilder for StageBuilder<S> {
-    type Handle = StageHandle<S>;
-
-    fn build(self) -> (Box<dyn Effect>, StageHandle<S>) {
-        let (writer, reader) = command_writer_and_reader();
-        let effect = StageEffect::<S> {
-            settings: self.settings,
-            stage: None,
-            commands: reader,
-            left: vec![0.0; MAX_BLOCK],
-            right: vec![0.0; MAX_BLOCK],
-        };
-        (Box::new(effect), StageHandle { commands: writer })
-    }
-}
-
-impl<S: Stage> Effect for StageEffect<S> {
-    fn init(&mut self, sample_rate: u32, _internal_buffer_size: usize) {
-        self.stage = Some(S::new(sample_rate as f32, &self.settings));
-    }
-
-    fn on_change_sample_rate(&mut self, sample_rate: u32) {
-        self.stage = Some(S::new(sample_rate as f32, &self.settings));
-    }
-
-    fn on_start_processing(&mut self) {
-        if let Some(command) = self.commands.read() {
-            self.settings = command.settings;
-            if let Some(stage) = &mut self.stage {
-                stage.set(&command.settings);
-            }
-        }
-    }
-
-    fn process(&mut self, input: &mut [Frame], _dt: f64, _info: &Info) {
-        let Some(stage) = &mut self.stage else { return };
-        for part in input.chunks_mut(MAX_BLOCK) {
-            let n = part.len();
-            let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
-            for (f, (l, r)) in part.iter().zip(left.iter_mut().zip(right.iter_mut())) {
-                (*l, *r) = (f.left, f.right);
-            }
-            stage.process(left, right);
-            let mut finite = true;
-            for (f, (l, r)) in part.iter_mut().zip(left.iter().zip(right.iter())) {
-                finite &= (l + r).is_finite();
-                *f = Frame::new(crate::mix::effects::flush(*l), crate::mix::effects::flush(*r));
-            }
-            if !finite {
-                part.iter_mut().for_each(|f| *f = Frame::ZERO);
-                stage.reset();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use kira::info::MockInfoBuilder;
 
     pub fn sine(hz: f32, amp: f32, frames: usize) -> Vec<f32> {
         (0..frames).map(|n| amp * (std::f64::consts::TAU * hz as f64 * n as f64 / 48_000.0).sin() as f32).collect()
@@ -559,19 +409,15 @@ pub(crate) mod tests {
             .sum()
     }
 
-    fn spoil(amount: f32) -> (Box<dyn Effect>, SpoilHandle) {
-        let (mut fx, handle) = SpoilBuilder { amount, hearing: Hearing::FLAT, seed: 3 }.build();
-        fx.init(48_000, 128);
-        (fx, handle)
+    fn spoil(amount: f32) -> Spoil {
+        Spoil::new(amount, Hearing::FLAT, 3, 48_000)
     }
 
-    fn run(fx: &mut Box<dyn Effect>, x: &[f32], block: usize) -> Vec<f32> {
-        let info = MockInfoBuilder::new().build();
+    fn run(fx: &mut Spoil, x: &[f32], block: usize) -> Vec<f32> {
         let mut out = Vec::with_capacity(x.len());
         for chunk in x.chunks(block) {
             let mut frames: Vec<Frame> = chunk.iter().map(|&v| Frame::new(v, -0.5 * v)).collect();
-            fx.on_start_processing();
-            fx.process(&mut frames, 1.0 / 48_000.0, &info);
+            fx.process_frames(&mut frames);
             out.extend(frames.iter().map(|f| f.left));
         }
         out
@@ -579,7 +425,7 @@ pub(crate) mod tests {
 
     #[test]
     fn zero_is_an_exact_delay() {
-        let (mut fx, _h) = spoil(0.0);
+        let mut fx = spoil(0.0);
         let x = sine(440.0, 0.7, 10_000);
         let y = run(&mut fx, &x, 128);
         let l = latency_frames(48_000);
@@ -588,20 +434,18 @@ pub(crate) mod tests {
 
     #[test]
     fn the_macro_returns_to_an_exact_delay_after_spoiling() {
-        let (mut fx, mut handle) = spoil(0.0);
+        let mut fx = spoil(0.0);
         let x = sine(440.0, 0.7, 96_000);
-        let info = MockInfoBuilder::new().build();
         let mut out = Vec::new();
         for (b, chunk) in x.chunks(128).enumerate() {
             if b == 20 {
-                handle.set(0.8, Hearing::FLAT, 0.05);
+                fx.set(0.8, Hearing::FLAT, 2400);
             }
             if b == 200 {
-                handle.set(0.0, Hearing::FLAT, 0.05);
+                fx.set(0.0, Hearing::FLAT, 2400);
             }
             let mut frames: Vec<Frame> = chunk.iter().map(|&v| Frame::new(v, v)).collect();
-            fx.on_start_processing();
-            fx.process(&mut frames, 1.0 / 48_000.0, &info);
+            fx.process_frames(&mut frames);
             out.extend(frames.iter().map(|f| f.left));
         }
         let l = latency_frames(48_000);
@@ -614,16 +458,14 @@ pub(crate) mod tests {
     #[test]
     fn block_size_does_not_change_the_output() {
         let x = sine(220.0, 0.5, 20_000);
-        let (mut a, mut ha) = spoil(0.3);
-        let (mut b, mut hb) = spoil(0.3);
-        ha.set(0.9, Hearing::FLAT, 0.1);
-        hb.set(0.9, Hearing::FLAT, 0.1);
+        let (mut a, mut b) = (spoil(0.3), spoil(0.3));
+        a.set(0.9, Hearing::FLAT, 4800);
+        b.set(0.9, Hearing::FLAT, 4800);
         assert!(run(&mut a, &x, 128) == run(&mut b, &x, 128), "two runs differ");
-        let (mut c, mut hc) = spoil(0.3);
-        hc.set(0.9, Hearing::FLAT, 0.1);
-        let (mut d, mut hd) = spoil(0.3);
-        hd.set(0.9, Hearing::FLAT, 0.1);
-        // Different chunking, with the command read at the first chunk in both.
+        let (mut c, mut d) = (spoil(0.3), spoil(0.3));
+        c.set(0.9, Hearing::FLAT, 4800);
+        d.set(0.9, Hearing::FLAT, 4800);
+        // Different chunking, the same command before the first chunk in both.
         let first = run(&mut c, &x[..128], 128);
         let rest = run(&mut c, &x[128..], 37);
         let whole = run(&mut d, &x, 128);
@@ -634,7 +476,7 @@ pub(crate) mod tests {
 
     #[test]
     fn non_finite_input_is_silenced() {
-        let (mut fx, _h) = spoil(0.5);
+        let mut fx = spoil(0.5);
         let mut x = sine(220.0, 0.5, 1024);
         x[300] = f32::NAN;
         let y = run(&mut fx, &x, 128);
@@ -644,13 +486,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_lone_stage_runs_as_a_kira_effect() {
-        let (mut fx, mut handle) = StageBuilder::<BitDepth> { settings: BitDepthSettings { bits: 24.0 } }.build();
-        fx.init(48_000, 128);
+    fn a_lone_stage_runs_on_its_own() {
+        let mut stage = BitDepth::new(48_000.0, &BitDepthSettings { bits: 24.0 });
         let x = sine(440.0, 0.9, 512);
-        assert_eq!(run(&mut fx, &x, 128), x);
-        handle.set(BitDepthSettings { bits: 2.0 });
-        let y = run(&mut fx, &x, 128);
+        let exact = process_mono(&mut stage, &x);
+        assert!(exact.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-6));
+        stage.set(&BitDepthSettings { bits: 2.0 });
+        let y = process_mono(&mut stage, &x);
         let mut levels: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
         levels.sort_unstable();
         levels.dedup();
@@ -690,7 +532,6 @@ pub(crate) mod tests {
 mod loudness_tests {
     use super::tests::sine;
     use super::*;
-    use kira::info::MockInfoBuilder;
 
     fn lufs(frames: &[Frame]) -> f64 {
         let mut m = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::I).unwrap();
@@ -716,12 +557,10 @@ mod loudness_tests {
             let clean = lufs(&input);
             let mut report = Vec::new();
             for amount in [0.25f32, 0.5, 0.8, 1.0] {
-                let (mut fx, _) = SpoilBuilder { amount, hearing: Hearing::FLAT, seed: 1 }.build();
-                fx.init(48_000, 128);
-                let info = MockInfoBuilder::new().build();
+                let mut fx = Spoil::new(amount, Hearing::FLAT, 1, 48_000);
                 let mut out = input.clone();
                 for chunk in out.chunks_mut(128) {
-                    fx.process(chunk, 1.0 / 48_000.0, &info);
+                    fx.process_frames(chunk);
                 }
                 let delta = lufs(&out) - clean;
                 report.push(format!("{amount}: {delta:+.2}"));

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod timeline;
+
 /// The format version this build writes. Version 1 (no timeline, no intent card) is still read.
 pub const FORMAT_VERSION: u32 = 2;
 /// The oldest format version this build reads.
@@ -418,7 +420,7 @@ impl Scene {
             }
         }
         // Times, tempo and section names: resolving the timeline checks them all.
-        crate::mix::timeline::Resolved::of(self)?;
+        timeline::Resolved::of(self)?;
         Ok(())
     }
 

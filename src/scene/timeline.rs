@@ -3,15 +3,10 @@
 //! A property follows its keyframes from the first one on (before it, the stem's own value holds); a keyframe
 //! that glides moves in a straight line from the previous keyframe's value (sizes geometrically, since size
 //! is heard in dB), one that jumps holds the previous value until its time. Mute always jumps. Both the
-//! offline render and the stage evaluate this, so what plays is what exports.
+//! offline render and the stage evaluate this, so what plays is what exports. Pure: it knows the scene file and
+//! nothing of the mixer.
 
-use std::fmt;
-
-use kira::backend::Backend;
-
-use super::graph::MixGraph;
-use super::mapping::{self, Placement};
-use crate::scene::{At, Ease, Invalid, Key, Length, RoomKey, Scene, Stem, Tempo, limits};
+use super::{At, Ease, Invalid, Key, Length, RoomKey, Scene, Stem, Tempo, limits};
 
 /// A section with its times in seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -224,7 +219,7 @@ impl Resolved {
     pub fn apply_at(&self, base: &Scene, t: f64, out: &mut Scene) {
         for (i, (stem, target)) in base.stems.iter().zip(out.stems.iter_mut()).enumerate() {
             if self.stems.get(i).is_some_and(|k| !k.is_empty()) {
-                let v = self.stem_at(i, stem, t);
+                let v = self.stem_at(i, StemValues::of(stem), t);
                 target.position = v.position;
                 target.size = v.size;
                 target.spoil = v.spoil;
@@ -236,7 +231,8 @@ impl Resolved {
     }
 
     /// The timeline's properties of stem `index` at time `t` (`base`'s own where no keyframe drives them).
-    pub fn stem_at(&self, index: usize, base: &Stem, t: f64) -> StemValues {
+    /// Allocates nothing, so the audio thread can step a timeline.
+    pub fn stem_at(&self, index: usize, base: StemValues, t: f64) -> StemValues {
         let keys = self.stems.get(index).map_or(&[][..], |k| k.as_slice());
         StemValues {
             position: evaluate(
@@ -270,60 +266,16 @@ pub struct StemValues {
     pub send_db: f32,
 }
 
-/// Plays a timeline into a mix graph: each call evaluates the scene at a song time and moves only what
-/// changed, along a ramp of exactly the given length (one render block offline, one frame on the stage).
-pub struct TimelineDriver {
-    resolved: Resolved,
-    base: Scene,
-    /// The scene as last applied, and the one being evaluated (kept to avoid allocating per block).
-    applied: Scene,
-    scratch: Scene,
-    primed: bool,
-}
-
-impl TimelineDriver {
-    /// `base` must be a valid scene (its timeline resolves).
-    pub fn new(base: &Scene) -> TimelineDriver {
-        TimelineDriver {
-            resolved: Resolved::of(base).unwrap_or_default(),
-            base: base.clone(),
-            applied: base.clone(),
-            scratch: base.clone(),
-            primed: false,
+impl StemValues {
+    /// A stem's own values of what a timeline can drive.
+    pub fn of(stem: &Stem) -> StemValues {
+        StemValues {
+            position: stem.position,
+            size: stem.size,
+            spoil: stem.spoil,
+            muted: stem.muted,
+            send_db: stem.send_db,
         }
-    }
-
-    pub fn resolved(&self) -> &Resolved {
-        &self.resolved
-    }
-
-    /// Moves `graph` to the scene at song time `t`; returns how many stems changed.
-    pub fn drive<B: Backend>(&mut self, graph: &mut MixGraph<B>, t: f64, ramp_s: f32) -> usize
-    where
-        B::Error: fmt::Display,
-    {
-        self.resolved.apply_at(&self.base, t, &mut self.scratch);
-        let any_solo = self.scratch.stems.iter().any(|s| s.solo);
-        let cues = graph.config().cues;
-        let mut changed = 0;
-        for (i, (now, before)) in self.scratch.stems.iter().zip(&self.applied.stems).enumerate() {
-            let moved = now.position != before.position
-                || now.size != before.size
-                || now.spoil != before.spoil
-                || now.muted != before.muted
-                || now.send_db != before.send_db;
-            if moved || !self.primed {
-                let mix = mapping::stem_mix_with(&Placement::from_stem(now, any_solo), &self.scratch.room, cues);
-                graph.apply_timed(i, &mix, ramp_s);
-                changed += 1;
-            }
-        }
-        if self.scratch.room != self.applied.room || !self.primed {
-            graph.apply_room_and_master_timed(&self.scratch, ramp_s);
-        }
-        self.primed = true;
-        std::mem::swap(&mut self.applied, &mut self.scratch);
-        changed
     }
 }
 
