@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: run test setup bench bench-stage core-is-bevy-free demo-song
+.PHONY: run test test-live setup bench bench-stage core-is-bevy-free demo-song
 
 setup:
 	@bash scripts/setup.sh
@@ -18,8 +18,13 @@ test: setup
 	$(CARGO) clippy --no-default-features --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --no-default-features
-	$(CARGO) test
+	$(CARGO) test -- --skip live::
+	$(MAKE) --no-print-directory test-live
 	$(CARGO) check --no-default-features --target wasm32-unknown-unknown
+
+# The real stage heard through a private PulseAudio server, alone (other tests' load would starve it).
+test-live:
+	$(CARGO) test --test integration live:: -- --test-threads=1
 
 # The core and the render/inspect/new commands build without Bevy: nothing Bevy in the dependency tree,
 # and the binary builds.

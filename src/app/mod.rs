@@ -173,7 +173,7 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
     };
     let sample_rate = config.sample_rate();
     let stream =
-        cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Fixed(512) };
+        cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Fixed(1024) };
     let stems = StemAudio::load(scene_path, scene, sample_rate);
     let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
         let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream) };
@@ -181,10 +181,9 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
     });
     match StageAudio::new(scene, &stems.audio, factory) {
         Ok(mut live) => {
-            if let Some(graph) = live.graph_mut()
-                && let Err(e) = graph.play_from(0.0)
-            {
-                return silent(format!("the mixer could not start ({e})"));
+            // From the top, as the render starts: no fade-in to hide a click, since nothing played before.
+            if let Some(graph) = live.graph_mut() {
+                graph.start();
             }
             (live, stems, AudioDeviceStatus { problem: None })
         }

@@ -16,6 +16,8 @@ pub struct PrivatePulse {
     dir: PathBuf,
     server: Child,
     rate: u32,
+    /// A stream of silence that keeps the sink running at a low latency (see [`PrivatePulse::keep_warm`]).
+    warm: Option<Child>,
 }
 
 impl PrivatePulse {
@@ -58,7 +60,25 @@ impl PrivatePulse {
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = pulse(&["set-default-sink", SINK]);
-        Ok(PrivatePulse { dir, server, rate })
+        Ok(PrivatePulse { dir, server, rate, warm: None })
+    }
+
+    /// Plays silence into the sink at a 10 ms latency for as long as the server runs: an idle null sink runs at
+    /// a 2 s latency and holds the first stream that joins it back by about 1.5 s (any stream: `paplay`'s too);
+    /// a sink that already plays takes a new stream at once, as a sound card does.
+    pub fn keep_warm(&mut self) -> Result<(), String> {
+        let child = Command::new("pacat")
+            .args(["--latency-msec=10", "--format=float32le", "--channels=2"])
+            .arg(format!("--rate={}", self.rate))
+            .envs(self.env())
+            .stdin(std::fs::File::open("/dev/zero").map_err(|e| e.to_string())?)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start pacat ({e})"))?;
+        self.warm = Some(child);
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
     }
 
     /// The environment a program needs to play into this server (through ALSA's default device).
@@ -70,13 +90,15 @@ impl PrivatePulse {
         self.rate
     }
 
-    /// Starts recording the sink's monitor (stereo float at the sink's rate) into `path`.
-    pub fn record(&self, path: &Path) -> Result<Recording, String> {
+    /// Starts recording the sink's monitor (stereo float at the sink's rate) into `path`, asking the server for
+    /// `latency_ms` of buffering: short to time things, long (a recorder that falls behind loses nothing) to
+    /// compare what was played.
+    pub fn record(&self, path: &Path, latency_ms: u32) -> Result<Recording, String> {
         let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let child = Command::new("parec")
             .args(["-d", &format!("{SINK}.monitor"), "--format=float32le", "--channels=2", "--raw"])
             .arg(format!("--rate={}", self.rate))
-            .arg("--latency-msec=10")
+            .arg(format!("--latency-msec={latency_ms}"))
             .envs(self.env())
             .stdout(file)
             .stderr(Stdio::null())
@@ -88,6 +110,10 @@ impl PrivatePulse {
 
 impl Drop for PrivatePulse {
     fn drop(&mut self) {
+        if let Some(mut warm) = self.warm.take() {
+            let _ = warm.kill();
+            let _ = warm.wait();
+        }
         let _ = self.server.kill();
         let _ = self.server.wait();
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -165,13 +165,13 @@ pub fn stage_figures(exe: &Path, scene: &Path, play_s: f64) -> Result<StageFigur
     let pulse = PrivatePulse::start(48_000)?;
     let display = PrivateDisplay::start()?;
     let recording_path = std::env::temp_dir().join(format!("proxemix-first-sound-{}.f32", std::process::id()));
-    let recording = pulse.record(&recording_path)?;
+    let recording = pulse.record(&recording_path, 10)?;
     std::thread::sleep(Duration::from_millis(300));
     let server_s = server_first_sound(&pulse, &recording)?;
     // The recording now holds the tone: watch only what comes after it.
     let recording = {
         drop(recording);
-        pulse.record(&recording_path)?
+        pulse.record(&recording_path, 10)?
     };
     std::thread::sleep(Duration::from_millis(300));
     let launched = Instant::now();

@@ -5,6 +5,8 @@ mod common;
 mod demo_song;
 mod import;
 mod laws;
+#[cfg(feature = "app")]
+mod live;
 mod realtime;
 mod robustness;
 mod spoil;

@@ -135,6 +135,11 @@ pub struct Engine {
     sample_rate: u32,
     heard_late: usize,
     wet_sum: Vec<[f32; 2]>,
+    /// Live: ask for real-time scheduling the first time the device calls.
+    promote: bool,
+    /// Nothing has played yet: the effects stay untouched (their noise, wow and control grid start with the
+    /// song, live as offline, however long the device ran before the first start).
+    untouched: bool,
 }
 
 impl SoundData for EngineBuilder {
@@ -165,6 +170,8 @@ impl SoundData for EngineBuilder {
             sample_rate: self.sample_rate,
             heard_late: self.heard_late,
             wet_sum: vec![[0.0; 2]; MAX_CHUNK],
+            promote: self.live,
+            untouched: true,
         };
         // The mix stands where the song starts before anything plays.
         let t = engine.heard_time(0);
@@ -332,8 +339,29 @@ impl Engine {
     }
 }
 
+/// Asks for real-time scheduling for the calling thread (the live audio thread), as JACK and PipeWire run
+/// theirs, so a busy machine (a software renderer on every core) cannot starve the sound; where the system does
+/// not allow it (no privilege, no such call) the thread stays as it is. One system call, once.
+fn promote_to_real_time() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // Low in the real-time range: above every ordinary thread, below the system's own.
+        let param = libc::sched_param { sched_priority: 10 };
+        // SAFETY: sets the scheduling of the calling thread only; `param` outlives the call.
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 impl Sound for Engine {
     fn on_start_processing(&mut self) {
+        if self.promote {
+            self.promote = false;
+            self.shared.set_real_time(promote_to_real_time());
+        }
         while let Ok(command) = self.commands.pop() {
             self.shared.took_command();
             self.transport.command(command);
@@ -348,6 +376,13 @@ impl Sound for Engine {
         while done < out.len() {
             let mut n = (out.len() - done).min(MAX_CHUNK);
             self.check_priming(n);
+            self.untouched &= !self.transport.rolling();
+            if self.untouched || self.transport.state == TransportState::Priming {
+                // Silence, and the effects hold still: waiting for the first start, or for the streams to
+                // hold a new position (a few milliseconds; the old position has faded out).
+                done += n;
+                continue;
+            }
             if self.transport.rolling() {
                 // Stop at the next grid point of the pass, so the timeline steps on the same samples whatever
                 // the device's buffer.

@@ -49,6 +49,8 @@ pub struct EngineShared {
     commands_taken: AtomicU64,
     /// Generation of the pass being played.
     generation: AtomicU32,
+    /// The live audio thread runs with real-time scheduling.
+    real_time: std::sync::atomic::AtomicBool,
 }
 
 impl EngineShared {
@@ -63,6 +65,13 @@ impl EngineShared {
     }
     pub fn generation(&self) -> u32 {
         self.generation.load(Ordering::Acquire)
+    }
+    /// Whether the live audio thread got real-time scheduling.
+    pub fn real_time(&self) -> bool {
+        self.real_time.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_real_time(&self, yes: bool) {
+        self.real_time.store(yes, Ordering::Relaxed);
     }
     pub(crate) fn took_command(&self) {
         self.commands_taken.fetch_add(1, Ordering::AcqRel);
