@@ -54,12 +54,11 @@ const ROUGH_FROM: f32 = 0.005;
 pub fn rough_mesh(level: usize) -> Mesh {
     let amount = level.clamp(1, ROUGH_LEVELS) as f32 / ROUGH_LEVELS as f32;
     let mut mesh = Sphere::new(1.0).mesh().ico(2).expect("ico 2 is a valid subdivision");
+    // The same shape every time: each vertex and facet draws from a generator seeded by its index and what
+    // the draw is for.
     let hash = |i: u32, salt: u32| {
-        let mut x = i.wrapping_mul(0x9E37_79B9) ^ salt.wrapping_mul(0x85EB_CA6B);
-        x ^= x >> 15;
-        x = x.wrapping_mul(0x2C1B_3C6D);
-        x ^= x >> 12;
-        (x & 0xFFFF) as f32 / 65_535.0
+        use rand::{RngExt, SeedableRng};
+        rand_pcg::Pcg32::seed_from_u64(((salt as u64) << 32) | i as u64).random::<f32>()
     };
     if let Some(positions) = mesh.attribute(Mesh::ATTRIBUTE_POSITION).and_then(|a| a.as_float3()) {
         // Spikes reach out up to 10 % (a hint) .. 55 % (fully spoiled) past the body; dents hide inside it.

@@ -41,17 +41,15 @@ impl BenchRow {
 
 /// Deterministic test stems: noise plus a few partials, different per stem, stereo.
 pub fn synthetic_stems(count: usize, seconds: f64) -> Vec<Audio> {
+    use rand::{RngExt, SeedableRng};
     let frames = (seconds * SAMPLE_RATE as f64) as usize;
     (0..count)
         .map(|i| {
-            let mut seed = 0x1234_5678u32.wrapping_add(i as u32 * 7919);
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0x1234_5678 + i as u64);
             let f0 = 55.0 * (1.0 + i as f32 * 0.37);
             let data = (0..frames)
                 .map(|n| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    let noise = (seed as f32 / u32::MAX as f32 - 0.5) * 0.05;
+                    let noise = (rng.random::<f32>() - 0.5) * 0.05;
                     let t = n as f32 / SAMPLE_RATE as f32;
                     let tone = 0.1 * (std::f32::consts::TAU * f0 * t).sin();
                     Frame::new(tone + noise, tone - noise)

@@ -54,15 +54,13 @@ fn write_stem(path: &Path, index: usize, rate: u32, seconds: f64) -> Result<(), 
     let mut w =
         hound::WavWriter::new(std::io::BufWriter::with_capacity(1 << 20, file), spec).map_err(|e| e.to_string())?;
     let frames = (seconds * rate as f64) as usize;
+    use rand::{RngExt, SeedableRng};
     let f0 = 55.0 * (1.0 + index as f64 * 0.29);
-    let mut seed = 0x2545_F491u32.wrapping_add(index as u32 * 7919);
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0x2545_F491 + index as u64);
     let scale = 8_388_607.0;
     for n in 0..frames {
         let t = n as f64 / rate as f64;
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let noise = (seed as f64 / u32::MAX as f64 - 0.5) * 0.02;
+        let noise = (rng.random::<f64>() - 0.5) * 0.02;
         let swell = 0.6 + 0.4 * (std::f64::consts::TAU * t / (7.0 + index as f64)).sin();
         let tone = 0.12
             * swell

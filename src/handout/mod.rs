@@ -1,9 +1,11 @@
-//! Workshop handouts: a top-down picture of a staging (PNG, drawn here without Bevy) and a Markdown page
-//! with the intent card, the sections and the cue values per stem.
-
-pub mod font;
+//! Workshop handouts: a top-down picture of a staging (PNG, drawn with tiny-skia and labelled in the Ubuntu
+//! typeface that egui ships, set with ab_glyph; no Bevy) and a Markdown page with the intent card, the sections and
+//! the cue values per stem.
 
 use std::fmt::Write as _;
+
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
+use tiny_skia::{Color, FillRule, LineCap, Mask, Paint, PathBuilder, Pixmap, Rect, Stroke, StrokeDash, Transform};
 
 use crate::mix::mapping::{self, StemMix, Zone};
 use crate::scene::Scene;
@@ -37,124 +39,158 @@ pub fn reverb_share(drr_db: f32) -> f32 {
 /// The picture's size in pixels.
 pub const PICTURE_W: usize = 1400;
 pub const PICTURE_H: usize = 1000;
-/// Drawn at this many times the size and averaged down: smooth edges without an anti-aliasing rasteriser.
-const SUPERSAMPLE: usize = 2;
 
 const BACKGROUND: [f32; 3] = [0.075, 0.082, 0.10];
 const INK: [f32; 3] = [0.86, 0.87, 0.90];
 const FAINT: [f32; 3] = [0.38, 0.40, 0.46];
 
-/// An RGB canvas in linear-ish 0..1 floats, drawn with alpha blending.
+/// Text sizes (pixels): labels and the title.
+const TEXT_PX: f32 = 17.0;
+const TITLE_PX: f32 = 34.0;
+
+/// A picture being drawn: anti-aliased shapes (tiny-skia) and text (ab_glyph), clipped to a rectangle.
 struct Canvas {
-    w: usize,
-    h: usize,
-    pixels: Vec<[f32; 3]>,
-    /// Drawing outside (x0, y0, x1, y1) is dropped: the plot keeps out of the title and the legend.
-    clip: (i64, i64, i64, i64),
+    pixmap: Pixmap,
+    font: FontRef<'static>,
+    /// Drawing outside this rectangle is dropped: the plot keeps out of the title and the legend.
+    clip: Option<(Rect, Mask)>,
+}
+
+fn paint(colour: [f32; 3], alpha: f32) -> Paint<'static> {
+    let mut paint = Paint::default();
+    paint.set_color(Color::from_rgba(colour[0], colour[1], colour[2], alpha.clamp(0.0, 1.0)).unwrap_or(Color::BLACK));
+    paint.anti_alias = true;
+    paint
 }
 
 impl Canvas {
     fn new(w: usize, h: usize) -> Canvas {
-        Canvas { w, h, pixels: vec![BACKGROUND; w * h], clip: (0, 0, w as i64, h as i64) }
+        let mut pixmap = Pixmap::new(w as u32, h as u32).expect("a picture of a sensible size");
+        pixmap.fill(Color::from_rgba(BACKGROUND[0], BACKGROUND[1], BACKGROUND[2], 1.0).unwrap_or(Color::BLACK));
+        let font = FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT).expect("egui's font parses");
+        Canvas { pixmap, font, clip: None }
     }
 
-    fn blend(&mut self, x: i64, y: i64, colour: [f32; 3], alpha: f32) {
-        let (x0, y0, x1, y1) = self.clip;
-        if x < x0.max(0) || y < y0.max(0) || x >= x1.min(self.w as i64) || y >= y1.min(self.h as i64) {
+    /// Clips what follows to `(x0, y0, x1, y1)`, or lifts the clip.
+    fn clip_to(&mut self, area: Option<(f32, f32, f32, f32)>) {
+        self.clip = area.and_then(|(x0, y0, x1, y1)| {
+            let rect = Rect::from_ltrb(x0, y0, x1, y1)?;
+            let mut mask = Mask::new(self.pixmap.width(), self.pixmap.height())?;
+            mask.fill_path(&PathBuilder::from_rect(rect), FillRule::Winding, false, Transform::identity());
+            Some((rect, mask))
+        });
+    }
+
+    fn mask(&self) -> Option<&Mask> {
+        self.clip.as_ref().map(|(_, m)| m)
+    }
+
+    /// A filled disc of radius `r`, or the ring between `inner` and `r` (an outline).
+    fn disc(&mut self, cx: f32, cy: f32, r: f32, inner: f32, colour: [f32; 3], alpha: f32) {
+        if inner > 0.0 {
+            self.ring(cx, cy, (r + inner) / 2.0, r - inner, colour, alpha);
             return;
         }
-        let p = &mut self.pixels[y as usize * self.w + x as usize];
-        for c in 0..3 {
-            p[c] += (colour[c] - p[c]) * alpha;
-        }
-    }
-
-    /// Pixels within `r` of the centre, or in the ring between `inner` and `r` (an outline).
-    fn disc(&mut self, cx: f32, cy: f32, r: f32, inner: f32, colour: [f32; 3], alpha: f32) {
-        let (x0, x1) = ((cx - r).floor() as i64, (cx + r).ceil() as i64);
-        let (y0, y1) = ((cy - r).floor() as i64, (cy + r).ceil() as i64);
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let d = ((x as f32 + 0.5 - cx).powi(2) + (y as f32 + 0.5 - cy).powi(2)).sqrt();
-                if d <= r && d >= inner {
-                    self.blend(x, y, colour, alpha);
-                }
-            }
+        if let Some(circle) = PathBuilder::from_circle(cx, cy, r.max(0.1)) {
+            let mask = self.clip.as_ref().map(|(_, m)| m.clone());
+            self.pixmap.fill_path(
+                &circle,
+                &paint(colour, alpha),
+                FillRule::Winding,
+                Transform::identity(),
+                mask.as_ref(),
+            );
         }
     }
 
     fn ring(&mut self, cx: f32, cy: f32, r: f32, thickness: f32, colour: [f32; 3], alpha: f32) {
-        self.disc(cx, cy, r + thickness / 2.0, r - thickness / 2.0, colour, alpha);
+        if let Some(circle) = PathBuilder::from_circle(cx, cy, r.max(0.1)) {
+            let stroke = Stroke { width: thickness, ..Stroke::default() };
+            let mask = self.clip.as_ref().map(|(_, m)| m.clone());
+            self.pixmap.stroke_path(&circle, &paint(colour, alpha), &stroke, Transform::identity(), mask.as_ref());
+        }
     }
 
-    /// A thick line, drawn as a run of discs.
+    /// A line with round ends, dashed if asked.
     fn line(&mut self, a: (f32, f32), b: (f32, f32), thickness: f32, colour: [f32; 3], alpha: f32, dashed: bool) {
-        let length = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
-        let steps = (length / (thickness * 0.5).max(0.5)).ceil().max(1.0) as usize;
-        let mut last: Option<(i64, i64)> = None;
-        for i in 0..=steps {
-            let f = i as f32 / steps as f32;
-            if dashed && ((f * length / (6.0 * thickness)) as usize) % 2 == 1 {
-                continue;
-            }
-            let (x, y) = (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f);
-            // Discs overlap along the line; blend each pixel once per disc centre only when it moved.
-            let key = (x.round() as i64, y.round() as i64);
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            self.disc(x, y, thickness / 2.0, 0.0, colour, alpha);
-        }
+        let mut path = PathBuilder::new();
+        path.move_to(a.0, a.1);
+        path.line_to(b.0, b.1);
+        let Some(path) = path.finish() else { return };
+        let dash = if dashed { StrokeDash::new(vec![4.0 * thickness, 4.0 * thickness], 0.0) } else { None };
+        let cap = if dashed { LineCap::Butt } else { LineCap::Round };
+        let stroke = Stroke { width: thickness, line_cap: cap, dash, ..Stroke::default() };
+        let mask = self.mask().cloned();
+        self.pixmap.stroke_path(&path, &paint(colour, alpha), &stroke, Transform::identity(), mask.as_ref());
     }
 
-    /// Text with its top-left corner at (x, y), each font pixel `scale` canvas pixels.
-    fn text(&mut self, x: f32, y: f32, text: &str, scale: usize, colour: [f32; 3]) {
-        let mut pen = x.round() as i64;
-        let top = y.round() as i64;
+    /// Text of height `px` with its top-left corner at (x, y).
+    fn text(&mut self, x: f32, y: f32, text: &str, px: f32, colour: [f32; 3]) {
+        let font = self.font.clone();
+        let scaled = font.as_scaled(PxScale::from(px));
+        let baseline = y + scaled.ascent();
+        let mut pen = x;
+        let mut previous = None;
+        let (w, h) = (self.pixmap.width() as i32, self.pixmap.height() as i32);
+        let clip = self.clip.as_ref().map(|(r, _)| *r);
+        let rgb = colour.map(|c| c.clamp(0.0, 1.0) * 255.0);
         for c in text.chars() {
-            let glyph = font::glyph(c);
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..font::WIDTH {
-                    if bits & (1 << (font::WIDTH - 1 - col)) != 0 {
-                        for dy in 0..scale {
-                            for dx in 0..scale {
-                                let px = pen + (col * scale + dx) as i64;
-                                let py = top + (row * scale + dy) as i64;
-                                self.blend(px, py, colour, 1.0);
-                            }
-                        }
-                    }
-                }
+            let id = font.glyph_id(c);
+            if let Some(p) = previous {
+                pen += scaled.kern(p, id);
             }
-            pen += ((font::WIDTH + 1) * scale) as i64;
+            previous = Some(id);
+            let glyph = id.with_scale_and_position(PxScale::from(px), ab_glyph::point(pen, baseline));
+            pen += scaled.h_advance(id);
+            let Some(outline) = font.outline_glyph(glyph) else { continue };
+            let bounds = outline.px_bounds();
+            let pixels = self.pixmap.pixels_mut();
+            outline.draw(|gx, gy, coverage| {
+                let (px_x, px_y) = (bounds.min.x as i32 + gx as i32, bounds.min.y as i32 + gy as i32);
+                if px_x < 0 || px_y < 0 || px_x >= w || px_y >= h {
+                    return;
+                }
+                if let Some(r) = clip
+                    && !(r.left() <= px_x as f32
+                        && (px_x as f32) < r.right()
+                        && r.top() <= px_y as f32
+                        && (px_y as f32) < r.bottom())
+                {
+                    return;
+                }
+                let pixel = &mut pixels[(px_y * w + px_x) as usize];
+                let mix =
+                    |dst: u8, src: f32| (dst as f32 + (src - dst as f32) * coverage.clamp(0.0, 1.0)).round() as u8;
+                let blended = tiny_skia::ColorU8::from_rgba(
+                    mix(pixel.red(), rgb[0]),
+                    mix(pixel.green(), rgb[1]),
+                    mix(pixel.blue(), rgb[2]),
+                    255,
+                );
+                *pixel = blended.premultiply();
+            });
         }
     }
 
-    fn text_width(text: &str, scale: usize) -> f32 {
-        (text.chars().count() * (font::WIDTH + 1) * scale) as f32
+    /// Width of `text` at height `px`.
+    fn text_width(&self, text: &str, px: f32) -> f32 {
+        let scaled = self.font.as_scaled(PxScale::from(px));
+        let mut width = 0.0;
+        let mut previous = None;
+        for c in text.chars() {
+            let id = self.font.glyph_id(c);
+            if let Some(p) = previous {
+                width += scaled.kern(p, id);
+            }
+            width += scaled.h_advance(id);
+            previous = Some(id);
+        }
+        width
     }
 
-    /// Averages `factor`×`factor` blocks and encodes 8-bit sRGB-ish RGB.
-    fn downsample(&self, factor: usize) -> Vec<u8> {
-        let (w, h) = (self.w / factor, self.h / factor);
-        let mut out = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            for x in 0..w {
-                let mut sum = [0.0f32; 3];
-                for dy in 0..factor {
-                    for dx in 0..factor {
-                        let p = self.pixels[(y * factor + dy) * self.w + x * factor + dx];
-                        for c in 0..3 {
-                            sum[c] += p[c];
-                        }
-                    }
-                }
-                let n = (factor * factor) as f32;
-                out.extend(sum.map(|s| ((s / n).clamp(0.0, 1.0) * 255.0).round() as u8));
-            }
-        }
-        out
+    /// The picture as 8-bit RGB (it is opaque everywhere).
+    fn rgb(&self) -> Vec<u8> {
+        self.pixmap.pixels().iter().flat_map(|p| [p.red(), p.green(), p.blue()]).collect()
     }
 }
 
@@ -169,8 +205,8 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
     let resolved = Resolved::of(scene).unwrap_or_default();
     let at = resolved.scene_at(scene, t_s);
     let mixes = mapping::scene_mix(&at);
-    let s = SUPERSAMPLE;
-    let (w, h) = (PICTURE_W * s, PICTURE_H * s);
+    let s = 1usize;
+    let (w, h) = (PICTURE_W, PICTURE_H);
     let mut canvas = Canvas::new(w, h);
     // Fit every body (and its path), the listener and the social zone ahead into the plot area, with a
     // little room behind the listener: stagings face forward, so the picture does too.
@@ -189,7 +225,7 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
     let cx = w as f32 / 2.0;
     let cy = plot.1 + plot_h / 2.0 - (z_min + z_max) / 2.0 * px_per_m;
     let to_px = |x: f32, z: f32| (cx + x * px_per_m, cy + z * px_per_m);
-    canvas.clip = (plot.0 as i64, plot.1 as i64, plot.2 as i64, plot.3 as i64);
+    canvas.clip_to(Some(plot));
 
     // A metre grid inside the plot, then Hall's zones.
     let metres = |px: f32| (px / px_per_m).ceil() as i32;
@@ -202,17 +238,18 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
         canvas.line((plot.0, y), (plot.2, y), 1.0 * s as f32, FAINT, 0.18, false);
     }
     for (radius, label) in
-        [(Zone::INTIMATE_M, "INTIMATE 0.45 M"), (Zone::PERSONAL_M, "PERSONAL 1.2 M"), (Zone::SOCIAL_M, "SOCIAL 3.6 M")]
+        [(Zone::INTIMATE_M, "intimate 0.45 m"), (Zone::PERSONAL_M, "personal 1.2 m"), (Zone::SOCIAL_M, "social 3.6 m")]
     {
         canvas.ring(cx, cy, radius * px_per_m, 2.0 * s as f32, FAINT, 0.8);
         let (lx, ly) = to_px(radius * std::f32::consts::FRAC_1_SQRT_2, -radius * std::f32::consts::FRAC_1_SQRT_2);
-        canvas.text(lx + 6.0 * s as f32, ly, label, 2 * s, FAINT);
+        canvas.text(lx + 6.0 * s as f32, ly, label, TEXT_PX, FAINT);
     }
     // The listener: a head with a nose pointing forward (up the picture).
     let head = 0.12 * px_per_m;
     canvas.disc(cx, cy - head * 1.05, head * 0.35, 0.0, INK, 1.0);
     canvas.disc(cx, cy, head, 0.0, INK, 1.0);
-    canvas.text(cx - Canvas::text_width("YOU", 2 * s) / 2.0, cy + head + 6.0 * s as f32, "YOU", 2 * s, INK);
+    let you = canvas.text_width("you", TEXT_PX);
+    canvas.text(cx - you / 2.0, cy + head + 6.0 * s as f32, "you", TEXT_PX, INK);
 
     // Paths of moving bodies, faint and dashed, under everything else.
     for (i, stem) in scene.stems.iter().enumerate() {
@@ -256,12 +293,12 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
     }
     // Labels last, each where it overlaps no body and no other label (right, left, above, below, further out).
     let mut taken: Vec<(f32, f32, f32, f32)> = drawn.iter().map(|&(_, x, y, r)| (x - r, y - r, x + r, y + r)).collect();
-    let line_h = 9.0 * (2 * s) as f32;
+    let line_h = TEXT_PX * 1.25;
     for &(i, x, y, r) in &drawn {
         let (stem, mix) = (&at.stems[i], &mixes[i]);
-        let label = stem.name.to_uppercase();
-        let detail = format!("{:.1} M{}", mix.distance_m, if stem.muted { " MUTED" } else { "" });
-        let width = Canvas::text_width(&label, 2 * s).max(Canvas::text_width(&detail, 2 * s));
+        let label = stem.name.clone();
+        let detail = format!("{:.1} m{}", mix.distance_m, if stem.muted { " · muted" } else { "" });
+        let width = canvas.text_width(&label, TEXT_PX).max(canvas.text_width(&detail, TEXT_PX));
         let gap = 8.0 * s as f32;
         let candidates = [
             (x + r + gap, y - line_h),
@@ -279,23 +316,23 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
         let place = candidates.iter().copied().find(|c| !taken.iter().any(|t| overlaps(rect(*c), t)));
         let (lx, ly) = place.unwrap_or(candidates[0]);
         taken.push(rect((lx, ly)));
-        canvas.text(lx, ly, &label, 2 * s, INK);
-        canvas.text(lx, ly + line_h, &detail, 2 * s, FAINT);
+        canvas.text(lx, ly, &label, TEXT_PX, INK);
+        canvas.text(lx, ly + line_h, &detail, TEXT_PX, FAINT);
     }
 
     // Title and legend.
-    canvas.clip = (0, 0, w as i64, h as i64);
-    let title = scene.intent.as_ref().map_or(scene.name.as_str(), |i| i.title.as_str()).to_uppercase();
-    canvas.text(30.0 * s as f32, 26.0 * s as f32, &title, 4 * s, INK);
+    canvas.clip_to(None);
+    let title = scene.intent.as_ref().map_or(scene.name.as_str(), |i| i.title.as_str());
+    canvas.text(30.0 * s as f32, 22.0 * s as f32, title, TITLE_PX, INK);
     let when = match resolved.section_at(t_s) {
-        Some(section) => format!("SEEN FROM ABOVE AT {:.1} S ({}) · FORWARD IS UP", t_s, section.name.to_uppercase()),
-        None => format!("SEEN FROM ABOVE AT {t_s:.1} S · FORWARD IS UP"),
+        Some(section) => format!("Seen from above at {:.1} s ({}) · forward is up", t_s, section.name),
+        None => format!("Seen from above at {t_s:.1} s · forward is up"),
     };
-    canvas.text(30.0 * s as f32, 70.0 * s as f32, &when, 2 * s, FAINT);
-    let legend = "DISC = BODY SIZE   HALO = REVERB SHARE   SPIKES = SPOIL   GREY RING = MUTED   DASHES = MOVES";
-    canvas.text(30.0 * s as f32, h as f32 - 40.0 * s as f32, legend, 2 * s, FAINT);
+    canvas.text(30.0 * s as f32, 68.0 * s as f32, &when, TEXT_PX, FAINT);
+    let legend = "disc = body size    halo = reverb share    spikes = spoil    grey ring = muted    dashes = moves";
+    canvas.text(30.0 * s as f32, h as f32 - 42.0 * s as f32, legend, TEXT_PX, FAINT);
 
-    encode_png(PICTURE_W, PICTURE_H, &canvas.downsample(s))
+    encode_png(PICTURE_W, PICTURE_H, &canvas.rgb())
 }
 
 fn encode_png(w: usize, h: usize, rgb: &[u8]) -> Vec<u8> {

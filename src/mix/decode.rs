@@ -28,16 +28,20 @@ const SEEK_WARMUP_FRAMES: u64 = 8192;
 /// What a file holds, read from its header, and how long it is at the engine rate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StemInfo {
+    /// The file.
     pub path: PathBuf,
+    /// What its header says.
     pub probe: Probe,
     /// Playable frames at the file's own rate: the header's count (or a count of the packets).
     pub source_frames: u64,
+    /// The rate the stem plays at (the graph's).
     pub engine_rate: u32,
     /// Frames every pass through the file yields at the engine rate, exactly.
     pub frames: u64,
 }
 
 impl StemInfo {
+    /// Length at the engine rate.
     pub fn seconds(&self) -> f64 {
         self.frames as f64 / self.engine_rate as f64
     }
@@ -52,10 +56,12 @@ pub struct Repairs {
     pub first_non_finite_s: Option<f64>,
     /// Packets the decoder could not decode, played as silence.
     pub damaged_packets: u64,
+    /// Where the first one was (seconds into the file).
     pub first_damaged_s: Option<f64>,
 }
 
 impl Repairs {
+    /// Whether anything had to be repaired.
     pub fn any(&self) -> bool {
         self.non_finite > 0 || self.damaged_packets > 0
     }
@@ -342,6 +348,7 @@ impl StemDecoder {
         })
     }
 
+    /// What the file holds.
     pub fn info(&self) -> &StemInfo {
         &self.info
     }

@@ -12,8 +12,11 @@ use crate::scene::{Room, Scene};
 /// One stem as the user left it (what the timeline can drive, plus its trim and solo).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StemState {
+    /// What the timeline can drive: position, size, spoil, mute, send.
     pub values: StemValues,
+    /// The stem's trim (dB).
     pub gain_db: f32,
+    /// Soloed: every stem not soloed falls silent.
     pub solo: bool,
 }
 
@@ -34,17 +37,24 @@ impl StemState {
 /// The master bus.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MasterState {
+    /// Gain before the limiter (dB), the A/B trim included.
     pub gain_db: f32,
+    /// The spoil macro on the whole mix (0 .. 1).
     pub spoil: f32,
+    /// The limiter's true-peak ceiling (dBTP).
     pub ceiling_dbtp: f32,
 }
 
 /// Everything the engine needs to know of the mix.
 #[derive(Clone, Debug)]
 pub struct MixState {
+    /// Every stem, in scene order.
     pub stems: Vec<StemState>,
+    /// The room (the reverb).
     pub room: Room,
+    /// The master bus.
     pub master: MasterState,
+    /// Which cues the mapping applies.
     pub cues: Cues,
     /// The timeline the engine plays over these values; `None` (or one without keys) holds them.
     pub timeline: Option<Arc<Resolved>>,

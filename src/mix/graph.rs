@@ -65,9 +65,13 @@ const TRANSPORT_FADE_S: f64 = 0.008;
 const OUTPUT_TAP_S: u32 = 2;
 
 #[derive(Debug)]
+/// Why a graph could not be built or driven.
 pub enum GraphError {
+    /// The sound device (or the offline backend) failed.
     Backend(String),
+    /// More stems than the mixer holds.
     TooManyStems(usize),
+    /// kira refused something.
     Kira(String),
     /// A streamed stem could not be read to the end (its file vanished or was cut off while playing).
     Stem(String),
@@ -92,6 +96,7 @@ impl std::error::Error for GraphError {}
 /// keeps its slot (silent) so indices still match the scene.
 pub struct StemVoice {
     source: SourceControl,
+    /// The stem's meter (peak and faults).
     pub meter: Arc<StemMeter>,
 }
 
@@ -115,6 +120,7 @@ pub struct MixGraph<B: Backend> {
     engine: EngineHandle,
     driver: Driver,
     voices: Vec<StemVoice>,
+    /// The master's meter (peaks, limiting, frames played).
     pub meter: Arc<MasterMeter>,
     config: GraphConfig,
     output_tap: Option<rtrb::Consumer<[f32; 2]>>,
@@ -332,6 +338,7 @@ where
         self.output_tap.take()
     }
 
+    /// How the graph was built (looping and cues as they stand now).
     pub fn config(&self) -> GraphConfig {
         self.config
     }
@@ -349,6 +356,7 @@ where
         self.asked = Asked { rolling: true, position: pass.start };
     }
 
+    /// Every stem, in scene order.
     pub fn stems(&self) -> &[StemVoice] {
         &self.voices
     }
@@ -383,6 +391,7 @@ where
         self.driver.last()
     }
 
+    /// The backend (the offline one renders blocks on demand).
     pub fn backend_mut(&mut self) -> &mut B {
         self.manager.backend_mut()
     }

@@ -22,14 +22,18 @@ pub const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "ogg", "oga", "m
 /// A decoded stem at the engine rate, stereo (mono is copied to both channels).
 #[derive(Clone, Debug)]
 pub struct Audio {
+    /// The engine rate the frames are at.
     pub sample_rate: u32,
+    /// The frames, shared.
     pub frames: Arc<[Frame]>,
     /// Channels in the file (1 or 2).
     pub source_channels: usize,
+    /// The file's own rate.
     pub source_sample_rate: u32,
 }
 
 impl Audio {
+    /// Length in seconds.
     pub fn duration_s(&self) -> f64 {
         self.frames.len() as f64 / self.sample_rate as f64
     }
@@ -43,7 +47,9 @@ impl Audio {
 /// Why a file could not be used. Display names the file and the reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportError {
+    /// The file.
     pub path: PathBuf,
+    /// Why, in words the user can act on.
     pub reason: String,
 }
 
@@ -58,9 +64,13 @@ impl std::error::Error for ImportError {}
 /// What the header says, read without decoding the audio.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Probe {
+    /// The container (wave, flac, ogg, mp3).
     pub format: String,
+    /// Channels (1 or 2).
     pub channels: usize,
+    /// The file's rate.
     pub sample_rate: u32,
+    /// Frames the header declares, if it does.
     pub frames: Option<u64>,
 }
 

@@ -44,14 +44,18 @@ pub const AIR_START_M: f32 = 1.0;
 pub const AIR_FADE_M: f32 = 0.5;
 /// Air cutoff at [`AIR_START_M`] and how fast it falls: fc = 20 kHz · d^-0.65 (12.7 kHz at 2 m, 5 kHz at 8 m).
 pub const AIR_CUTOFF_AT_START_HZ: f32 = 20_000.0;
+/// How fast the air cutoff falls with distance (the exponent of d).
 pub const AIR_CUTOFF_EXPONENT: f32 = 0.65;
 /// Proximity effect: directional microphones lift the bass within an arm's length (~0.6 m). Listeners have
 /// learned to read that lift as "close", so we add it as a low shelf that grows as the body approaches.
 pub const PROXIMITY_START_M: f32 = 0.6;
+/// The proximity lift at the closest distance (dB).
 pub const PROXIMITY_MAX_DB: f32 = 6.0;
+/// Corner of the proximity shelf (Hz).
 pub const PROXIMITY_SHELF_HZ: f32 = 150.0;
 /// Brightness tilt from height (David Gibson: up is bright, down is dark), dB per metre above the ears.
 pub const TILT_DB_PER_M: f32 = 2.0;
+/// The tilt never exceeds this (dB).
 pub const TILT_MAX_DB: f32 = 6.0;
 /// Pivot of the tilt: below it the level goes one way, above it the other.
 pub const TILT_PIVOT_HZ: f32 = 800.0;
@@ -59,18 +63,25 @@ pub const TILT_PIVOT_HZ: f32 = 800.0;
 /// Edward T. Hall's proxemic zones, by distance from the listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Zone {
+    /// Closer than 0.45 m: a whisper in the ear.
     Intimate,
+    /// 0.45 - 1.2 m: a friend.
     Personal,
+    /// 1.2 - 3.6 m: a conversation, a band in a room.
     Social,
+    /// Beyond 3.6 m: a stage.
     Public,
 }
 
 impl Zone {
     /// Outer radius of each zone (metres); public has none.
     pub const INTIMATE_M: f32 = 0.45;
+    /// Outer radius of the personal zone (m).
     pub const PERSONAL_M: f32 = 1.2;
+    /// Outer radius of the social zone (m).
     pub const SOCIAL_M: f32 = 3.6;
 
+    /// The zone at a distance.
     pub fn at(distance_m: f32) -> Zone {
         if distance_m < Zone::INTIMATE_M {
             Zone::Intimate
@@ -83,6 +94,7 @@ impl Zone {
         }
     }
 
+    /// The zone's name, in lower case.
     pub fn name(self) -> &'static str {
         match self {
             Zone::Intimate => "intimate",
@@ -102,9 +114,13 @@ impl fmt::Display for Zone {
 /// Where a body is and what the user asked of it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Placement {
+    /// Where the body stands (m; x right, y up from the floor, z ahead is negative).
     pub position: [f32; 3],
+    /// Body size (1 = a voice or an instrument).
     pub size: f32,
+    /// Trim (dB).
     pub gain_db: f32,
+    /// The spoil macro (0 .. 1).
     pub spoil: f32,
     /// Effects send trim (dB) on top of the mapping; at -60 nothing is sent.
     pub send_db: f32,
@@ -113,6 +129,7 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// A scene stem's placement (`any_solo`: some stem of the scene is soloed).
     pub fn from_stem(stem: &Stem, any_solo: bool) -> Placement {
         Placement {
             position: stem.position_array(),
@@ -128,9 +145,11 @@ impl Placement {
 /// Everything the mix graph needs for one stem, plus what the user is shown.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StemMix {
+    /// Distance from the ears (m).
     pub distance_m: f32,
     /// Degrees; 0 ahead, +90 right, -90 left, ±180 behind.
     pub azimuth_deg: f32,
+    /// Hall's zone at that distance.
     pub zone: Zone,
     /// Level of the direct sound (source level + distance law + trim), dB; `None` when silent.
     pub dry_db: Option<f32>,
@@ -156,6 +175,7 @@ pub struct StemMix {
     pub proximity_db: f32,
     /// Brightness tilt around [`TILT_PIVOT_HZ`], dB (+ brighter, - darker).
     pub tilt_db: f32,
+    /// The spoil macro's amount (0 .. 1).
     pub spoil: f32,
 }
 
@@ -187,6 +207,7 @@ impl StemMix {
 /// Derived properties of a room.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RoomAcoustics {
+    /// Volume of the shoebox (m³).
     pub volume_m3: f32,
     /// Where direct and reverberant energy are equal: r_c = 0.057·√(Q·V/RT60) (Sabine).
     pub critical_distance_m: f32,
@@ -194,6 +215,7 @@ pub struct RoomAcoustics {
     pub reflection_offset_m: f32,
 }
 
+/// The room's volume, critical distance and reflection offset.
 pub fn room_acoustics(room: &Room) -> RoomAcoustics {
     let volume_m3 = room.size.powi(3) * ROOM_HEIGHT_RATIO;
     let critical_distance_m = 0.057 * (SOURCE_DIRECTIVITY_Q * volume_m3 / room.decay_s).sqrt();
@@ -285,11 +307,15 @@ pub struct Cues {
     pub level: bool,
     /// Distance changes the direct-to-reverb ratio (off: the reverb follows the direct level).
     pub reverb: bool,
+    /// Distance lowers the high end (air).
     pub air: bool,
+    /// Distance shortens the gap before the reflections.
     pub pre_delay: bool,
     /// Distance changes the apparent width (off: each body as wide as at the reference distance).
     pub width: bool,
+    /// The spoil macros.
     pub spoil: bool,
+    /// Closeness lifts the bass (proximity).
     pub proximity: bool,
     /// Height tilts the tone.
     pub height: bool,
@@ -298,6 +324,7 @@ pub struct Cues {
 }
 
 impl Cues {
+    /// Every cue on.
     pub const ALL: Cues = Cues {
         level: true,
         reverb: true,

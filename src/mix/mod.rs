@@ -1,4 +1,5 @@
 //! The mix core: mapping, import, effects, the one mix graph and offline render. It never imports Bevy.
+#![warn(missing_docs)]
 
 pub mod ab;
 pub mod decode;

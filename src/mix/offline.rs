@@ -20,7 +20,9 @@ pub struct OfflineBackend {
 }
 
 #[derive(Clone, Copy, Debug)]
+/// The offline backend's settings.
 pub struct OfflineSettings {
+    /// The rate it renders at.
     pub sample_rate: u32,
 }
 
@@ -54,11 +56,13 @@ impl OfflineBackend {
         renderer.process(out, 2);
     }
 
+    /// The rate it renders at.
     pub fn sample_rate(&self) -> u32 {
         self.sample_rate
     }
 }
 
+/// The mix graph over the offline backend.
 pub type OfflineGraph = MixGraph<OfflineBackend>;
 
 impl OfflineGraph {
@@ -71,6 +75,7 @@ impl OfflineGraph {
 /// How to render.
 #[derive(Clone, Copy, Debug)]
 pub struct RenderOptions {
+    /// The rate to render at.
     pub sample_rate: u32,
     /// Length; `None` plays the song once and lets the reverb ring out.
     pub seconds: Option<f64>,
@@ -102,9 +107,11 @@ impl Default for RenderOptions {
 pub struct Loudness {
     /// Integrated loudness (LUFS); −∞ for silence.
     pub integrated_lufs: f64,
+    /// Loudness range (LU).
     pub loudness_range_lu: f64,
     /// Highest true peak over both channels (dBTP).
     pub true_peak_dbtp: f64,
+    /// Highest sample over both channels (dBFS).
     pub sample_peak_dbfs: f64,
 }
 
@@ -137,6 +144,7 @@ pub struct Meter {
 }
 
 impl Meter {
+    /// A meter for stereo at `sample_rate`.
     pub fn new(sample_rate: u32) -> Meter {
         use ebur128::{EbuR128, Mode};
         let meter = EbuR128::new(2, sample_rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK)
@@ -144,6 +152,7 @@ impl Meter {
         Meter { meter }
     }
 
+    /// Measures more interleaved stereo.
     pub fn add(&mut self, interleaved: &[f32]) {
         // Feed in pieces: ebur128 allocates per call in proportion to the call's size.
         for part in interleaved.chunks(2 * 65_536) {
@@ -151,6 +160,7 @@ impl Meter {
         }
     }
 
+    /// What was measured so far.
     pub fn finish(&self) -> Loudness {
         let meter = &self.meter;
         let db = |x: f64| 20.0 * x.max(1e-12).log10();
@@ -168,9 +178,13 @@ impl Meter {
 /// A finished render: interleaved stereo at `sample_rate` (empty when it went straight to a file).
 #[derive(Clone, Debug)]
 pub struct Rendered {
+    /// The rate it was rendered at.
     pub sample_rate: u32,
+    /// Length in frames.
     pub frames: usize,
+    /// The samples, interleaved stereo (empty when they went straight to a file).
     pub interleaved: Vec<f32>,
+    /// BS.1770 loudness and true peak.
     pub loudness: Loudness,
     /// Master gain applied to reach `normalize_lufs` (dB), if asked.
     pub normalize_gain_db: Option<f64>,
@@ -192,9 +206,11 @@ impl Rendered {
         }
     }
 
+    /// Length in frames.
     pub fn frames(&self) -> usize {
         self.frames
     }
+    /// Length in seconds.
     pub fn seconds(&self) -> f64 {
         self.frames() as f64 / self.sample_rate as f64
     }
@@ -426,10 +442,11 @@ pub fn write_wav(path: &Path, rendered: &Rendered, format: WavFormat) -> std::io
 pub struct WavSink<'a> {
     writer: hound::WavWriter<&'a mut std::io::BufWriter<std::fs::File>>,
     format: WavFormat,
-    dither: XorShift,
+    dither: rand_pcg::Pcg64Mcg,
 }
 
 impl<'a> WavSink<'a> {
+    /// A WAV writer into `file` at `sample_rate` in `format`.
     pub fn new(
         file: &'a mut std::io::BufWriter<std::fs::File>,
         sample_rate: u32,
@@ -449,9 +466,10 @@ impl<'a> WavSink<'a> {
             },
         };
         let writer = hound::WavWriter::new(file, spec).map_err(to_io)?;
-        Ok(WavSink { writer, format, dither: XorShift(0x9E37_79B9_7F4A_7C15) })
+        Ok(WavSink { writer, format, dither: rand::SeedableRng::seed_from_u64(DITHER_SEED) })
     }
 
+    /// Writes interleaved stereo.
     pub fn write(&mut self, interleaved: &[f32]) -> std::io::Result<()> {
         let writer = &mut self.writer;
         match self.format {
@@ -472,7 +490,8 @@ impl<'a> WavSink<'a> {
                 // bit-identical.
                 let scale = 32_767.0f64;
                 for &s in interleaved {
-                    let tpdf = self.dither.uniform() - self.dither.uniform();
+                    use rand::RngExt;
+                    let tpdf = self.dither.random::<f64>() - self.dither.random::<f64>();
                     let v = (s as f64 * scale + tpdf).round().clamp(-scale - 1.0, scale) as i16;
                     writer.write_sample(v).map_err(to_io)?;
                 }
@@ -481,6 +500,7 @@ impl<'a> WavSink<'a> {
         Ok(())
     }
 
+    /// Writes the header's lengths.
     pub fn finish(self) -> std::io::Result<()> {
         self.writer.finalize().map_err(to_io)
     }
@@ -493,15 +513,5 @@ fn to_io(e: hound::Error) -> std::io::Error {
     }
 }
 
-/// A tiny deterministic generator for dither (quality is irrelevant, repeatability is not).
-struct XorShift(u64);
-
-impl XorShift {
-    /// Uniform in [-0.5, 0.5).
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    }
-}
+/// The dither's seed: the same noise every time, so exports stay bit-identical.
+const DITHER_SEED: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -7,8 +7,11 @@ use crate::scene::Scene;
 /// One stem's answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Answer {
+    /// The stem.
     pub name: String,
+    /// Where it is (m from the ears).
     pub true_distance_m: f32,
+    /// Where the class put it (m from the ears).
     pub guessed_distance_m: f32,
     /// Guess minus truth (metres): negative means placed too close.
     pub distance_error_m: f32,

@@ -35,6 +35,7 @@ impl StemSource {
         }
     }
 
+    /// The rate it plays at.
     pub fn sample_rate(&self) -> u32 {
         match self {
             StemSource::Memory(a) => a.sample_rate,
@@ -42,6 +43,7 @@ impl StemSource {
         }
     }
 
+    /// Length in seconds.
     pub fn seconds(&self) -> f64 {
         self.frames() as f64 / self.sample_rate().max(1) as f64
     }

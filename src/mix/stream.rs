@@ -33,6 +33,7 @@ pub struct Pass {
     pub generation: u32,
     /// The song frame the pass starts at.
     pub start: u64,
+    /// Whether the song loops (at `song_frames`).
     pub looping: bool,
     /// Length of the song (the longest stem), where a loop wraps.
     pub song_frames: u64,
@@ -102,9 +103,13 @@ pub struct StreamReader {
 /// How a stream is doing, for banners and reports.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StreamHealth {
+    /// Times a block came too late.
     pub underruns: u64,
+    /// Frames played as silence for it.
     pub underrun_frames: u64,
+    /// Why the stream went silent, if it did.
     pub problem: Option<String>,
+    /// What had to be repaired in the file.
     pub repairs: Repairs,
 }
 
@@ -142,6 +147,7 @@ impl StemStream {
         }
     }
 
+    /// How the stream is doing now.
     pub fn health(&self) -> StreamHealth {
         StreamHealth {
             underruns: self.shared.underruns.load(Ordering::Relaxed),

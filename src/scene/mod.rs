@@ -1,5 +1,6 @@
 //! The scene file: a hand-editable RON document (format version 2: a staging, an intent card and a timeline;
 //! version 1 files still load), validated before anything reaches kira.
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ pub mod limits {
     pub const TIME_S: (f64, f64) = (0.0, 3600.0);
     /// Tempo (beats per minute) and beats per bar.
     pub const BPM: (f64, f64) = (20.0, 400.0);
+    /// Beats per bar.
     pub const BEATS_PER_BAR: (u32, u32) = (1, 32);
     /// Keyframes per stem (and on the room).
     pub const MAX_KEYS: usize = 10_000;
@@ -52,12 +54,17 @@ pub mod limits {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scene {
+    /// Format version (1 or 2).
     pub version: u32,
+    /// What the staging is called.
     pub name: String,
     #[serde(default)]
+    /// What it says, in a sentence or two.
     pub notes: String,
     #[serde(default)]
+    /// The room (the reverb).
     pub room: Room,
+    /// The stems, each a body.
     pub stems: Vec<Stem>,
     /// Master trim before the limiter (dB).
     #[serde(default)]
@@ -95,6 +102,7 @@ pub struct Intent {
 pub struct CueNote {
     /// The cue: level, direct-to-reverb, air, pre-delay, width, spoil, timing ...
     pub cue: String,
+    /// Why it helps say it.
     pub why: String,
 }
 
@@ -106,6 +114,7 @@ pub struct Timeline {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tempo: Option<Tempo>,
     #[serde(default)]
+    /// Named stretches of the song.
     pub sections: Vec<Section>,
     /// Keyframes of the room: the reverb return's fader.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -114,9 +123,12 @@ pub struct Timeline {
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// The song's tempo, for bars.
 pub struct Tempo {
+    /// Beats per minute.
     pub bpm: f64,
     #[serde(default = "default_beats_per_bar")]
+    /// Beats per bar.
     pub beats_per_bar: u32,
 }
 
@@ -125,6 +137,7 @@ fn default_beats_per_bar() -> u32 {
 }
 
 impl Tempo {
+    /// Length of a bar (s).
     pub fn bar_s(&self) -> f64 {
         60.0 / self.bpm * self.beats_per_bar as f64
     }
@@ -134,15 +147,19 @@ impl Tempo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
+    /// The section's name (unique).
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where it starts (default: where the previous one ends).
     pub start: Option<At>,
+    /// How long it lasts.
     pub length: Length,
 }
 
 /// A point in song time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum At {
+    /// Seconds from the start of the song.
     Seconds(f64),
     /// Bar number, counted from 1 like a DAW (fractions are allowed: 9.5 is half-way through bar 9).
     Bar(f64),
@@ -151,8 +168,11 @@ pub enum At {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// A length of time.
 pub enum Length {
+    /// In seconds.
     Seconds(f64),
+    /// In bars (needs the tempo).
     Bars(f64),
 }
 
@@ -171,18 +191,25 @@ pub enum Ease {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Key {
+    /// When.
     pub at: At,
     #[serde(default, skip_serializing_if = "is_default")]
+    /// Glide from the previous keyframe, or jump.
     pub ease: Ease,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where the body goes.
     pub position: Option<(f32, f32, f32)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its size.
     pub size: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its spoil.
     pub spoil: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Muted (always jumps).
     pub muted: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its effects send trim (dB).
     pub send_db: Option<f32>,
 }
 
@@ -190,10 +217,13 @@ pub struct Key {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomKey {
+    /// When.
     pub at: At,
     #[serde(default, skip_serializing_if = "is_default")]
+    /// Glide from the previous keyframe, or jump.
     pub ease: Ease,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The reverb return's fader (dB).
     pub return_db: Option<f32>,
 }
 
@@ -238,20 +268,26 @@ impl Default for Room {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stem {
+    /// The stem's name (unique in the scene).
     pub name: String,
     /// Path of the audio file, relative to the scene file.
     pub file: String,
     /// (x, y, z) in metres; the listener stands at the origin facing -Z, ears 1.2 m up.
     pub position: (f32, f32, f32),
     #[serde(default = "default_size")]
+    /// Body size (0.1 .. 10; 1 = a voice or an instrument).
     pub size: f32,
     #[serde(default)]
+    /// Trim (dB).
     pub gain_db: f32,
     #[serde(default)]
+    /// The spoil macro (0 .. 1).
     pub spoil: f32,
     #[serde(default)]
+    /// Silenced.
     pub muted: bool,
     #[serde(default)]
+    /// Soloed: the stems not soloed fall silent.
     pub solo: bool,
     /// Effects send trim (dB) on top of what the placement gives; -60 sends nothing.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -266,6 +302,7 @@ fn default_size() -> f32 {
 }
 
 impl Stem {
+    /// The position as an array.
     pub fn position_array(&self) -> [f32; 3] {
         [self.position.0, self.position.1, self.position.2]
     }
@@ -274,9 +311,33 @@ impl Stem {
 /// Why a scene could not be read; every variant names the file.
 #[derive(Debug)]
 pub enum SceneError {
-    Io { path: PathBuf, message: String },
-    Syntax { path: PathBuf, line: usize, column: usize, message: String },
-    Invalid { path: PathBuf, field: String, message: String },
+    /// The file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        message: String,
+    },
+    /// The file is not valid RON (where, and why).
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where (from 1).
+        line: usize,
+        /// Where in the line (from 1).
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// A value is out of range (its field path, and why).
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field path, e.g. `stems[2].position (x)`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl fmt::Display for SceneError {
@@ -298,7 +359,9 @@ impl std::error::Error for SceneError {}
 /// A problem with one value, found by [`Scene::validate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invalid {
+    /// The field path, e.g. `stems[2].position (x)`.
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 

@@ -11,8 +11,11 @@ use super::{At, Ease, Invalid, Key, Length, RoomKey, Scene, Stem, Tempo, limits}
 /// A section with its times in seconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SectionSpan {
+    /// The section's name.
     pub name: String,
+    /// Where it starts (s).
     pub start_s: f64,
+    /// Where it ends (s).
     pub end_s: f64,
 }
 
@@ -20,14 +23,20 @@ pub struct SectionSpan {
 /// value in the file).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Driven {
+    /// The position.
     pub position: bool,
+    /// The size.
     pub size: bool,
+    /// The spoil.
     pub spoil: bool,
+    /// The mute.
     pub muted: bool,
+    /// The effects send.
     pub send: bool,
 }
 
 impl Driven {
+    /// Whether it drives anything.
     pub fn any(&self) -> bool {
         self.position || self.size || self.spoil || self.muted || self.send
     }
@@ -36,7 +45,9 @@ impl Driven {
 /// A scene's timeline with every time in seconds and every keyframe list sorted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Resolved {
+    /// The tempo, when the scene has one.
     pub tempo: Option<Tempo>,
+    /// The sections in time order, with their times.
     pub sections: Vec<SectionSpan>,
     stems: Vec<Vec<(f64, Key)>>,
     room: Vec<(f64, RoomKey)>,
@@ -259,10 +270,15 @@ impl Resolved {
 /// What a timeline sets on one stem at one time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StemValues {
+    /// Where the body is.
     pub position: (f32, f32, f32),
+    /// Its size.
     pub size: f32,
+    /// Its spoil.
     pub spoil: f32,
+    /// Muted.
     pub muted: bool,
+    /// Its effects send trim (dB).
     pub send_db: f32,
 }
 

@@ -313,20 +313,29 @@ fn an_edit_on_disk_reloads_a_broken_one_keeps_the_last_good_scene_and_ctrl_s_sav
     let scene_path = dir.path("stage.ron");
     let original = std::fs::read_to_string(&scene_path).unwrap();
 
+    // Frames go by (in real time: the file watcher's events arrive as they do) until `done` or 3 s.
+    let until = |app: &mut App, done: &dyn Fn(&mut App) -> bool| {
+        let started = std::time::Instant::now();
+        while !done(app) && started.elapsed() < std::time::Duration::from_secs(3) {
+            frame(app);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        started.elapsed()
+    };
+
     // Someone edits the file: the body moves to 2 m.
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&scene_path, original.replace("-1.0)", "-2.0)")).unwrap();
-    for _ in 0..40 {
-        frame(&mut app);
-    }
+    let took = until(&mut app, &|app| (body_position(app).z + 2.0).abs() < 1e-6);
+    eprintln!("reloaded {took:?} after the edit");
     assert!((body_position(&mut app).z + 2.0).abs() < 1e-6, "reloaded: {}", body_position(&mut app));
+    assert!(took < std::time::Duration::from_millis(600), "the edit took {took:?} to reach the stage");
 
     // A broken edit: the stage keeps the last good scene and says why.
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&scene_path, "(version: 1, stems: [(name: \"chord\", position: (0.0, nan, 1.0)").unwrap();
-    for _ in 0..40 {
-        frame(&mut app);
-    }
+    let has_error = |app: &mut App| app.world().resource::<proxemix::app::stems::StageScene>().reload_error.is_some();
+    until(&mut app, &has_error);
     assert!((body_position(&mut app).z + 2.0).abs() < 1e-6, "the last good scene stays");
     let error = app.world().resource::<proxemix::app::stems::StageScene>().reload_error.clone();
     let error = error.expect("the broken edit is reported");

@@ -30,6 +30,7 @@ const ANALYSIS_LAG: usize = TAPS / 2 - 1;
 pub struct MasterMeter {
     /// Frames that have left the master chain: the audio-time clock of the whole graph.
     pub frames: AtomicU64,
+    /// Highest sample per channel since the meter last looked.
     pub peak: [AtomicF32; 2],
     /// Lowest limiter gain since last read (1 = not limiting).
     pub min_gain: AtomicF32,
@@ -38,6 +39,7 @@ pub struct MasterMeter {
 }
 
 impl MasterMeter {
+    /// A meter at rest (no limiting).
     pub fn new() -> Self {
         let m = MasterMeter::default();
         m.min_gain.store(1.0);

@@ -66,6 +66,7 @@ pub fn one_pole_coefficient(cutoff_hz: f32, sample_rate: f32) -> f32 {
 /// sample. Stepping per sample (not per renderer chunk) keeps the output independent of block sizes.
 #[derive(Clone, Debug)]
 pub struct Ramps<const N: usize> {
+    /// The values now.
     pub current: [f32; N],
     step: [f32; N],
     target: [f32; N],
@@ -73,6 +74,7 @@ pub struct Ramps<const N: usize> {
 }
 
 impl<const N: usize> Ramps<N> {
+    /// Holding `values`.
     pub fn new(values: [f32; N]) -> Self {
         Ramps { current: values, step: [0.0; N], target: values, remaining: 0 }
     }
@@ -91,6 +93,7 @@ impl<const N: usize> Ramps<N> {
         self.remaining = frames;
     }
 
+    /// Where the ramp goes.
     pub fn target(&self) -> &[f32; N] {
         &self.target
     }
@@ -122,12 +125,15 @@ impl<const N: usize> Ramps<N> {
 pub struct AtomicF32(AtomicU32);
 
 impl AtomicF32 {
+    /// Holding `v`.
     pub fn new(v: f32) -> Self {
         AtomicF32(AtomicU32::new(v.to_bits()))
     }
+    /// The value now.
     pub fn load(&self) -> f32 {
         f32::from_bits(self.0.load(Ordering::Relaxed))
     }
+    /// Replaces the value.
     pub fn store(&self, v: f32) {
         self.0.store(v.to_bits(), Ordering::Relaxed)
     }
@@ -144,6 +150,7 @@ impl AtomicF32 {
 
 /// What a delay line can hold: mono samples or stereo frames.
 pub trait DelaySample: Copy + Default {
+    /// The value `t` of the way from `self` to `other` (0 .. 1).
     fn lerp(self, other: Self, t: f32) -> Self;
 }
 
@@ -176,11 +183,13 @@ impl<T: DelaySample> DelayLine<T> {
         DelayLine { buf: vec![T::default(); len], mask: len - 1, write: 0 }
     }
 
+    /// The longest delay it can give.
     pub fn capacity(&self) -> usize {
         self.buf.len().saturating_sub(2)
     }
 
     #[inline(always)]
+    /// Pushes one sample (the oldest one drops out).
     pub fn push(&mut self, x: T) {
         self.write = (self.write + 1) & self.mask;
         self.buf[self.write] = x;
@@ -199,6 +208,7 @@ impl<T: DelaySample> DelayLine<T> {
         self.tap(whole).lerp(self.tap(whole + 1), delay - whole as f32)
     }
 
+    /// Fills the line with silence.
     pub fn clear(&mut self) {
         self.buf.iter_mut().for_each(|s| *s = T::default());
     }
@@ -243,12 +253,14 @@ pub struct AllPass {
 }
 
 impl AllPass {
+    /// An all-pass with a delay of `delay` samples and feedback `gain`.
     pub fn new(delay: usize, gain: f32) -> Self {
         let delay = delay.max(1);
         AllPass { line: DelayLine::with_capacity(delay), delay, gain, delayed: vec![0.0; delay], fed: vec![0.0; delay] }
     }
 
     #[inline(always)]
+    /// One sample through.
     pub fn process(&mut self, x: f32) -> f32 {
         let delayed = self.line.tap(self.delay - 1);
         let v = flush(x + self.gain * delayed);
@@ -271,6 +283,7 @@ impl AllPass {
         }
     }
 
+    /// Forgets its state.
     pub fn clear(&mut self) {
         self.line.clear();
     }

@@ -20,14 +20,17 @@ pub struct StemParams {
     pub decorrelated: f32,
     /// Linear gain of the direct sound, and of the send to the reverb.
     pub dry_gain: f32,
+    /// Linear gain of the send to the reverb.
     pub send_gain: f32,
     /// Tilt: gain below and above the pivot ([`ChainSetup::tilt_pivot_hz`]).
     pub tilt_low_gain: f32,
+    /// Tilt: gain above the pivot.
     pub tilt_high_gain: f32,
     /// Low-shelf gain below [`ChainSetup::proximity_hz`] (1 = none).
     pub proximity_gain: f32,
     /// The air low-pass: its cutoff (Hz) and how much of it is mixed in (0 .. 1).
     pub air_cutoff_hz: f32,
+    /// How much of the air low-pass is mixed in (0 .. 1).
     pub air_amount: f32,
     /// The send's delay (frames, fractional).
     pub pre_delay_frames: f32,
@@ -57,14 +60,18 @@ impl StemParams {
 /// What does not change while the chain runs: the filters' corner frequencies and the longest pre-delay.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChainSetup {
+    /// The tilt's pivot (Hz).
     pub tilt_pivot_hz: f32,
+    /// The proximity shelf's corner (Hz).
     pub proximity_hz: f32,
+    /// The longest pre-delay the send can take (s).
     pub max_pre_delay_s: f32,
 }
 
 /// What the stage reads back: the peak of the stem's dry output since it last looked, and faults.
 #[derive(Debug, Default)]
 pub struct StemMeter {
+    /// Peak of the direct sound since the meter last looked.
     pub peak: AtomicF32,
     /// Set when a non-finite sample was caught (and silenced).
     pub faults: std::sync::atomic::AtomicU32,
@@ -142,6 +149,7 @@ struct Active {
     air: bool,
 }
 
+/// The fused chain of one stem; see the module's documentation.
 pub struct StemChain {
     setup: ChainSetup,
     params: StemParams,

@@ -98,6 +98,7 @@ pub(crate) struct EngineBuilder {
 /// The control side of the transport.
 pub struct EngineHandle {
     commands: rtrb::Producer<TransportCommand>,
+    /// What the audio thread reports back.
     pub shared: Arc<EngineShared>,
     sent: u64,
 }
@@ -342,6 +343,7 @@ impl Engine {
 /// Asks for real-time scheduling for the calling thread (the live audio thread), as JACK and PipeWire run
 /// theirs, so a busy machine (a software renderer on every core) cannot starve the sound; where the system does
 /// not allow it (no privilege, no such call) the thread stays as it is. One system call, once.
+#[allow(unsafe_code)]
 fn promote_to_real_time() -> bool {
     #[cfg(target_os = "linux")]
     {

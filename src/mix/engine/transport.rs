@@ -9,9 +9,11 @@ use crate::mix::stream::Pass;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum TransportState {
+    /// Not playing (paused, or not started).
     Stopped = 0,
     /// Waiting for the streams to hold the start of a pass (live only).
     Priming = 1,
+    /// Playing.
     Rolling = 2,
     /// A song that does not loop has played to its end.
     Ended = 3,
@@ -32,11 +34,27 @@ impl TransportState {
 #[derive(Clone, Copy, Debug)]
 pub enum TransportCommand {
     /// Play `pass` (fading in over `fade_frames`); a pass already under way with the same generation resumes.
-    Play { pass: Pass, fade_frames: u32 },
+    /// Play `pass` (fading in over `fade_frames`); a pass already under way with the same generation resumes.
+    Play {
+        /// The pass to play.
+        pass: Pass,
+        /// Length of the fade-in (0: none).
+        fade_frames: u32,
+    },
     /// Fade out and stop where the fade ends.
-    Pause { fade_frames: u32 },
+    /// Fade out and stop where the fade ends.
+    Pause {
+        /// Length of the fade-out (0: at once).
+        fade_frames: u32,
+    },
     /// Stop (fading out if rolling) and wait at the start of `pass`.
-    Locate { pass: Pass, fade_frames: u32 },
+    /// Stop (fading out if rolling) and wait at the start of `pass`.
+    Locate {
+        /// The pass to wait at.
+        pass: Pass,
+        /// Length of the fade-out when rolling (0: at once).
+        fade_frames: u32,
+    },
 }
 
 /// What the engine reports back (written only by the audio thread).
@@ -54,15 +72,19 @@ pub struct EngineShared {
 }
 
 impl EngineShared {
+    /// Song frame the transport stands at.
     pub fn position(&self) -> u64 {
         self.position.load(Ordering::Acquire)
     }
+    /// What the transport is doing.
     pub fn state(&self) -> TransportState {
         TransportState::from_u8(self.state.load(Ordering::Acquire))
     }
+    /// How many commands the audio thread has taken.
     pub fn commands_taken(&self) -> u64 {
         self.commands_taken.load(Ordering::Acquire)
     }
+    /// The pass being played.
     pub fn generation(&self) -> u32 {
         self.generation.load(Ordering::Acquire)
     }
@@ -81,18 +103,24 @@ impl EngineShared {
 /// What every stem does in one chunk.
 #[derive(Clone, Copy, Debug)]
 pub struct ChunkPlan {
+    /// The pass being played.
     pub pass: Pass,
     /// First frame of the pass played in this chunk.
     pub q: u64,
+    /// Frames in the chunk.
     pub frames: usize,
     /// Frames of the pass played (the rest of the chunk is silence).
     pub advance: usize,
     /// Transport gain before the first frame, its step per frame, for how many frames it steps, whether the
     /// ramp ends within this chunk, and the gain after the ramp.
     pub gain: f32,
+    /// The gain's step per frame while it ramps.
     pub gain_step: f32,
+    /// Frames of the chunk the gain ramps over.
     pub ramp_frames: usize,
+    /// Whether the ramp ends within this chunk.
     pub ramp_lands: bool,
+    /// The gain after the ramp.
     pub end_gain: f32,
     /// Wait for streamed data instead of playing silence (offline).
     pub wait: bool,
@@ -125,8 +153,11 @@ enum AfterFade {
 
 /// The transport's state on the audio thread.
 pub struct Transport {
+    /// The pass being played.
     pub pass: Pass,
+    /// The next frame of the pass.
     pub q: u64,
+    /// What the transport is doing.
     pub state: TransportState,
     live: bool,
     gain: f32,
@@ -141,6 +172,7 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// A stopped transport at the start of `first`; live, starts wait for the streams.
     pub fn new(first: Pass, live: bool) -> Transport {
         Transport {
             pass: first,
@@ -157,6 +189,7 @@ impl Transport {
         }
     }
 
+    /// Whether it plays.
     pub fn rolling(&self) -> bool {
         self.state == TransportState::Rolling
     }

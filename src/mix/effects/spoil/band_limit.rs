@@ -6,6 +6,7 @@
 use super::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// Where the band closes in.
 pub struct BandLimitSettings {
     /// High-pass corner (Hz); 0 = off.
     pub highpass_hz: f32,
@@ -14,10 +15,12 @@ pub struct BandLimitSettings {
 }
 
 impl BandLimitSettings {
+    /// Nothing cut.
     pub const OPEN: BandLimitSettings = BandLimitSettings { highpass_hz: 0.0, lowpass_hz: f32::INFINITY };
 }
 
 #[derive(Clone, Debug)]
+/// A high-pass and a low-pass, 12 dB/octave each.
 pub struct BandLimit {
     sample_rate: f32,
     /// One-pole coefficients; 0 = high-pass off, 1 = low-pass off.

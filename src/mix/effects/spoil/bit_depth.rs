@@ -6,6 +6,7 @@
 use super::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// How many bits are kept.
 pub struct BitDepthSettings {
     /// Resolution in bits (1 ..= 24); 23 or more = off.
     pub bits: f32,
@@ -15,6 +16,7 @@ pub struct BitDepthSettings {
 pub const OFF_BITS: f32 = 23.0;
 
 #[derive(Clone, Debug)]
+/// Rounds to 2^bits levels, undithered.
 pub struct BitDepth {
     /// Half the number of levels: the grid step is 1/half.
     half: f32,

@@ -38,6 +38,7 @@ pub struct DriveSettings {
 }
 
 impl DriveSettings {
+    /// No drive at all: the dry signal, delayed.
     pub const CLEAN: DriveSettings = DriveSettings { drive_db: 0.0, asymmetry: 0.0, mix: 0.0, oversampled: true };
 }
 
@@ -219,6 +220,7 @@ impl Drive {
         }
     }
 
+    /// Forgets the oversampled (wet) history, keeping the input's.
     pub fn clear_wet(&mut self) {
         for ch in &mut self.channels {
             ch.even.iter_mut().for_each(|v| *v = 0.0);
@@ -282,22 +284,17 @@ impl Stage for Drive {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{process_mono, sine};
+    use super::super::tests::{power_spectrum, process_mono, sine};
     use super::*;
 
     fn drive(settings: DriveSettings) -> Drive {
         Drive::new(48_000.0, &settings)
     }
 
-    /// Power of `x` at `bin` cycles per `x.len()` samples (a single DFT bin).
+    /// Power of `x` at `cycles` (a whole number) per `x.len()` samples: one bin of its FFT.
     fn bin_power(x: &[f32], cycles: f64) -> f64 {
-        let (mut re, mut im) = (0.0, 0.0);
-        for (n, &v) in x.iter().enumerate() {
-            let w = std::f64::consts::TAU * cycles * n as f64 / x.len() as f64;
-            re += v as f64 * w.cos();
-            im += v as f64 * w.sin();
-        }
-        (re * re + im * im) / (x.len() as f64 * x.len() as f64)
+        let spectrum = power_spectrum(&x.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        spectrum[cycles as usize] / (x.len() as f64 * x.len() as f64)
     }
 
     #[test]

@@ -19,12 +19,19 @@ use crate::mix::effects::one_pole_coefficient;
 /// the tilt's gains around its pivot, the proximity shelf's gain below its corner, and the air low-pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hearing {
+    /// The tilt's pivot (Hz).
     pub tilt_pivot_hz: f32,
+    /// The tilt's gain below the pivot.
     pub tilt_low_gain: f32,
+    /// The tilt's gain above the pivot.
     pub tilt_high_gain: f32,
+    /// The proximity shelf's corner (Hz).
     pub proximity_hz: f32,
+    /// The proximity shelf's gain below its corner.
     pub proximity_gain: f32,
+    /// The air low-pass's cutoff (Hz).
     pub air_cutoff_hz: f32,
+    /// How much of the air low-pass is mixed in (0 .. 1).
     pub air_amount: f32,
 }
 
@@ -160,6 +167,7 @@ impl KWeighting {
 }
 
 #[derive(Clone, Debug)]
+/// Keeps the spoiled signal at the clean one's K-weighted loudness, as heard through the stem's colour.
 pub struct LoudnessMatch {
     clean: KWeighting,
     spoiled: KWeighting,
@@ -180,6 +188,7 @@ pub struct LoudnessMatch {
 }
 
 impl LoudnessMatch {
+    /// A match at rest (unity gain) for `sample_rate`.
     pub fn new(sample_rate: f32) -> LoudnessMatch {
         let periods_per_s = sample_rate / CONTROL_FRAMES as f32;
         let k = KWeighting::new(sample_rate);

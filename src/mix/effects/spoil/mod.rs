@@ -42,9 +42,11 @@ pub const CONTROL_FRAMES: usize = 32;
 
 /// One character stage: stereo, block by block, parameters set between blocks (never allocating there).
 pub trait Stage: Sized + Send + 'static {
+    /// What the macro sets on this stage.
     type Settings: Copy + Send + 'static;
     /// Builds the stage for `sample_rate` (allocates what it will need).
     fn new(sample_rate: f32, settings: &Self::Settings) -> Self;
+    /// Takes new settings (between blocks).
     fn set(&mut self, settings: &Self::Settings);
     /// Processes at most [`MAX_BLOCK`] frames in place.
     fn process(&mut self, left: &mut [f32], right: &mut [f32]);
@@ -59,11 +61,17 @@ pub trait Stage: Sized + Send + 'static {
 /// Every stage's settings at one point of the macro.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SpoilSettings {
+    /// The asymmetric saturator.
     pub drive: DriveSettings,
+    /// The band-limit.
     pub band: BandLimitSettings,
+    /// The bit-depth reduction.
     pub bits: BitDepthSettings,
+    /// The sample-rate reduction.
     pub rate: SampleRateSettings,
+    /// Wow and flutter.
     pub wow: WowFlutterSettings,
+    /// Hiss and crackle.
     pub noise: NoiseSettings,
 }
 
@@ -122,20 +130,24 @@ pub fn curves(amount: f32, sample_rate: f32, seed: u64) -> SpoilSettings {
 }
 
 /// "Spoil a little everywhere": a different small amount for each of `stems` stems, for contrast after
-/// Tchad Blake (pristine next to crunchy). One stem stays pristine, the others spread between 0.04 and 0.4
-/// along the golden-ratio sequence (so no two are alike); `round` deals them out afresh.
+/// Tchad Blake (pristine next to crunchy). One stem stays pristine, the others get evenly spaced amounts
+/// between 0.04 and 0.4 (so no two are alike), dealt out at random; `round` deals them afresh.
 pub fn a_little_everywhere(stems: usize, round: u32) -> Vec<f32> {
-    const GOLDEN: f64 = 0.618_033_988_749_895;
-    let pristine = if stems == 0 { 0 } else { round as usize * 3 % stems };
-    (0..stems)
-        .map(|i| {
-            if i == pristine {
-                return 0.0;
-            }
-            let spread = ((i as f64 + 1.0) * GOLDEN + round as f64 * 0.381_966).fract();
-            (0.04 + 0.36 * spread) as f32
-        })
-        .collect()
+    use rand::{RngExt, SeedableRng};
+    if stems == 0 {
+        return Vec::new();
+    }
+    // Evenly spaced small amounts, dealt out at random (seeded by the round, so a class can redo a deal), and
+    // one stem kept pristine for contrast.
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0x5_0011_u64 ^ round as u64);
+    let others = stems - 1;
+    let mut amounts: Vec<f32> =
+        (0..others).map(|j| (0.04 + 0.36 * (j as f64 + 0.5) / others.max(1) as f64) as f32).collect();
+    for i in (1..amounts.len()).rev() {
+        amounts.swap(i, rng.random_range(0..=i));
+    }
+    amounts.insert(rng.random_range(0..stems), 0.0);
+    amounts
 }
 
 /// The macro's constant delay at `sample_rate` (frames): the drive's filters plus the wow's centre.
@@ -383,7 +395,15 @@ pub(crate) mod tests {
         out
     }
 
-    /// Energy of `x` between `lo` and `hi` Hz (a plain DFT over the whole signal, Hann-windowed).
+    /// |X[k]|² of `x` for every bin (rustfft).
+    pub fn power_spectrum(x: &[f64]) -> Vec<f64> {
+        use rustfft::num_complex::Complex;
+        let mut buffer: Vec<Complex<f64>> = x.iter().map(|&v| Complex::new(v, 0.0)).collect();
+        rustfft::FftPlanner::new().plan_fft_forward(buffer.len()).process(&mut buffer);
+        buffer.iter().map(|c| c.norm_sqr()).collect()
+    }
+
+    /// Energy of `x` between `lo` and `hi` Hz (one FFT over the whole signal, Hann-windowed).
     pub fn band_energy(x: &[f32], sample_rate: f32, lo: f32, hi: f32) -> f64 {
         let n = x.len();
         let windowed: Vec<f64> = x
@@ -393,20 +413,7 @@ pub(crate) mod tests {
             .collect();
         let bin_hz = sample_rate as f64 / n as f64;
         let (first, last) = ((lo as f64 / bin_hz).ceil() as usize, ((hi as f64 / bin_hz).floor() as usize).min(n / 2));
-        // Goertzel per bin keeps this dependency-free; the tests use short signals or narrow bands.
-        (first..=last)
-            .map(|k| {
-                let w = std::f64::consts::TAU * k as f64 / n as f64;
-                let c = 2.0 * w.cos();
-                let (mut s1, mut s2) = (0.0, 0.0);
-                for &v in &windowed {
-                    let s0 = v + c * s1 - s2;
-                    s2 = s1;
-                    s1 = s0;
-                }
-                s1 * s1 + s2 * s2 - c * s1 * s2
-            })
-            .sum()
+        power_spectrum(&windowed)[first..=last].iter().sum()
     }
 
     fn spoil(amount: f32) -> Spoil {

@@ -4,6 +4,7 @@
 use super::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// How much hiss and crackle, and the seed that makes them repeatable.
 pub struct NoiseSettings {
     /// Hiss level, RMS per channel (linear, 0 = none).
     pub hiss_rms: f32,
@@ -16,6 +17,7 @@ pub struct NoiseSettings {
 }
 
 impl NoiseSettings {
+    /// No noise.
     pub const SILENT: NoiseSettings = NoiseSettings { hiss_rms: 0.0, crackle_per_s: 0.0, crackle_peak: 0.0, seed: 1 };
 }
 
@@ -24,21 +26,18 @@ const HISS_CORNER_HZ: f32 = 9_000.0;
 /// A crackle's decay time constant (seconds).
 const CRACKLE_DECAY_S: f32 = 0.000_25;
 
-/// xorshift64*: fast, deterministic, plenty for noise.
+/// A seeded PCG generator (rand_pcg's Mcg128Xsl64: fast, and the same numbers on every platform and rand
+/// version, so renders stay bit-identical).
 #[derive(Clone, Debug)]
-struct Generator(u64);
+struct Generator(rand_pcg::Pcg64Mcg);
 
 impl Generator {
     fn new(seed: u64) -> Generator {
-        // Avoid the all-zero state and spread nearby seeds apart.
-        Generator(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Generator(rand::SeedableRng::seed_from_u64(seed))
     }
     #[inline(always)]
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        rand::Rng::next_u64(&mut self.0)
     }
     /// Two independent uniforms in [-1, 1) from one draw (its top and its middle 24 bits).
     #[inline(always)]
@@ -55,6 +54,7 @@ impl Generator {
 }
 
 #[derive(Clone, Debug)]
+/// Seeded hiss and crackle, added to the signal.
 pub struct Noise {
     sample_rate: f32,
     settings: NoiseSettings,

@@ -7,12 +7,14 @@
 use super::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// The rate samples are held at.
 pub struct SampleRateSettings {
     /// The rate samples are held at (Hz); at or above the stream's rate = off.
     pub hold_hz: f32,
 }
 
 #[derive(Clone, Debug)]
+/// Sample and hold with no filter: images above half the held rate.
 pub struct SampleRate {
     sample_rate: f32,
     /// Fraction of a held sample each frame advances (1 = every frame is taken).

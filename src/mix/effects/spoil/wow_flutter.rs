@@ -24,6 +24,7 @@ pub fn centre_frames(sample_rate: f32) -> usize {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// How far the delay swings, slowly and quickly.
 pub struct WowFlutterSettings {
     /// Peak swing of the slow modulation (seconds).
     pub wow_depth_s: f32,
@@ -32,6 +33,7 @@ pub struct WowFlutterSettings {
 }
 
 impl WowFlutterSettings {
+    /// No swing: an exact delay.
     pub const STILL: WowFlutterSettings = WowFlutterSettings { wow_depth_s: 0.0, flutter_depth_s: 0.0 };
 
     /// The largest pitch deviation these depths cause, as a fraction (0.001 = 0.1 %).
@@ -41,6 +43,7 @@ impl WowFlutterSettings {
 }
 
 #[derive(Clone, Debug)]
+/// A delay swinging around its centre at the wow and flutter rates.
 pub struct WowFlutter {
     sample_rate: f32,
     centre: usize,
