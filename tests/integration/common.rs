@@ -134,3 +134,34 @@ pub fn assert_clean(x: &[f32]) {
         assert!(!v.is_subnormal(), "subnormal sample {v:e} at {i}");
     }
 }
+
+/// Renders a scene text with only some cues on; returns (left, right).
+pub fn render_cues(
+    dir: &TempDir,
+    scene: &str,
+    name: &str,
+    seconds: f64,
+    cues: proxemix::mix::mapping::Cues,
+) -> (Vec<f32>, Vec<f32>) {
+    let path = dir.path(&format!("{name}.ron"));
+    std::fs::write(&path, scene).unwrap();
+    let (scene, sources) = commands::load_for_render(&path, SR).unwrap();
+    let options = RenderOptions { sample_rate: SR, seconds: Some(seconds), cues, ..Default::default() };
+    let x = proxemix::mix::offline::render(&scene, &sources, &options, &mut |_| {}).unwrap().interleaved;
+    (x.iter().step_by(2).copied().collect(), x.iter().skip(1).step_by(2).copied().collect())
+}
+
+/// Energy of `x` between `lo` and `hi` Hz: the sum of |X[k]|² over those bins of one Hann-windowed FFT.
+pub fn band_energy(x: &[f32], lo: f64, hi: f64) -> f64 {
+    use rustfft::num_complex::Complex;
+    let n = x.len();
+    let mut buffer: Vec<Complex<f64>> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| Complex::new(v as f64 * (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()), 0.0))
+        .collect();
+    rustfft::FftPlanner::new().plan_fft_forward(n).process(&mut buffer);
+    let bin_hz = SR as f64 / n as f64;
+    let (first, last) = ((lo / bin_hz).ceil() as usize, ((hi / bin_hz).floor() as usize).min(n / 2));
+    buffer[first..=last].iter().map(|c| c.norm_sqr()).sum()
+}
