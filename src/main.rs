@@ -306,7 +306,7 @@ fn open_stage(args: StageArgs) -> Result<(), UserError> {
         compare: scenes.collect(),
         presenter: args.presenter,
     };
-    proxemix::app::run(first, options)
+    proxemix::app::run(first, options).map_err(|e| UserError(e.0))
 }
 
 #[cfg(not(feature = "app"))]

@@ -1,18 +1,17 @@
 //! The audio bridge: after transform propagation, each frame, the stems' components go through the mapping
 //! into the mix graph (kira over cpal on the stage, over the offline backend in tests); transport and meters.
 
-use std::path::Path;
-
 use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
 use bevy::transform::TransformSystems;
 use kira::backend::Backend;
 
+use super::shared::{LiveMixes, LiveTimeline, Meters, StageSet, StemAudio, TransportCommand, TransportState};
 use super::stems::{BodySize, GainTrim, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
-use super::workshop::{LiveTimeline, Workshop};
+use super::workshop::{Compare, CueSwitches, QuizState};
 use crate::mix::driver::{MasterState, MixState, StemState};
 use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
-use crate::mix::mapping::{self, Placement, StemMix};
+use crate::mix::mapping::{self, Placement};
 use crate::mix::source::StemSource;
 use crate::scene::Scene;
 use crate::scene::timeline::StemValues;
@@ -60,86 +59,6 @@ fn sample_rate_of(audio: &[Option<StemSource>]) -> u32 {
     audio.iter().flatten().map(StemSource::sample_rate).next().unwrap_or(48_000)
 }
 
-/// The stems' sources (files opened for streaming at the graph's rate, shared with export) and the stems that
-/// could not be opened.
-#[derive(Resource, Default, Clone)]
-pub struct StemAudio {
-    pub sample_rate: u32,
-    pub audio: Vec<Option<StemSource>>,
-    /// "stem \"name\": file: reason" for each stem that stays silent.
-    pub problems: Vec<String>,
-}
-
-impl StemAudio {
-    /// Opens every stem of `scene` at `sample_rate` (headers only); a stem that fails stays silent and is
-    /// reported.
-    pub fn load(scene_path: &Path, scene: &Scene, sample_rate: u32) -> StemAudio {
-        let results = crate::commands::load_scene_audio(scene_path, scene, sample_rate);
-        let mut problems = Vec::new();
-        let audio = results
-            .into_iter()
-            .zip(&scene.stems)
-            .map(|(r, stem)| r.map_err(|e| problems.push(format!("stem \"{}\": {e}", stem.name))).ok())
-            .collect();
-        StemAudio { sample_rate, audio, problems }
-    }
-}
-
-/// What the mapping gave each stem this frame (index = scene order), for the inspector and the visuals.
-#[derive(Resource, Default, Debug)]
-pub struct LiveMixes(pub Vec<Option<StemMix>>);
-
-/// Meter readings for the panels and the bodies' glow.
-#[derive(Resource, Default, Debug)]
-pub struct Meters {
-    /// Peak of each stem's output since the last frame, smoothed for display (linear).
-    pub stem_level: Vec<f32>,
-    /// Short-term loudness (3 s window), LUFS.
-    pub short_term_lufs: Option<f64>,
-    /// True peak over the last two seconds and since the meter was reset, dBTP.
-    pub true_peak_dbtp: Option<f64>,
-    pub true_peak_max_dbtp: Option<f64>,
-    /// The limiter's deepest gain reduction in the last frame, dB (0 = not limiting).
-    pub limiter_db: f32,
-    /// Non-finite blocks the graph caught.
-    pub faults: u32,
-    /// Streamed stems: times a block came too late (played as silence), and how much silence that was.
-    pub underruns: u64,
-    pub underrun_s: f64,
-    /// Streamed stems that went silent while playing (their file vanished or was cut off), with why.
-    pub stream_problems: Vec<String>,
-    /// What had to be repaired in the stems' files to play them.
-    pub repairs: Vec<String>,
-}
-
-/// The transport as the panels show it.
-#[derive(Resource, Debug, Clone, Copy)]
-pub struct TransportState {
-    /// There is a sound device and a graph.
-    pub live: bool,
-    pub playing: bool,
-    pub position_s: f64,
-    pub song_s: f64,
-    pub looping: bool,
-}
-
-impl Default for TransportState {
-    fn default() -> Self {
-        TransportState { live: false, playing: false, position_s: 0.0, song_s: 0.0, looping: true }
-    }
-}
-
-#[derive(Message, Debug, Clone, Copy, PartialEq)]
-pub enum TransportCommand {
-    TogglePlay,
-    Play,
-    Pause,
-    Seek(f64),
-    /// Relative seek in seconds.
-    Nudge(f64),
-    SetLooping(bool),
-}
-
 /// Adds the bridge for backend `B`: the graph resource must be inserted by whoever opens the device.
 pub struct AudioBridgePlugin<B: Backend>(std::marker::PhantomData<fn() -> B>);
 
@@ -159,7 +78,7 @@ where
             .init_resource::<TransportState>()
             .init_resource::<StemAudio>()
             .add_message::<TransportCommand>()
-            .add_systems(Update, read_playhead::<B>.before(super::stems::StageSet::Input))
+            .add_systems(Update, read_playhead::<B>.before(StageSet::Input))
             .add_systems(
                 PostUpdate,
                 (rebuild_after_reload::<B>, bridge::<B>, run_transport::<B>, read_meters::<B>)
@@ -180,7 +99,7 @@ pub fn bridge<B: Backend + Send + 'static>(
     mut audio: ResMut<StageAudio<B>>,
     mut mixes: ResMut<LiveMixes>,
     doc: Res<StageScene>,
-    workshop: Res<Workshop>,
+    (compare, cues, quiz): (Res<Compare>, Res<CueSwitches>, Res<QuizState>),
     live: Res<LiveTimeline>,
     time: Res<Time>,
     stems: Query<(&StemBody, &GlobalTransform, &BodySize, &Spoil, &Muted, &Solo, &GainTrim, &SendTrim)>,
@@ -190,9 +109,9 @@ pub fn bridge<B: Backend + Send + 'static>(
     let ramp_s = time.delta_secs().clamp(MIN_RAMP_S, MAX_RAMP_S);
     let count = stems.iter().map(|s| s.0.index + 1).max().unwrap_or(0);
     let any_solo = stems.iter().any(|s| s.5.0);
-    let cues = workshop.cues;
+    let cues = cues.0;
     let (lo, hi) = crate::scene::limits::GAIN_DB;
-    let master_gain_db = (doc.scene.master_gain_db + workshop.trim_db()).clamp(lo, hi);
+    let master_gain_db = (doc.scene.master_gain_db + compare.trim_db()).clamp(lo, hi);
     let master =
         MasterState { gain_db: master_gain_db, spoil: doc.scene.master_spoil, ceiling_dbtp: doc.scene.ceiling_dbtp };
     // What the panels and halos show: the bodies as they stand now (during the quiz, the guesses).
@@ -230,7 +149,7 @@ pub fn bridge<B: Backend + Send + 'static>(
         rows[body.index] = Some(StemState { values, gain_db: gain.0, solo: solo.0 });
     }
     let Some(graph) = audio.0.get().graph.as_mut() else { return };
-    let state = match workshop.quiz.as_ref() {
+    let state = match quiz.0.as_ref() {
         // The truth, with its own timeline, whatever the bodies show.
         Some(quiz) => {
             let mut truth = MixState::of(&quiz.truth, cues, Some(quiz.timeline.clone()));

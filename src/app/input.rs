@@ -1,5 +1,5 @@
-//! Mouse, keyboard and gamepad: picking, dragging (one body or a group), resizing, spoiling, the orbit camera,
-//! the shortcuts, and the gamepad mapping. Every edit is preceded by an undo checkpoint.
+//! Mouse, keyboard and gamepad become intents (and workshop commands): picking and dragging (one body or a
+//! group), the wheel, the orbit, the shortcuts and the gamepad mapping. Nothing here changes the scene itself.
 
 use bevy::input::gamepad::{Gamepad, GamepadButton};
 use bevy::input::mouse::{MouseScrollUnit, MouseWheel};
@@ -8,49 +8,20 @@ use bevy::picking::pointer::PointerButton;
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 
-use super::audio::TransportCommand;
-use super::stems::{
-    BodySize, Muted, SceneCommand, Selected, Solo, Spoil, StageSet, StemBody, clamp_position, clamp_size,
-};
-
-/// The camera orbits a point on the stage: yaw around the vertical, pitch above the floor, distance.
-#[derive(Component, Debug, Clone, Copy)]
-pub struct OrbitCamera {
-    pub target: Vec3,
-    pub yaw: f32,
-    pub pitch: f32,
-    pub distance: f32,
-}
-
-impl Default for OrbitCamera {
-    fn default() -> Self {
-        // Behind and above the listener, looking over their shoulder at the stage in front (-Z).
-        OrbitCamera { target: Vec3::new(0.0, 0.4, -2.2), yaw: 0.0, pitch: 0.85, distance: 8.5 }
-    }
-}
-
-impl OrbitCamera {
-    pub fn transform(&self) -> Transform {
-        let rotation = Quat::from_euler(EulerRot::YXZ, self.yaw, -self.pitch, 0.0);
-        Transform::from_translation(self.target + rotation * Vec3::Z * self.distance).looking_at(self.target, Vec3::Y)
-    }
-}
-
-/// Whether egui has the pointer or the keyboard (set by the panels; false when there are none, as in tests).
-#[derive(Resource, Debug, Default, Clone, Copy)]
-pub struct UiFocus {
-    pub pointer: bool,
-    pub keyboard: bool,
-}
+use super::camera::{OrbitCamera, floor_axes, floor_point, upright_point};
+use super::intent::{Bodies, Edit, Gesture, Intent, Look, Selection};
+use super::shared::{StageSet, TransportCommand, TransportState, UiFocus};
+use super::stems::{Selected, Spoil, StemBody};
+use super::workshop::{Compare, Presentation, WorkshopCommand};
 
 /// The body under the mouse pointer, for the wheel.
 #[derive(Resource, Debug, Default)]
 pub struct Hovered(pub Option<Entity>);
 
-/// A drag in progress: where it started and where each selected body was (and how spoiled).
+/// A drag in progress: its gesture, where it started and where each dragged body was (and how spoiled).
 #[derive(Resource, Debug, Default)]
 pub struct DragState {
-    active: bool,
+    gesture: Option<Gesture>,
     vertical: bool,
     /// R held when the drag started: the drag spoils instead of moving (up = more).
     spoiling: bool,
@@ -65,13 +36,9 @@ pub const SPOIL_KEY: KeyCode = KeyCode::KeyR;
 pub const SPOIL_DRAG_PX: f32 = 250.0;
 /// Spoil per second at full trigger while the gamepad's West button is held.
 pub const TRIGGER_SPOIL_PER_S: f32 = 0.5;
-
-/// "Spoil a little everywhere" (E, or the button in the room panel): a different small amount per stem.
-#[derive(Message, Debug, Clone, Copy)]
-pub struct SpoilEverywhere;
-
 /// Metres per second at full stick deflection, floor and height.
 pub const STICK_SPEED_M_S: f32 = 2.0;
+/// Metres per second at full right-stick deflection, up and down.
 pub const HEIGHT_SPEED_M_S: f32 = 1.5;
 /// Size doubles (or halves) per second at full trigger.
 pub const TRIGGER_SIZE_OCTAVES_PER_S: f32 = 1.0;
@@ -79,7 +46,12 @@ pub const TRIGGER_SIZE_OCTAVES_PER_S: f32 = 1.0;
 pub const DEAD_ZONE: f32 = 0.15;
 /// Each wheel step scales a body by this much.
 pub const WHEEL_SIZE_STEP: f32 = 1.1;
+/// Radians of orbit per pixel of right-drag.
+pub const ORBIT_RAD_PER_PX: f32 = 0.006;
+/// Wheel steps closer together than this are one resize (one undo step).
+const WHEEL_BURST_S: f32 = 0.6;
 
+/// Turns the devices into intents.
 pub struct StageInputPlugin;
 
 impl Plugin for StageInputPlugin {
@@ -88,103 +60,47 @@ impl Plugin for StageInputPlugin {
             .init_resource::<Hovered>()
             .init_resource::<DragState>()
             .init_resource::<GamepadGesture>()
-            .add_message::<SpoilEverywhere>()
-            .configure_sets(Update, (StageSet::Input, StageSet::Document).chain())
             .add_systems(
                 Update,
-                (keyboard_shortcuts, mouse_wheel, orbit_with_mouse, gamepad_control, spoil_everywhere, place_camera)
-                    .chain()
+                (keyboard_shortcuts, workshop_keys, mouse_wheel, orbit_with_mouse, gamepad_control)
                     .in_set(StageSet::Input),
             );
     }
 }
 
-/// The floor point under a screen position, on the horizontal plane at `height`.
-pub fn floor_point(camera: &Camera, camera_transform: &GlobalTransform, screen: Vec2, height: f32) -> Option<Vec3> {
-    let ray = camera.viewport_to_world(camera_transform, screen).ok()?;
-    ray.plane_intersection_point(Vec3::new(0.0, height, 0.0), InfinitePlane3d::new(Vec3::Y))
+fn shift_held(keys: &ButtonInput<KeyCode>) -> bool {
+    keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight])
 }
 
-/// The point under a screen position on the vertical plane through `through` that faces the camera.
-pub fn upright_point(camera: &Camera, camera_transform: &GlobalTransform, screen: Vec2, through: Vec3) -> Option<Vec3> {
-    let ray = camera.viewport_to_world(camera_transform, screen).ok()?;
-    let mut normal = camera_transform.forward().as_vec3();
-    normal.y = 0.0;
-    let normal = Dir3::new(normal).unwrap_or(Dir3::Z);
-    ray.plane_intersection_point(through, InfinitePlane3d::new(normal))
-}
-
-/// Click (press) selects: a plain press picks one body (keeping a group if it is part of it, so the group can
-/// be dragged); shift adds or removes a body.
+/// A press on a body selects it: alone, or (shift) added or removed; a press on a body of the selection keeps
+/// the group, so the group can be dragged.
 pub fn on_press(
     press: On<Pointer<Press>>,
     keys: Res<ButtonInput<KeyCode>>,
-    mut commands: Commands,
-    bodies: Query<(Entity, Has<Selected>), With<StemBody>>,
+    bodies: Query<(), With<StemBody>>,
+    mut intents: MessageWriter<Intent>,
 ) {
-    if press.button != PointerButton::Primary {
-        return;
-    }
     let target = press.event_target();
-    if !bodies.contains(target) {
-        return;
+    if press.button == PointerButton::Primary && bodies.contains(target) {
+        intents.write(Intent::Select(Selection::Click { target, add: shift_held(&keys), keep_group: true }));
     }
-    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
-    // A press on a body that is part of the selection keeps the group, so the group can be dragged.
-    click_select(&mut commands, target, shift, true, bodies.iter());
-}
-
-/// Selection by click: shift adds or removes `target`; a plain click selects `target` alone (unless
-/// `keep_group` and it is already selected). `all` lists every body and whether it is selected.
-pub fn click_select(
-    commands: &mut Commands,
-    target: Entity,
-    shift: bool,
-    keep_group: bool,
-    all: impl IntoIterator<Item = (Entity, bool)>,
-) {
-    let all: Vec<(Entity, bool)> = all.into_iter().collect();
-    let was_selected = all.iter().any(|&(e, selected)| e == target && selected);
-    if shift {
-        if was_selected {
-            commands.entity(target).remove::<Selected>();
-        } else {
-            commands.entity(target).insert(Selected);
-        }
-        return;
-    }
-    if was_selected && keep_group {
-        return;
-    }
-    for (e, selected) in all {
-        if selected && e != target {
-            commands.entity(e).remove::<Selected>();
-        }
-    }
-    commands.entity(target).insert(Selected);
 }
 
 /// A click on the empty floor clears the selection.
-pub fn on_floor_press(
-    press: On<Pointer<Press>>,
-    keys: Res<ButtonInput<KeyCode>>,
-    mut commands: Commands,
-    selected: Query<Entity, With<Selected>>,
-) {
-    if press.button == PointerButton::Primary && !keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]) {
-        for e in &selected {
-            commands.entity(e).remove::<Selected>();
-        }
+pub fn on_floor_press(press: On<Pointer<Press>>, keys: Res<ButtonInput<KeyCode>>, mut intents: MessageWriter<Intent>) {
+    if press.button == PointerButton::Primary && !shift_held(&keys) {
+        intents.write(Intent::Select(Selection::Clear));
     }
 }
 
+/// A drag starts on a body: it moves (or with R held, spoils) the body and, if the body is part of the
+/// selection, the whole selection. Ctrl (or Alt) moves up and down instead of over the floor.
 pub fn on_drag_start(
     start: On<Pointer<DragStart>>,
     keys: Res<ButtonInput<KeyCode>>,
     camera: Option<Single<(&Camera, &GlobalTransform), With<OrbitCamera>>>,
     bodies: Query<(Entity, &Transform, Has<Selected>, &Spoil), With<StemBody>>,
     mut drag: ResMut<DragState>,
-    mut requests: MessageWriter<SceneCommand>,
 ) {
     if start.button != PointerButton::Primary {
         return;
@@ -192,51 +108,48 @@ pub fn on_drag_start(
     let Some(camera) = camera else { return };
     let (camera, camera_transform) = *camera;
     let target = start.event_target();
-    let Ok((_, grabbed, _, grabbed_spoil)) = bodies.get(target) else { return };
-    let grabbed_spoil = grabbed_spoil.0;
-    let spoiling = keys.pressed(SPOIL_KEY);
+    let Ok((_, grabbed, target_selected, grabbed_spoil)) = bodies.get(target) else { return };
     let vertical = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::AltLeft]);
     let screen = start.pointer_location.position;
-    let grabbed = grabbed.translation;
+    let grabbed_at = grabbed.translation;
     let anchor = if vertical {
-        upright_point(camera, camera_transform, screen, grabbed)
+        upright_point(camera, camera_transform, screen, grabbed_at)
     } else {
-        floor_point(camera, camera_transform, screen, grabbed.y)
+        floor_point(camera, camera_transform, screen, grabbed_at.y)
     };
     let Some(anchor) = anchor else { return };
-    // The grabbed body moves with its group; if it was not part of the selection it moves alone (on_press
-    // has just selected it, but that command lands after this observer).
-    let mut starts: Vec<(Entity, Vec3, f32)> = bodies
-        .iter()
-        .filter(|(e, _, selected, _)| *selected && *e != target)
-        .map(|(e, t, _, spoil)| (e, t.translation, spoil.0))
-        .collect();
-    let target_selected = bodies.get(target).is_ok_and(|b| b.2);
-    if !target_selected && !keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]) {
-        starts.clear();
-    }
-    starts.push((target, grabbed, grabbed_spoil));
-    requests.write(SceneCommand::Checkpoint);
-    *drag = DragState { active: true, vertical, spoiling, anchor, screen_anchor: screen, starts };
+    // The grabbed body moves with its group; if it was not part of the selection it moves alone (the press
+    // has just asked for it to be selected, but that lands after this observer), unless shift adds it.
+    let mut starts: Vec<(Entity, Vec3, f32)> = if target_selected || shift_held(&keys) {
+        bodies.iter().filter(|b| b.2 && b.0 != target).map(|b| (b.0, b.1.translation, b.3.0)).collect()
+    } else {
+        Vec::new()
+    };
+    starts.push((target, grabbed_at, grabbed_spoil.0));
+    *drag = DragState {
+        gesture: Some(Gesture::new()),
+        vertical,
+        spoiling: keys.pressed(SPOIL_KEY),
+        anchor,
+        screen_anchor: screen,
+        starts,
+    };
 }
 
+/// The drag goes on: each dragged body is asked to be where it started plus the pointer's way over the
+/// floor (or up the upright plane), or as spoiled as it was plus the way up the screen.
 pub fn on_drag(
     event: On<Pointer<Drag>>,
     camera: Option<Single<(&Camera, &GlobalTransform), With<OrbitCamera>>>,
     drag: Res<DragState>,
-    mut bodies: Query<(&mut Transform, &mut Spoil), With<StemBody>>,
+    mut intents: MessageWriter<Intent>,
 ) {
-    if event.button != PointerButton::Primary || !drag.active {
-        return;
-    }
+    let Some(gesture) = drag.gesture.filter(|_| event.button == PointerButton::Primary) else { return };
     if drag.spoiling {
         // Up the screen is more spoil; every dragged body moves by the same amount from where it was.
         let change = (drag.screen_anchor.y - event.pointer_location.position.y) / SPOIL_DRAG_PX;
-        for (entity, _, start) in &drag.starts {
-            if let Ok((_, mut spoil)) = bodies.get_mut(*entity) {
-                spoil.set_if_neq(Spoil((start + change).clamp(0.0, 1.0)));
-            }
-        }
+        let amounts = drag.starts.iter().map(|(entity, _, spoil)| (*entity, spoil + change)).collect();
+        intents.write(Intent::Edit(gesture, Edit::SetSpoil(amounts)));
         return;
     }
     let Some(camera) = camera else { return };
@@ -248,47 +161,40 @@ pub fn on_drag(
         floor_point(camera, camera_transform, screen, drag.anchor.y)
     };
     let Some(point) = point else { return };
-    let mut delta = point - drag.anchor;
-    if drag.vertical {
-        delta = Vec3::new(0.0, delta.y, 0.0);
-    } else {
-        delta.y = 0.0;
-    }
-    for (entity, start, _) in &drag.starts {
-        if let Ok((mut t, _)) = bodies.get_mut(*entity) {
-            t.translation = clamp_position(*start + delta);
-        }
-    }
+    let delta = point - drag.anchor;
+    let delta = if drag.vertical { Vec3::new(0.0, delta.y, 0.0) } else { Vec3::new(delta.x, 0.0, delta.z) };
+    let places = drag.starts.iter().map(|(entity, start, _)| (*entity, *start + delta)).collect();
+    intents.write(Intent::Edit(gesture, Edit::Place(places)));
 }
 
+/// The drag is over.
 pub fn on_drag_end(end: On<Pointer<DragEnd>>, mut drag: ResMut<DragState>) {
     if end.button == PointerButton::Primary {
-        drag.active = false;
-        drag.starts.clear();
+        *drag = DragState::default();
     }
 }
 
+/// The pointer is over a body.
 pub fn on_over(over: On<Pointer<Over>>, mut hovered: ResMut<Hovered>) {
     hovered.0 = Some(over.event_target());
 }
 
+/// The pointer left a body.
 pub fn on_out(out: On<Pointer<Out>>, mut hovered: ResMut<Hovered>) {
     if hovered.0 == Some(out.event_target()) {
         hovered.0 = None;
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Wheel over a body resizes it (the selection, if it is part of it); elsewhere it zooms.
 fn mouse_wheel(
     mut wheel: MessageReader<MouseWheel>,
     focus: Res<UiFocus>,
     hovered: Res<Hovered>,
     time: Res<Time>,
-    mut last_resize: Local<f32>,
-    mut bodies: Query<(Entity, &mut BodySize, Has<Selected>)>,
-    mut camera: Query<&mut OrbitCamera>,
-    mut requests: MessageWriter<SceneCommand>,
+    mut burst: Local<Option<(Gesture, f32)>>,
+    bodies: Query<(Entity, Has<Selected>), With<StemBody>>,
+    mut intents: MessageWriter<Intent>,
 ) {
     let steps: f32 = wheel
         .read()
@@ -301,27 +207,18 @@ fn mouse_wheel(
         return;
     }
     let factor = WHEEL_SIZE_STEP.powf(steps);
-    match hovered.0.filter(|e| bodies.contains(*e)) {
-        Some(target) => {
-            let now = time.elapsed_secs();
-            // One undo step per burst of wheel clicks.
-            if now - *last_resize > 0.6 {
-                requests.write(SceneCommand::Checkpoint);
-            }
-            *last_resize = now;
-            let group = bodies.get(target).is_ok_and(|b| b.2);
-            for (e, mut size, selected) in &mut bodies {
-                if e == target || (group && selected) {
-                    size.0 = clamp_size(size.0 * factor);
-                }
-            }
-        }
-        None => {
-            for mut orbit in &mut camera {
-                orbit.distance = (orbit.distance / factor).clamp(2.0, 60.0);
-            }
-        }
-    }
+    let Some((target, in_group)) = hovered.0.and_then(|e| bodies.get(e).ok()) else {
+        intents.write(Intent::Look(Look::Zoom(factor)));
+        return;
+    };
+    let now = time.elapsed_secs();
+    let gesture = match *burst {
+        Some((gesture, last)) if now - last <= WHEEL_BURST_S => gesture,
+        _ => Gesture::new(),
+    };
+    *burst = Some((gesture, now));
+    let targets = if in_group { bodies.iter().filter(|b| b.1).map(|b| b.0).collect() } else { vec![target] };
+    intents.write(Intent::Edit(gesture, Edit::ScaleSize(Bodies::These(targets), factor)));
 }
 
 /// Right-drag orbits the camera around the stage. It follows the cursor inside the window (not raw device
@@ -331,7 +228,7 @@ fn orbit_with_mouse(
     windows: Query<&Window, With<PrimaryWindow>>,
     focus: Res<UiFocus>,
     mut last_cursor: Local<Option<Vec2>>,
-    mut camera: Query<&mut OrbitCamera>,
+    mut intents: MessageWriter<Intent>,
 ) {
     let cursor = windows.iter().next().and_then(Window::cursor_position);
     let previous = std::mem::replace(&mut *last_cursor, cursor);
@@ -343,243 +240,195 @@ fn orbit_with_mouse(
         return;
     }
     let delta = now - before;
-    if delta == Vec2::ZERO {
-        return;
-    }
-    for mut orbit in &mut camera {
-        orbit.yaw -= delta.x * 0.006;
-        orbit.pitch = (orbit.pitch + delta.y * 0.006).clamp(0.08, 1.5);
+    if delta != Vec2::ZERO {
+        let (yaw, pitch) = (-delta.x * ORBIT_RAD_PER_PX, delta.y * ORBIT_RAD_PER_PX);
+        intents.write(Intent::Look(Look::Orbit { yaw, pitch }));
     }
 }
 
-fn place_camera(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<OrbitCamera>>) {
-    for (orbit, mut transform) in &mut cameras {
-        *transform = orbit.transform();
-    }
-}
-
-/// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves; space plays or
-/// pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body; Esc clears;
-/// C puts the camera back; E spoils a little everywhere.
-#[allow(clippy::too_many_arguments)]
+/// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo; Ctrl+S saves; space
+/// plays or pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body
+/// (with one scene loaded); Esc clears the selection; C puts the camera back; E spoils a little everywhere.
 fn keyboard_shortcuts(
     keys: Res<ButtonInput<KeyCode>>,
     focus: Res<UiFocus>,
-    transport: Res<super::audio::TransportState>,
-    mut commands: Commands,
-    mut bodies: Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
-    mut camera: Query<&mut OrbitCamera>,
-    mut requests: MessageWriter<SceneCommand>,
-    mut transport_requests: MessageWriter<TransportCommand>,
-    mut everywhere: MessageWriter<SpoilEverywhere>,
-    workshop: Res<super::workshop::Workshop>,
+    transport: Res<TransportState>,
+    compare: Res<Compare>,
+    mut intents: MessageWriter<Intent>,
 ) {
     if focus.keyboard {
         return;
     }
     let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::SuperLeft]);
-    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    let shift = shift_held(&keys);
     if ctrl {
         if keys.just_pressed(KeyCode::KeyZ) {
-            requests.write(if shift { SceneCommand::Redo } else { SceneCommand::Undo });
+            intents.write(if shift { Intent::Redo } else { Intent::Undo });
         }
         if keys.just_pressed(KeyCode::KeyY) {
-            requests.write(SceneCommand::Redo);
+            intents.write(Intent::Redo);
         }
         if keys.just_pressed(KeyCode::KeyS) {
-            requests.write(SceneCommand::Save);
+            intents.write(Intent::Save);
         }
         return;
     }
-    let toggle_mute = keys.just_pressed(KeyCode::KeyM);
-    let toggle_solo = keys.just_pressed(KeyCode::KeyS);
-    if toggle_mute || toggle_solo {
-        toggle_selected(&mut bodies, toggle_mute, toggle_solo, &mut requests);
+    let transport_keys = [
+        (KeyCode::Space, TransportCommand::TogglePlay),
+        (KeyCode::KeyL, TransportCommand::SetLooping(!transport.looping)),
+        (KeyCode::Home, TransportCommand::Seek(0.0)),
+        (KeyCode::ArrowLeft, TransportCommand::Nudge(-5.0)),
+        (KeyCode::ArrowRight, TransportCommand::Nudge(5.0)),
+    ];
+    for (key, command) in transport_keys {
+        if keys.just_pressed(key) {
+            intents.write(Intent::Transport(command));
+        }
     }
-    if keys.just_pressed(KeyCode::Space) {
-        transport_requests.write(TransportCommand::TogglePlay);
-    }
-    if keys.just_pressed(KeyCode::KeyL) {
-        transport_requests.write(TransportCommand::SetLooping(!transport.looping));
-    }
-    if keys.just_pressed(KeyCode::Home) {
-        transport_requests.write(TransportCommand::Seek(0.0));
-    }
-    if keys.just_pressed(KeyCode::ArrowLeft) {
-        transport_requests.write(TransportCommand::Nudge(-5.0));
-    }
-    if keys.just_pressed(KeyCode::ArrowRight) {
-        transport_requests.write(TransportCommand::Nudge(5.0));
+    let edits = [
+        (KeyCode::KeyM, Edit::ToggleMute(Bodies::Selected)),
+        (KeyCode::KeyS, Edit::ToggleSolo(Bodies::Selected)),
+        (KeyCode::KeyE, Edit::SpoilEverywhere),
+    ];
+    for (key, edit) in edits {
+        if keys.just_pressed(key) {
+            intents.write(Intent::Edit(Gesture::new(), edit));
+        }
     }
     // With scenes to compare, Tab belongs to A/B (workshop mode); otherwise it walks the bodies.
-    if keys.just_pressed(KeyCode::Tab) && workshop.slots.len() < 2 {
-        select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.4)), if shift { -1 } else { 1 });
-    }
-    if keys.just_pressed(KeyCode::KeyE) {
-        everywhere.write(SpoilEverywhere);
+    if keys.just_pressed(KeyCode::Tab) && compare.slots.len() < 2 {
+        intents.write(Intent::Select(Selection::Step(if shift { -1 } else { 1 })));
     }
     if keys.just_pressed(KeyCode::KeyC) {
-        for mut orbit in &mut camera {
-            *orbit = OrbitCamera::default();
-        }
+        intents.write(Intent::Look(Look::Reset));
     }
     if keys.just_pressed(KeyCode::Escape) {
-        for b in bodies.iter().filter(|b| b.4) {
-            commands.entity(b.0).remove::<Selected>();
-        }
+        intents.write(Intent::Select(Selection::Clear));
     }
 }
 
-/// Toggles mute and/or solo on the selected bodies (all to the same new state, decided by the first).
-fn toggle_selected(
-    bodies: &mut Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
-    mute: bool,
-    solo: bool,
-    requests: &mut MessageWriter<SceneCommand>,
+/// The function keys that switch the cues off and on, in [`crate::mix::mapping::Cues::switches`] order.
+pub const CUE_KEYS: [KeyCode; 6] = [KeyCode::F1, KeyCode::F2, KeyCode::F3, KeyCode::F4, KeyCode::F5, KeyCode::F6];
+
+/// Number keys pick a scene, Tab goes back and forth (with two or more scenes), P presenter mode (Esc leaves
+/// it), H listen mode, Q the quiz, F1–F6 switch the cues (level, direct-to-reverb, air, pre-delay, width,
+/// spoil), N toggles switching on the bar line. Gamepad: Select toggles A/B.
+fn workshop_keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    focus: Res<UiFocus>,
+    gamepads: Query<&Gamepad>,
+    compare: Res<Compare>,
+    presentation: Res<Presentation>,
+    mut requests: MessageWriter<WorkshopCommand>,
 ) {
-    let first = bodies.iter().filter(|b| b.4).min_by_key(|b| b.1.index).map(|b| (b.2.0, b.3.0));
-    let Some((muted, soloed)) = first else { return };
-    requests.write(SceneCommand::Checkpoint);
-    for (_, _, mut m, mut s, selected) in bodies.iter_mut() {
-        if selected {
-            if mute {
-                m.0 = !muted;
-            }
-            if solo {
-                s.0 = !soloed;
-            }
+    for pad in &gamepads {
+        if pad.just_pressed(GamepadButton::Select) {
+            requests.write(WorkshopCommand::Toggle);
         }
     }
-}
-
-/// Selects the body `step` places after the (first) selected one, in scene order, wrapping around.
-fn select_step(commands: &mut Commands, bodies: impl Iterator<Item = (Entity, usize, bool)>, step: i64) {
-    let mut list: Vec<_> = bodies.collect();
-    if list.is_empty() {
+    if focus.keyboard || keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::SuperLeft]) {
         return;
     }
-    list.sort_by_key(|b| b.1);
-    let n = list.len() as i64;
-    let next = match list.iter().position(|b| b.2) {
-        Some(i) => (i as i64 + step).rem_euclid(n),
-        None if step > 0 => 0,
-        None => n - 1,
-    } as usize;
-    for (i, (e, _, selected)) in list.iter().enumerate() {
-        if i == next {
-            commands.entity(*e).insert(Selected);
-        } else if *selected {
-            commands.entity(*e).remove::<Selected>();
+    const DIGITS: [KeyCode; 9] = [
+        KeyCode::Digit1,
+        KeyCode::Digit2,
+        KeyCode::Digit3,
+        KeyCode::Digit4,
+        KeyCode::Digit5,
+        KeyCode::Digit6,
+        KeyCode::Digit7,
+        KeyCode::Digit8,
+        KeyCode::Digit9,
+    ];
+    for (i, key) in DIGITS.iter().enumerate() {
+        if keys.just_pressed(*key) {
+            requests.write(WorkshopCommand::Pick(i));
         }
+    }
+    for (i, key) in CUE_KEYS.iter().enumerate() {
+        if keys.just_pressed(*key) {
+            requests.write(WorkshopCommand::ToggleCue(i));
+        }
+    }
+    let toggles = [
+        (KeyCode::KeyP, WorkshopCommand::TogglePresenter),
+        (KeyCode::KeyH, WorkshopCommand::ToggleListen),
+        (KeyCode::KeyQ, WorkshopCommand::QuizStep),
+        (KeyCode::KeyN, WorkshopCommand::ToggleOnBar),
+    ];
+    for (key, command) in toggles {
+        if keys.just_pressed(key) {
+            requests.write(command);
+        }
+    }
+    if keys.just_pressed(KeyCode::Tab) && compare.slots.len() >= 2 {
+        requests.write(WorkshopCommand::Toggle);
+    }
+    if keys.just_pressed(KeyCode::Escape) && presentation.presenter {
+        requests.write(WorkshopCommand::TogglePresenter);
     }
 }
 
-/// Whether a continuous gamepad gesture (stick or trigger) is under way, so it gets one undo checkpoint.
+/// The gesture of the sticks and triggers while they are away from rest (one undo step per push).
 #[derive(Resource, Debug, Default)]
-pub struct GamepadGesture(bool);
+pub struct GamepadGesture(Option<Gesture>);
 
 /// The gamepad: shoulders select the previous/next body, the left stick moves the selection over the floor
 /// (relative to the camera), the right stick raises and lowers it, the triggers shrink and grow it (with West
 /// held: spoil it less and more), South mutes, East solos, Start plays or pauses.
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn gamepad_control(
     time: Res<Time>,
     gamepads: Query<&Gamepad>,
     camera: Query<&GlobalTransform, With<OrbitCamera>>,
-    mut commands: Commands,
-    mut bodies: Query<
-        (Entity, &StemBody, &mut Transform, &mut BodySize, &mut Spoil, Has<Selected>),
-        Without<OrbitCamera>,
-    >,
-    mut toggles: Query<(Entity, &StemBody, &mut Muted, &mut Solo, Has<Selected>)>,
     mut gesture: ResMut<GamepadGesture>,
-    mut requests: MessageWriter<SceneCommand>,
-    mut transport: MessageWriter<TransportCommand>,
+    mut intents: MessageWriter<Intent>,
 ) {
     let dt = time.delta_secs();
     let mut any_motion = false;
     for pad in &gamepads {
-        if pad.just_pressed(GamepadButton::LeftTrigger) || pad.just_pressed(GamepadButton::RightTrigger) {
-            let step = if pad.just_pressed(GamepadButton::LeftTrigger) { -1 } else { 1 };
-            select_step(&mut commands, bodies.iter().map(|b| (b.0, b.1.index, b.5)), step);
+        if pad.just_pressed(GamepadButton::LeftTrigger) {
+            intents.write(Intent::Select(Selection::Step(-1)));
+        }
+        if pad.just_pressed(GamepadButton::RightTrigger) {
+            intents.write(Intent::Select(Selection::Step(1)));
         }
         if pad.just_pressed(GamepadButton::Start) {
-            transport.write(TransportCommand::TogglePlay);
+            intents.write(Intent::Transport(TransportCommand::TogglePlay));
         }
-        let mute = pad.just_pressed(GamepadButton::South);
-        let solo = pad.just_pressed(GamepadButton::East);
-        if mute || solo {
-            toggle_selected(&mut toggles, mute, solo, &mut requests);
+        if pad.just_pressed(GamepadButton::South) {
+            intents.write(Intent::Edit(Gesture::new(), Edit::ToggleMute(Bodies::Selected)));
+        }
+        if pad.just_pressed(GamepadButton::East) {
+            intents.write(Intent::Edit(Gesture::new(), Edit::ToggleSolo(Bodies::Selected)));
         }
         let stick = dead_zone(pad.left_stick());
         let lift = dead_zone(Vec2::new(0.0, pad.right_stick().y)).y;
-        let grow = dead_zone(Vec2::new(pad.get(GamepadButton::RightTrigger2).unwrap_or(0.0), 0.0)).x
-            - dead_zone(Vec2::new(pad.get(GamepadButton::LeftTrigger2).unwrap_or(0.0), 0.0)).x;
+        let trigger = |button| dead_zone(Vec2::new(pad.get(button).unwrap_or(0.0), 0.0)).x;
+        let grow = trigger(GamepadButton::RightTrigger2) - trigger(GamepadButton::LeftTrigger2);
         if stick == Vec2::ZERO && lift == 0.0 && grow == 0.0 {
             continue;
         }
         any_motion = true;
-        if !gesture.0 {
-            requests.write(SceneCommand::Checkpoint);
-            gesture.0 = true;
-        }
+        let id = *gesture.0.get_or_insert_with(Gesture::new);
         let (forward, right) = floor_axes(camera.iter().next());
         let step =
             (forward * stick.y + right * stick.x) * STICK_SPEED_M_S * dt + Vec3::Y * lift * HEIGHT_SPEED_M_S * dt;
+        if step != Vec3::ZERO {
+            intents.write(Intent::Edit(id, Edit::MoveBy(Bodies::Selected, step)));
+        }
         // West held turns the triggers from size into spoil.
-        let spoiling = pad.pressed(GamepadButton::West);
-        let scale = if spoiling { 1.0 } else { 2f32.powf(grow * TRIGGER_SIZE_OCTAVES_PER_S * dt) };
-        let spoil_step = if spoiling { grow * TRIGGER_SPOIL_PER_S * dt } else { 0.0 };
-        for (_, _, mut t, mut size, mut spoil, selected) in &mut bodies {
-            if selected {
-                if step != Vec3::ZERO {
-                    t.translation = clamp_position(t.translation + step);
-                }
-                if scale != 1.0 {
-                    size.0 = clamp_size(size.0 * scale);
-                }
-                if spoil_step != 0.0 {
-                    spoil.0 = (spoil.0 + spoil_step).clamp(0.0, 1.0);
-                }
-            }
+        if grow != 0.0 {
+            let edit = if pad.pressed(GamepadButton::West) {
+                Edit::SpoilBy(Bodies::Selected, grow * TRIGGER_SPOIL_PER_S * dt)
+            } else {
+                Edit::ScaleSize(Bodies::Selected, 2f32.powf(grow * TRIGGER_SIZE_OCTAVES_PER_S * dt))
+            };
+            intents.write(Intent::Edit(id, edit));
         }
     }
     if !any_motion {
-        gesture.0 = false;
+        gesture.0 = None;
     }
-}
-
-/// Gives every stem a different small spoil (see [`crate::mix::effects::spoil::a_little_everywhere`]); each
-/// press deals the amounts out afresh.
-fn spoil_everywhere(
-    mut requests: MessageReader<SpoilEverywhere>,
-    mut bodies: Query<(&StemBody, &mut Spoil)>,
-    mut round: Local<u32>,
-    mut checkpoints: MessageWriter<SceneCommand>,
-) {
-    if requests.read().count() == 0 {
-        return;
-    }
-    checkpoints.write(SceneCommand::Checkpoint);
-    let amounts = crate::mix::effects::spoil::a_little_everywhere(bodies.iter().count(), *round);
-    for (body, mut spoil) in &mut bodies {
-        if let Some(&amount) = amounts.get(body.index) {
-            spoil.set_if_neq(Spoil(amount));
-        }
-    }
-    *round += 1;
-}
-
-/// Forward and right on the floor as the camera sees them; without a camera, forward is the listener's (-Z).
-pub fn floor_axes(camera: Option<&GlobalTransform>) -> (Vec3, Vec3) {
-    let forward = camera
-        .map(|c| {
-            let f = c.forward().as_vec3();
-            Vec3::new(f.x, 0.0, f.z)
-        })
-        .and_then(|f| f.try_normalize())
-        .unwrap_or(Vec3::NEG_Z);
-    (forward, Vec3::new(-forward.z, 0.0, forward.x))
 }
 
 /// Radial dead zone, rescaled so motion starts from zero at its edge.

@@ -1,11 +1,20 @@
 //! The stage (Bevy): a window where each stem is a body around the listener, moved with mouse or gamepad
 //! and heard live through the mix graph; one plugin per feature.
+//!
+//! A pipeline, each layer reading only those before it: `shared` (the nouns) and `camera`; `stems` (the
+//! document in the world); `intent` (the one place edits are applied); `reload` and `workshop` (ask for scenes
+//! to be shown); `input` (devices become intents); `audio` (the bridge to the engine) and `export`; then what
+//! is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; and `bench`.
 
 pub mod audio;
 pub mod bench;
+pub mod camera;
 pub mod export;
 pub mod input;
+pub mod intent;
+pub mod reload;
 pub mod screenshot;
+pub mod shared;
 pub mod stage;
 pub mod stems;
 pub mod ui;
@@ -19,43 +28,42 @@ use bevy::prelude::*;
 use kira::backend::Backend;
 use kira::backend::cpal::{CpalBackend, CpalBackendSettings};
 
-use crate::commands::UserError;
 use crate::mix::graph::{GraphConfig, MixGraph};
 use crate::scene::Scene;
-use audio::{AudioBridgePlugin, StageAudio, StemAudio};
+use audio::{AudioBridgePlugin, StageAudio};
+use shared::StemAudio;
+pub use shared::{AudioDeviceStatus, StageOptions};
 
-/// How the stage was asked to run.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct StageOptions {
-    /// Render this many frames, save a PNG here and exit (no sound).
-    pub screenshot: Option<PathBuf>,
-    pub frames: u32,
-    /// No sound device is opened (screenshots, or by request).
-    pub silent: bool,
-    /// More scenes to compare with the first (A/B in workshop mode); they must have the same stems.
-    pub compare: Vec<PathBuf>,
-    /// Open in presenter mode.
-    pub presenter: bool,
+/// Why the stage could not open or stopped, in one line for the user.
+#[derive(Debug)]
+pub struct StageError(pub String);
+
+impl std::fmt::Display for StageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// What became of the sound device, for the banner.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct AudioDeviceStatus {
-    /// Why there is no sound, in one line.
-    pub problem: Option<String>,
+impl std::error::Error for StageError {}
+
+impl From<crate::scene::SceneError> for StageError {
+    fn from(e: crate::scene::SceneError) -> Self {
+        StageError(e.to_string())
+    }
 }
 
 /// Sample rate for decoding when no device dictates one (the export default).
 const FALLBACK_SAMPLE_RATE: u32 = 48_000;
 
 /// Opens the stage on `scene_path` and returns when the window closes.
-pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> {
+pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError> {
     let scene = Scene::load(&scene_path)?;
     let mut slots = vec![(scene_path.clone(), scene.clone())];
     for path in &options.compare {
         let other = Scene::load(path)?;
-        crate::mix::ab::compatible(&scene, &other)
-            .map_err(|e| UserError(format!("{}: cannot compare with {}: {e}", path.display(), scene_path.display())))?;
+        crate::mix::ab::compatible(&scene, &other).map_err(|e| {
+            StageError(format!("{}: cannot compare with {}: {e}", path.display(), scene_path.display()))
+        })?;
         slots.push((path.clone(), other));
     }
     check_display()?;
@@ -98,7 +106,7 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> 
     }
     match app.run() {
         AppExit::Success => Ok(()),
-        AppExit::Error(code) => Err(UserError(format!("the stage stopped with error {code}"))),
+        AppExit::Error(code) => Err(StageError(format!("the stage stopped with error {code}"))),
     }
 }
 
@@ -129,6 +137,8 @@ where
     fn build(self) -> bevy::app::PluginGroupBuilder {
         bevy::app::PluginGroupBuilder::start::<Self>()
             .add(stems::StemsPlugin { path: self.scene_path, scene: self.scene })
+            .add(intent::IntentPlugin)
+            .add(reload::ReloadPlugin)
             .add(input::StageInputPlugin)
             .add(workshop::WorkshopPlugin { slots: self.slots })
             .add(AudioBridgePlugin::<B>::default())
@@ -192,11 +202,11 @@ fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>
 }
 
 /// A window needs a display; without one, say so in one line and point to the command that works anyway.
-fn check_display() -> Result<(), UserError> {
+fn check_display() -> Result<(), StageError> {
     if cfg!(target_os = "linux") {
         let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
         if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
-            return Err(UserError(
+            return Err(StageError(
                 "no display to open the stage on (DISPLAY and WAYLAND_DISPLAY are unset); to hear a scene without \
                  one, render it: proxemix render SCENE -o mix.wav"
                     .into(),

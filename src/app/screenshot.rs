@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::PrimaryWindow;
 
-use super::input::OrbitCamera;
+use super::camera::OrbitCamera;
 use super::stage::{STEM_COLOURS, body_radius};
 use super::stems::{BodySize, StemBody};
 

@@ -5,10 +5,11 @@
 use bevy::picking::Pickable;
 use bevy::prelude::*;
 
-use super::audio::{LiveMixes, Meters};
-use super::input::{self, OrbitCamera};
+use super::camera::OrbitCamera;
+use super::input;
+use super::shared::{LiveMixes, LiveTimeline, Meters};
 use super::stems::{BodySize, Muted, Selected, Solo, Spoil, StemBody};
-use super::workshop::{LiveTimeline, Workshop};
+use super::workshop::{Presentation, QuizState};
 use crate::mix::mapping::{EAR_HEIGHT_M, Zone};
 
 pub use crate::handout::{STEM_COLOURS, body_radius, reverb_share};
@@ -279,7 +280,7 @@ fn follow_bodies(
     stems: Query<&StemBody>,
     meshes: Res<StageMeshes>,
     time: Res<Time>,
-    workshop: Res<Workshop>,
+    presentation: Res<Presentation>,
 ) {
     for (mut t, size, _, _) in &mut bodies {
         let r = body_radius(size.0);
@@ -318,14 +319,14 @@ fn follow_bodies(
         t.translation = position;
         t.scale = scale;
         // Listen mode hides everything a body has, so people listen instead of look.
-        let visible = visible && !workshop.listen;
+        let visible = visible && !presentation.listen;
         visibility.set_if_neq(if visible { Visibility::Inherited } else { Visibility::Hidden });
     }
 }
 
 /// Listen mode: the bodies themselves disappear too (their parts follow in `follow_bodies`).
-fn hide_bodies_to_listen(workshop: Res<Workshop>, mut bodies: Query<&mut Visibility, With<StemBody>>) {
-    let wanted = if workshop.listen { Visibility::Hidden } else { Visibility::Inherited };
+fn hide_bodies_to_listen(presentation: Res<Presentation>, mut bodies: Query<&mut Visibility, With<StemBody>>) {
+    let wanted = if presentation.listen { Visibility::Hidden } else { Visibility::Inherited };
     for mut visibility in &mut bodies {
         visibility.set_if_neq(wanted);
     }
@@ -333,12 +334,12 @@ fn hide_bodies_to_listen(workshop: Res<Workshop>, mut bodies: Query<&mut Visibil
 
 /// After the quiz is revealed: a line from each guess to where the body really is, and a wire sphere there.
 fn show_quiz_truth(
-    workshop: Res<Workshop>,
+    quiz: Res<QuizState>,
     live: Res<LiveTimeline>,
     bodies: Query<(&StemBody, &Transform)>,
     mut gizmos: Gizmos,
 ) {
-    let Some(quiz) = workshop.quiz.as_ref().filter(|q| q.answers.is_some()) else { return };
+    let Some(quiz) = quiz.0.as_ref().filter(|q| q.answers.is_some()) else { return };
     let truth = quiz.truth_at(live.t);
     for (body, transform) in &bodies {
         let Some(stem) = truth.stems.get(body.index) else { continue };

@@ -12,23 +12,25 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::audio::{LiveMixes, Meters, StemAudio, TransportCommand, TransportState};
+use super::camera::OrbitCamera;
 use super::export::ExportJob;
-use super::input::{OrbitCamera, SpoilEverywhere, UiFocus};
-use super::stage::{ZONE_RINGS, body_radius, stem_colour};
-use super::stems::{
-    BodySize, GainTrim, History, Muted, SceneCommand, Selected, Solo, Spoil, StageScene, StemBody, clamp_position,
+use super::intent::{Bodies, Edit, Gesture, Intent, Selection};
+use super::shared::{
+    AudioDeviceStatus, LiveMixes, LiveTimeline, Meters, StageOptions, StemAudio, TransportCommand, TransportState,
+    UiFocus,
 };
-use super::workshop::{LiveTimeline, Workshop, WorkshopCommand};
-use super::{AudioDeviceStatus, StageOptions, workshop_ui};
+use super::stage::{ZONE_RINGS, body_radius, stem_colour};
+use super::stems::{BodySize, GainTrim, History, Muted, Selected, Solo, Spoil, StageScene, StemBody};
+use super::workshop_ui::{self, WorkshopPanel};
 use crate::scene::limits;
 
+/// The panels and the labels over the 3D view.
 pub struct PanelsPlugin;
 
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Startup, ui_camera)
-            .add_systems(EguiPrimaryContextPass, panels)
+            .add_systems(EguiPrimaryContextPass, (style_for_projector, panels).chain())
             .add_systems(PreUpdate, track_ui_focus.after(bevy_egui::EguiPreUpdateSet::ProcessInput));
     }
 }
@@ -59,25 +61,36 @@ fn track_ui_focus(wants: Option<Res<EguiWantsInput>>, mut focus: ResMut<UiFocus>
     }
 }
 
+/// The document, and the way edits go in (as intents).
 #[derive(SystemParam)]
-struct StageView<'w, 's> {
-    doc: ResMut<'w, StageScene>,
+struct DocumentPanel<'w> {
+    doc: Res<'w, StageScene>,
     history: Res<'w, History>,
+    intents: MessageWriter<'w, Intent>,
+    /// Bevy's view of the keyboard, as for clicks on the bodies (so both agree on what shift means).
+    keys: Res<'w, ButtonInput<KeyCode>>,
+}
+
+impl DocumentPanel<'_> {
+    fn edit(&mut self, gesture: Gesture, edit: Edit) {
+        self.intents.write(Intent::Edit(gesture, edit));
+    }
+}
+
+/// What is heard and how the sound is going.
+#[derive(SystemParam)]
+struct SoundPanel<'w> {
     transport: Res<'w, TransportState>,
     meters: Res<'w, Meters>,
     mixes: Res<'w, LiveMixes>,
     stem_audio: Res<'w, StemAudio>,
     device: Res<'w, AudioDeviceStatus>,
     options: Res<'w, StageOptions>,
-    keys: Res<'w, ButtonInput<KeyCode>>,
-    export: ResMut<'w, ExportJob>,
-    requests: MessageWriter<'w, SceneCommand>,
-    transport_requests: MessageWriter<'w, TransportCommand>,
-    everywhere: MessageWriter<'w, SpoilEverywhere>,
-    workshop: ResMut<'w, Workshop>,
-    live: Res<'w, LiveTimeline>,
-    workshop_requests: MessageWriter<'w, WorkshopCommand>,
-    commands: Commands<'w, 's>,
+}
+
+/// The 3D view the panels leave room for.
+#[derive(SystemParam)]
+struct ViewPanel<'w, 's> {
     camera: Single<'w, 's, (&'static mut Camera, &'static GlobalTransform), With<OrbitCamera>>,
     window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
 }
@@ -88,19 +101,38 @@ type StemQuery<'w, 's> = Query<
     (
         Entity,
         &'static StemBody,
-        &'static mut Transform,
-        &'static mut BodySize,
-        &'static mut Spoil,
-        &'static mut Muted,
-        &'static mut Solo,
-        &'static mut GainTrim,
+        &'static Transform,
+        &'static BodySize,
+        &'static Spoil,
+        &'static Muted,
+        &'static Solo,
+        &'static GainTrim,
         Has<Selected>,
     ),
 >;
 
-/// Type sizes that read from the back of a room.
-fn style_for_projector(ctx: &egui::Context) {
-    ctx.global_style_mut(|style| {
+/// One undo step per slider or field gesture: a new gesture when the drag starts or a value is typed or
+/// clicked, the same one while the drag goes on.
+fn gesture_of(ui: &egui::Ui, response: &egui::Response) -> Gesture {
+    let id = response.id.with("gesture");
+    let kept = ui.data(|d| d.get_temp::<Gesture>(id));
+    match kept {
+        Some(gesture) if response.dragged() && !response.drag_started() => gesture,
+        _ => {
+            let gesture = Gesture::new();
+            ui.data_mut(|d| d.insert_temp(id, gesture));
+            gesture
+        }
+    }
+}
+
+/// Type sizes that read from the back of a room (once, before the first panels).
+fn style_for_projector(mut contexts: EguiContexts, mut styled: Local<bool>) -> Result {
+    if *styled {
+        return Ok(());
+    }
+    *styled = true;
+    contexts.ctx_mut()?.global_style_mut(|style| {
         use egui::{FontId, TextStyle};
         style.text_styles.insert(TextStyle::Body, FontId::proportional(15.0));
         style.text_styles.insert(TextStyle::Button, FontId::proportional(15.0));
@@ -109,14 +141,19 @@ fn style_for_projector(ctx: &egui::Context) {
         style.text_styles.insert(TextStyle::Small, FontId::proportional(12.0));
         style.spacing.item_spacing = egui::vec2(8.0, 6.0);
     });
+    Ok(())
 }
 
-fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery, mut styled: Local<bool>) -> Result {
+fn panels(
+    mut contexts: EguiContexts,
+    mut doc: DocumentPanel,
+    sound: SoundPanel,
+    mut workshop: WorkshopPanel,
+    mut export: ResMut<ExportJob>,
+    mut view: ViewPanel,
+    stems: StemQuery,
+) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
-    if !*styled {
-        style_for_projector(&ctx);
-        *styled = true;
-    }
     // Only a text field keeps the keyboard: a clicked button or slider (or egui's own Tab walk) would
     // otherwise swallow the stage's shortcuts (space, Tab for A/B, the number keys) until clicked away.
     if !ctx.text_edit_focused()
@@ -124,44 +161,56 @@ fn panels(mut contexts: EguiContexts, mut view: StageView, mut stems: StemQuery,
     {
         ctx.memory_mut(|m| m.surrender_focus(id));
     }
-    view.export.poll();
+    export.poll();
     let mut root = egui::Ui::new(
         ctx.clone(),
         "stage-root".into(),
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
-    if view.workshop.presenter {
+    if workshop.presentation.presenter {
         // Presenter mode: the intent card and the scene strip in big type, the stage between them.
         let panel = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(12, 13, 17, 235)).inner_margin(16);
         egui::Panel::top("presenter-card")
             .resizable(false)
             .frame(panel)
-            .show(&mut root, |ui| workshop_ui::presenter_card(ui, &view.doc.scene, &view.workshop));
+            .show(&mut root, |ui| workshop_ui::presenter_card(ui, &doc.doc.scene, &workshop));
         egui::Panel::bottom("presenter-strip").resizable(false).frame(panel).show(&mut root, |ui| {
-            let t = *view.transport;
-            workshop_ui::presenter_strip(ui, &view.workshop, &view.live, t.playing, t.position_s)
+            let t = *sound.transport;
+            workshop_ui::presenter_strip(ui, &workshop, t.playing, t.position_s)
         });
     } else {
-        egui::Panel::top("transport").resizable(false).show(&mut root, |ui| top_bar(ui, &mut view));
+        egui::Panel::top("transport")
+            .resizable(false)
+            .show(&mut root, |ui| top_bar(ui, &mut doc, &sound, &workshop.live));
         egui::Panel::left("stems")
             .resizable(false)
             .exact_size(250.0)
-            .show(&mut root, |ui| stem_list(ui, &mut view, &mut stems));
+            .show(&mut root, |ui| stem_list(ui, &mut doc, &sound.meters, &stems));
         egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| inspector(ui, &mut view, &mut stems));
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                inspector(ui, &mut doc, &sound, &mut workshop, &stems);
+                ui.separator();
+                export_section(ui, &doc, &sound.stem_audio, &workshop, &mut export, &stems);
+                ui.separator();
+                ui.label(egui::RichText::new(HELP).weak().small());
+            });
         });
     }
-    workshop_ui::quiz_results(&ctx, &view.workshop);
+    workshop_ui::quiz_results(&ctx, &workshop.quiz);
     let central = root.available_rect_before_wrap();
     fit_camera_to(&mut view, central);
-    if !view.workshop.listen {
+    if !workshop.presentation.listen {
         draw_labels(&ctx, &view, &stems, central);
     }
     Ok(())
 }
 
+/// Every key and gesture, in one line under the inspector.
+const HELP: &str = "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
+     wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save · 1–9, Tab: A/B · P presenter · H listen · Q quiz · F1–F6 cues";
+
 /// The 3D view fills what the panels leave.
-fn fit_camera_to(view: &mut StageView, central: egui::Rect) {
+fn fit_camera_to(view: &mut ViewPanel, central: egui::Rect) {
     let scale = view.window.scale_factor();
     let (camera, _) = &mut *view.camera;
     let position = UVec2::new((central.min.x * scale) as u32, (central.min.y * scale) as u32);
@@ -176,79 +225,83 @@ fn fit_camera_to(view: &mut StageView, central: egui::Rect) {
     }
 }
 
-fn top_bar(ui: &mut egui::Ui, view: &mut StageView) {
+fn top_bar(ui: &mut egui::Ui, doc: &mut DocumentPanel, sound: &SoundPanel, live: &LiveTimeline) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        ui.heading(&view.doc.scene.name);
-        ui.label(egui::RichText::new(view.doc.path.display().to_string()).weak());
-        if view.doc.dirty {
+        ui.heading(&doc.doc.scene.name);
+        ui.label(egui::RichText::new(doc.doc.path.display().to_string()).weak());
+        if doc.doc.dirty {
             ui.label(egui::RichText::new("unsaved changes").color(egui::Color32::from_rgb(240, 190, 90)));
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("Save (Ctrl+S)").clicked() {
-                view.requests.write(SceneCommand::Save);
+                doc.intents.write(Intent::Save);
             }
-            if ui.add_enabled(view.history.can_undo(), egui::Button::new("Undo (Ctrl+Z)")).clicked() {
-                view.requests.write(SceneCommand::Undo);
+            if ui.add_enabled(doc.history.can_redo(), egui::Button::new("Redo")).clicked() {
+                doc.intents.write(Intent::Redo);
             }
-            ui.label(egui::RichText::new(&view.doc.status).weak());
+            if ui.add_enabled(doc.history.can_undo(), egui::Button::new("Undo (Ctrl+Z)")).clicked() {
+                doc.intents.write(Intent::Undo);
+            }
+            ui.label(egui::RichText::new(&doc.doc.status).weak());
         });
     });
     ui.horizontal(|ui| {
-        let t = *view.transport;
-        let live = t.live && !view.options.silent;
-        ui.add_enabled_ui(live, |ui| {
+        let t = *sound.transport;
+        let playable = t.live && !sound.options.silent;
+        let mut transport = |command| doc.intents.write(Intent::Transport(command));
+        ui.add_enabled_ui(playable, |ui| {
             let label = if t.playing { "⏸ Pause" } else { "▶ Play" };
             if ui.add_sized([90.0, 26.0], egui::Button::new(label)).clicked() {
-                view.transport_requests.write(TransportCommand::TogglePlay);
+                transport(TransportCommand::TogglePlay);
             }
             let mut position = t.position_s;
             let slider =
                 egui::Slider::new(&mut position, 0.0..=t.song_s.max(0.1)).show_value(false).trailing_fill(true);
             let response = ui.add_sized([ui.available_width().clamp(120.0, 520.0), 20.0], slider);
             if response.changed() {
-                view.transport_requests.write(TransportCommand::Seek(position));
+                transport(TransportCommand::Seek(position));
             }
             ui.monospace(format!("{} / {}", clock(t.position_s), clock(t.song_s)));
-            if let Some(place) = workshop_ui::where_in_song(&view.live) {
+            if let Some(place) = workshop_ui::where_in_song(live) {
                 ui.label(egui::RichText::new(place).strong().color(egui::Color32::from_rgb(255, 196, 92)));
             }
             let mut looping = t.looping;
             if ui.checkbox(&mut looping, "loop (L)").changed() {
-                view.transport_requests.write(TransportCommand::SetLooping(looping));
+                transport(TransportCommand::SetLooping(looping));
             }
         });
     });
     let warn = egui::Color32::from_rgb(240, 170, 80);
     let error = egui::Color32::from_rgb(240, 110, 100);
-    if let Some(message) = &view.device.problem {
+    if let Some(message) = &sound.device.problem {
         banner(ui, warn, message);
     }
-    for problem in &view.stem_audio.problems {
+    for problem in &sound.stem_audio.problems {
         banner(ui, warn, &format!("silent: {problem}"));
     }
-    if let Some(e) = &view.doc.reload_error {
+    if let Some(e) = &doc.doc.reload_error {
         banner(ui, error, &format!("scene file not reloaded: {e}"));
     }
-    if view.meters.faults > 0 {
-        banner(ui, error, &format!("{} audio blocks were not finite and were silenced", view.meters.faults));
+    if sound.meters.faults > 0 {
+        banner(ui, error, &format!("{} audio blocks were not finite and were silenced", sound.meters.faults));
     }
-    for problem in &view.meters.stream_problems {
+    for problem in &sound.meters.stream_problems {
         banner(ui, error, &format!("went silent: {problem}"));
     }
-    if view.meters.underruns > 0 {
+    if sound.meters.underruns > 0 {
         banner(
             ui,
             warn,
             &format!(
                 "{} dropouts in streamed stems ({:.0} ms of silence): the disk did not keep up",
-                view.meters.underruns,
-                view.meters.underrun_s * 1000.0
+                sound.meters.underruns,
+                sound.meters.underrun_s * 1000.0
             ),
         );
     }
     let note = egui::Color32::from_rgb(140, 190, 240);
-    for repair in &view.meters.repairs {
+    for repair in &sound.meters.repairs {
         banner(ui, note, &format!("repaired: {repair}"));
     }
     ui.add_space(2.0);
@@ -266,54 +319,44 @@ fn clock(seconds: f64) -> String {
     format!("{}:{:04.1}", (s / 60.0).floor() as u32, s % 60.0)
 }
 
-fn stem_list(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
+fn stem_list(ui: &mut egui::Ui, doc: &mut DocumentPanel, meters: &Meters, stems: &StemQuery) {
     ui.add_space(4.0);
     ui.heading("Stems");
     ui.label(egui::RichText::new("click a body or a name; shift adds").weak().small());
     ui.separator();
-    let mut rows: Vec<_> = stems.iter().map(|s| (s.0, s.1.index)).collect();
-    rows.sort_by_key(|r| r.1);
-    // Bevy's view of the keyboard, as for clicks on the bodies (so both agree on what shift means).
-    let shift = view.keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    let mut rows: Vec<_> = stems.iter().collect();
+    rows.sort_by_key(|row| row.1.index);
+    let add = doc.keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for (entity, index) in rows {
-            let Ok((_, body, .., selected)) = stems.get(entity) else { continue };
-            let name = body.name.clone();
+        for (entity, body, _, _, _, muted, solo, gain, selected) in rows {
+            let index = body.index;
             ui.horizontal(|ui| {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
                 ui.painter().circle_filled(rect.center(), 7.0, egui_colour(stem_colour(index)));
-                if ui.selectable_label(selected, name).clicked() {
-                    super::input::click_select(&mut view.commands, entity, shift, false, stems_entities(stems));
+                if ui.selectable_label(selected, &body.name).clicked() {
+                    let click = Selection::Click { target: entity, add, keep_group: false };
+                    doc.intents.write(Intent::Select(click));
                 }
             });
-            let Ok((_, _, _, _, _, mut muted, mut solo, mut gain, _)) = stems.get_mut(entity) else { continue };
             ui.horizontal(|ui| {
+                let this = || Bodies::These(vec![entity]);
                 if ui.selectable_label(muted.0, "M").on_hover_text("mute (M)").clicked() {
-                    view.requests.write(SceneCommand::Checkpoint);
-                    muted.0 = !muted.0;
+                    doc.edit(Gesture::new(), Edit::ToggleMute(this()));
                 }
                 if ui.selectable_label(solo.0, "S").on_hover_text("solo (S)").clicked() {
-                    view.requests.write(SceneCommand::Checkpoint);
-                    solo.0 = !solo.0;
+                    doc.edit(Gesture::new(), Edit::ToggleSolo(this()));
                 }
                 let mut trim = gain.0;
                 let r = ui.add(egui::Slider::new(&mut trim, -30.0..=12.0).suffix(" dB").step_by(0.5));
-                if r.drag_started() || (r.changed() && !r.dragged()) {
-                    view.requests.write(SceneCommand::Checkpoint);
-                }
                 if r.changed() {
-                    gain.0 = trim.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1);
+                    doc.edit(gesture_of(ui, &r), Edit::SetGain(entity, trim));
                 }
             });
-            let level = view.meters.stem_level.get(index).copied().unwrap_or(0.0);
+            let level = meters.stem_level.get(index).copied().unwrap_or(0.0);
             meter_bar(ui, level_db(level), -60.0, 0.0, egui_colour(stem_colour(index)));
             ui.add_space(6.0);
         }
     });
-}
-
-fn stems_entities(stems: &StemQuery) -> Vec<(Entity, bool)> {
-    stems.iter().map(|s| (s.0, s.8)).collect()
 }
 
 fn level_db(linear: f32) -> f32 {
@@ -339,7 +382,13 @@ fn egui_colour(c: Color) -> egui::Color32 {
     )
 }
 
-fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
+fn inspector(
+    ui: &mut egui::Ui,
+    doc: &mut DocumentPanel,
+    sound: &SoundPanel,
+    workshop: &mut WorkshopPanel,
+    stems: &StemQuery,
+) {
     ui.add_space(4.0);
     ui.heading("Inspector");
     let selected = stems.iter().filter(|s| s.8).min_by_key(|s| s.1.index).map(|s| s.0);
@@ -347,38 +396,30 @@ fn inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery) {
         None => {
             ui.label("Select a body to see what its place does to it.");
         }
-        Some(entity) => body_inspector(ui, view, stems, entity),
+        Some(entity) => body_inspector(ui, doc, &sound.mixes, &workshop.live, stems, entity),
     }
     ui.separator();
-    let mut asked = Vec::new();
-    workshop_ui::workshop_section(ui, &mut view.workshop, &mut asked);
-    for request in asked {
-        view.workshop_requests.write(request);
-    }
+    workshop_ui::workshop_section(ui, workshop);
     ui.separator();
-    room_and_master(ui, view);
-    ui.separator();
-    export_section(ui, view, stems);
-    ui.separator();
-    ui.label(
-        egui::RichText::new(
-            "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
-             wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+Z undo · Ctrl+S save · 1–9, Tab: A/B · P presenter · H listen · Q quiz · F1–F6 cues",
-        )
-        .weak()
-        .small(),
-    );
+    room_and_master(ui, doc, &sound.meters);
 }
 
-fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery, entity: Entity) {
-    let Ok((_, body, mut transform, mut size, mut spoil, _, _, _, _)) = stems.get_mut(entity) else { return };
+fn body_inspector(
+    ui: &mut egui::Ui,
+    doc: &mut DocumentPanel,
+    mixes: &LiveMixes,
+    live: &LiveTimeline,
+    stems: &StemQuery,
+    entity: Entity,
+) {
+    let Ok((_, body, transform, size, spoil, ..)) = stems.get(entity) else { return };
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 16.0), egui::Sense::hover());
         ui.painter().circle_filled(rect.center(), 8.0, egui_colour(stem_colour(body.index)));
         ui.label(egui::RichText::new(&body.name).strong().size(18.0));
     });
     ui.label(egui::RichText::new(&body.file).weak().small());
-    let driven = view.live.resolved.driven(body.index);
+    let driven = live.resolved.driven(body.index);
     if driven.any() {
         let names = [
             (driven.position, "position"),
@@ -397,8 +438,8 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
             .small(),
         );
     }
-    let mut checkpoint = false;
     let mut p = transform.translation;
+    let mut place: Option<Gesture> = None;
     egui::Grid::new("placement").num_columns(2).show(ui, |ui| {
         for (label, value, range) in [
             ("x (right) m", &mut p.x, -20.0..=20.0),
@@ -407,15 +448,16 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
         ] {
             ui.label(label);
             let r = ui.add(egui::DragValue::new(value).speed(0.02).range(range).fixed_decimals(2));
-            checkpoint |= r.drag_started() || r.gained_focus();
+            if r.changed() {
+                place = Some(gesture_of(ui, &r));
+            }
             ui.end_row();
         }
         ui.label("size");
         let mut s = size.0;
         let r = ui.add(egui::Slider::new(&mut s, limits::SIZE.0..=limits::SIZE.1).logarithmic(true).fixed_decimals(2));
-        checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
         if r.changed() {
-            size.0 = s;
+            doc.edit(gesture_of(ui, &r), Edit::SetSize(vec![(entity, s)]));
         }
         ui.end_row();
         ui.label("spoil");
@@ -424,9 +466,8 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
             "roughs the stem up: drive, band-limit, bits, sample rate, wow, noise — loudness-matched. \
                  Or hold R and drag the body up and down",
         );
-        checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
         if r.changed() {
-            spoil.0 = amount;
+            doc.edit(gesture_of(ui, &r), Edit::SetSpoil(vec![(entity, amount)]));
         }
         ui.end_row();
     });
@@ -439,13 +480,10 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
             .wrap(),
         );
     }
-    if checkpoint {
-        view.requests.write(SceneCommand::Checkpoint);
+    if let Some(gesture) = place {
+        doc.edit(gesture, Edit::Place(vec![(entity, p)]));
     }
-    if p != transform.translation {
-        transform.translation = clamp_position(p);
-    }
-    let Some(mix) = view.mixes.0.get(body.index).copied().flatten() else { return };
+    let Some(mix) = mixes.0.get(body.index).copied().flatten() else { return };
     ui.add_space(4.0);
     ui.label(egui::RichText::new(mix.describe()).strong());
     egui::Grid::new("cues").num_columns(2).striped(true).show(ui, |ui| {
@@ -475,19 +513,19 @@ fn body_inspector(ui: &mut egui::Ui, view: &mut StageView, stems: &mut StemQuery
     });
 }
 
-fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
+fn room_and_master(ui: &mut egui::Ui, doc: &mut DocumentPanel, meters: &Meters) {
     ui.heading("Room and master");
-    let mut room = view.doc.scene.room;
-    let mut master = view.doc.scene.master_gain_db;
-    let mut master_spoil = view.doc.scene.master_spoil;
-    let mut checkpoint = false;
-    let mut changed = false;
+    let mut room = doc.doc.scene.room;
+    let mut master = doc.doc.scene.master_gain_db;
+    let mut master_spoil = doc.doc.scene.master_spoil;
+    let mut changed: Option<Gesture> = None;
     egui::Grid::new("room").num_columns(2).show(ui, |ui| {
         let mut slider = |ui: &mut egui::Ui, label: &str, v: &mut f32, range: std::ops::RangeInclusive<f32>, suffix| {
             ui.label(label);
             let r = ui.add(egui::Slider::new(v, range).suffix(suffix).fixed_decimals(1));
-            checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
-            changed |= r.changed();
+            if r.changed() {
+                changed = Some(gesture_of(ui, &r));
+            }
             ui.end_row();
         };
         slider(ui, "reverb", &mut room.reverb_db, limits::REVERB_DB.0..=limits::REVERB_DB.1, " dB");
@@ -498,8 +536,9 @@ fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
         let r = ui
             .add(egui::Slider::new(&mut master_spoil, 0.0..=1.0).fixed_decimals(2))
             .on_hover_text("the spoil stages on the whole mix (reverb included), loudness-matched");
-        checkpoint |= r.drag_started() || (r.changed() && !r.dragged());
-        changed |= r.changed();
+        if r.changed() {
+            changed = Some(gesture_of(ui, &r));
+        }
         ui.end_row();
     });
     if ui
@@ -507,18 +546,12 @@ fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
         .on_hover_text("E: a different small spoil on every stem, one left pristine (press again to deal afresh)")
         .clicked()
     {
-        view.everywhere.write(SpoilEverywhere);
+        doc.edit(Gesture::new(), Edit::SpoilEverywhere);
     }
-    if checkpoint {
-        view.requests.write(SceneCommand::Checkpoint);
+    if let Some(gesture) = changed {
+        doc.edit(gesture, Edit::RoomAndMaster { room, master_gain_db: master, master_spoil });
     }
-    if changed {
-        view.doc.scene.room = room;
-        view.doc.scene.master_gain_db = master;
-        view.doc.scene.master_spoil = master_spoil;
-        view.doc.dirty = true;
-    }
-    let m = &view.meters;
+    let m = meters;
     let lufs = m.short_term_lufs.map_or("—".into(), |l| format!("{l:.1} LUFS"));
     let tp = m.true_peak_dbtp.map_or("—".into(), |p| format!("{p:.1} dBTP"));
     let tp_max = m.true_peak_max_dbtp.map_or("—".into(), |p| format!("{p:.1}"));
@@ -531,35 +564,42 @@ fn room_and_master(ui: &mut egui::Ui, view: &mut StageView) {
     }
 }
 
-fn export_section(ui: &mut egui::Ui, view: &mut StageView, stems: &StemQuery) {
+fn export_section(
+    ui: &mut egui::Ui,
+    doc: &DocumentPanel,
+    stem_audio: &StemAudio,
+    workshop: &WorkshopPanel,
+    export: &mut ExportJob,
+    stems: &StemQuery,
+) {
     ui.heading("Export WAV");
     let path_id = egui::Id::new("export-path");
-    let mut path: String = ui.data_mut(|d| d.get_temp::<String>(path_id)).unwrap_or_else(|| default_export_path(view));
+    let mut path: String =
+        ui.data_mut(|d| d.get_temp::<String>(path_id)).unwrap_or_else(|| default_export_path(&doc.doc));
     ui.add(egui::TextEdit::singleline(&mut path).desired_width(f32::INFINITY));
     ui.data_mut(|d| d.insert_temp(path_id, path.clone()));
-    if let Some(progress) = view.export.progress() {
-        let name = view.export.running_path().map(|p| p.display().to_string()).unwrap_or_default();
+    if let Some(progress) = export.progress() {
+        let name = export.running_path().map(|p| p.display().to_string()).unwrap_or_default();
         ui.add(egui::ProgressBar::new(progress).show_percentage().text(format!("rendering {name}")));
         return;
     }
     let target = std::path::PathBuf::from(path.trim());
     let exists = target.is_file();
     let label = if exists { "Replace and export (24-bit)" } else { "Export (24-bit)" };
-    if ui.add_enabled(!path.trim().is_empty() && !view.stem_audio.audio.is_empty(), egui::Button::new(label)).clicked()
-    {
+    if ui.add_enabled(!path.trim().is_empty() && !stem_audio.audio.is_empty(), egui::Button::new(label)).clicked() {
         let scene = super::stems::world_scene(
-            &view.doc.scene,
+            &doc.doc.scene,
             stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain, _)| (b, t, size, spoil, muted, solo, gain)),
         );
         // Exactly what is heard (the timeline, the cue switches), except the A/B trim: that only levels the
         // comparison, the scene's own master gain is what it says.
-        let cues = view.workshop.cues;
-        view.export.start(scene, view.stem_audio.audio.clone(), view.stem_audio.sample_rate, cues, target);
+        let cues = workshop.cues.0;
+        export.start(scene, stem_audio.audio.clone(), stem_audio.sample_rate, cues, target);
     }
     if exists {
         ui.label(egui::RichText::new("a file with this name exists; exporting replaces it").weak().small());
     }
-    match &view.export.outcome {
+    match &export.outcome {
         Some(Ok(message)) => {
             ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(140, 210, 150)));
         }
@@ -570,13 +610,13 @@ fn export_section(ui: &mut egui::Ui, view: &mut StageView, stems: &StemQuery) {
     }
 }
 
-fn default_export_path(view: &StageView) -> String {
-    let stem = view.doc.path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+fn default_export_path(doc: &StageScene) -> String {
+    let stem = doc.path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
     format!("out/{stem}.wav")
 }
 
 /// Names beside the bodies, the zone labels on the rings and "you" at the listener, over the 3D view.
-fn draw_labels(ctx: &egui::Context, view: &StageView, stems: &StemQuery, central: egui::Rect) {
+fn draw_labels(ctx: &egui::Context, view: &ViewPanel, stems: &StemQuery, central: egui::Rect) {
     let (camera, camera_transform) = &*view.camera;
     let painter = ctx
         .layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("stage-labels")))

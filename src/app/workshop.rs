@@ -5,12 +5,13 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
-use super::audio::{StemAudio, TransportState};
+use super::intent::Intent;
+use super::shared::{LiveTimeline, StageOptions, StageSet, StemAudio, TransportState};
 use super::stems::{
-    BodySize, GainTrim, History, Muted, SceneCommand, SendTrim, Solo, Spoil, StageScene, StageSet, StemBody,
-    world_scene,
+    BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, modified, world_scene,
 };
 use crate::mix::ab::{self, Matched};
 use crate::mix::mapping::Cues;
@@ -49,12 +50,15 @@ impl Quiz {
     }
 }
 
-/// Everything workshop mode holds.
+/// A/B: the scenes loaded for comparison, which one is shown, the morph, bar-line switches and the loudness
+/// match that levels them.
 #[derive(Resource, Debug)]
-pub struct Workshop {
+pub struct Compare {
+    /// The opened scene first, then those named after it.
     pub slots: Vec<Slot>,
+    /// The slot shown (A).
     pub active: usize,
-    /// Where Tab goes: the scene shown before this one.
+    /// Where Tab goes: the scene shown before this one (B).
     pub other: usize,
     /// While the morph slider is away from A: 0 (A, the active scene) .. 1 (B, the other one).
     pub morph: Option<f32>,
@@ -62,17 +66,38 @@ pub struct Workshop {
     pub on_bar: bool,
     /// A switch waiting for its bar line: (slot, the bar line's song time, when it was asked).
     pub pending: Option<(usize, f64, f64)>,
+    /// The loudness match running in the background.
+    matching: Option<Arc<Mutex<MatchState>>>,
+    /// How far the loudness match is (1 = done); `None` asks for a new one.
+    pub matching_progress: Option<f32>,
+}
+
+/// How the room sees the stage: presenter mode (big type, no panels) and listen mode (bodies hidden).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct Presentation {
+    /// The intent card and the scene strip instead of the panels.
     pub presenter: bool,
     /// Bodies hidden: people listen instead of look.
     pub listen: bool,
-    /// Cue isolation: what the mapping applies (the stage hears and exports this).
-    pub cues: Cues,
-    pub quiz: Option<Quiz>,
-    /// The loudness match running in the background, and how far it is.
-    matching: Option<Arc<Mutex<MatchState>>>,
-    pub matching_progress: Option<f32>,
-    pub status: String,
 }
+
+/// Cue isolation: what the mapping applies (the stage hears and exports this).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct CueSwitches(pub Cues);
+
+impl Default for CueSwitches {
+    fn default() -> Self {
+        CueSwitches(Cues::ALL)
+    }
+}
+
+/// The placement quiz, while it runs.
+#[derive(Resource, Debug, Default)]
+pub struct QuizState(pub Option<Quiz>);
+
+/// Workshop mode's one-line news for its panel.
+#[derive(Resource, Debug, Default)]
+pub struct WorkshopNews(pub String);
 
 #[derive(Debug, Default)]
 struct MatchState {
@@ -80,22 +105,17 @@ struct MatchState {
     result: Option<Result<Vec<Matched>, String>>,
 }
 
-impl Workshop {
-    fn new(slots: Vec<Slot>) -> Workshop {
-        Workshop {
+impl Compare {
+    fn new(slots: Vec<Slot>) -> Compare {
+        Compare {
             slots,
             active: 0,
             other: 1,
             morph: None,
             on_bar: false,
             pending: None,
-            presenter: false,
-            listen: false,
-            cues: Cues::ALL,
-            quiz: None,
             matching: None,
             matching_progress: None,
-            status: String::new(),
         }
     }
 
@@ -117,19 +137,6 @@ impl Workshop {
     }
 }
 
-/// The timeline as the stage plays it: resolved from the document, evaluated at the playhead.
-#[derive(Resource, Debug, Default)]
-pub struct LiveTimeline {
-    pub resolved: Arc<Resolved>,
-    /// Song time the stage evaluated this frame.
-    pub t: f64,
-    /// The reverb return's fader there (dB).
-    pub return_db: f32,
-    pub section: Option<String>,
-    /// Bar number (from 1, with the fraction) when there is a tempo.
-    pub bar: Option<f64>,
-}
-
 /// What the panels and keys ask of workshop mode.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum WorkshopCommand {
@@ -145,6 +152,10 @@ pub enum WorkshopCommand {
     QuizStep,
     /// Measure every loaded scene again and recompute the trims.
     Rematch,
+    /// Switch cue `i` (level, direct-to-reverb, air, pre-delay, width, spoil ...) off or on.
+    ToggleCue(usize),
+    /// Switch on the bar line, or at once.
+    ToggleOnBar,
 }
 
 /// Workshop mode: the scenes loaded for comparison besides the one opened (same stems, checked before).
@@ -165,83 +176,22 @@ impl Plugin for WorkshopPlugin {
                 measured_lufs: None,
             })
             .collect();
-        app.insert_resource(Workshop::new(slots))
+        app.insert_resource(Compare::new(slots))
+            .init_resource::<Presentation>()
+            .init_resource::<CueSwitches>()
+            .init_resource::<QuizState>()
+            .init_resource::<WorkshopNews>()
             .init_resource::<LiveTimeline>()
             .add_message::<WorkshopCommand>()
             .add_systems(Startup, (take_options, start_matching))
             .add_systems(
                 Update,
                 (
-                    (workshop_keys, run_workshop_commands, switch_on_the_bar, poll_matching)
-                        .chain()
-                        .after(StageSet::Input)
-                        .before(StageSet::Document),
+                    (run_workshop_commands, switch_on_the_bar, poll_matching).chain().in_set(StageSet::Workshop),
                     drive_timeline.after(StageSet::Document),
                 ),
             );
     }
-}
-
-/// Number keys pick a scene, Tab goes back and forth (with two or more scenes), P presenter mode (Esc leaves
-/// it), H listen mode, Q the quiz, F1–F6 switch the cues (level, direct-to-reverb, air, pre-delay, width, spoil), N toggles
-/// switching on the bar line. Gamepad: Select toggles A/B.
-fn workshop_keys(
-    keys: Res<ButtonInput<KeyCode>>,
-    focus: Res<super::input::UiFocus>,
-    gamepads: Query<&Gamepad>,
-    mut workshop: ResMut<Workshop>,
-    mut requests: MessageWriter<WorkshopCommand>,
-) {
-    for pad in &gamepads {
-        if pad.just_pressed(GamepadButton::Select) {
-            requests.write(WorkshopCommand::Toggle);
-        }
-    }
-    if focus.keyboard || keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight, KeyCode::SuperLeft]) {
-        return;
-    }
-    const DIGITS: [KeyCode; 9] = [
-        KeyCode::Digit1,
-        KeyCode::Digit2,
-        KeyCode::Digit3,
-        KeyCode::Digit4,
-        KeyCode::Digit5,
-        KeyCode::Digit6,
-        KeyCode::Digit7,
-        KeyCode::Digit8,
-        KeyCode::Digit9,
-    ];
-    for (i, key) in DIGITS.iter().enumerate() {
-        if keys.just_pressed(*key) {
-            requests.write(WorkshopCommand::Pick(i));
-        }
-    }
-    if keys.just_pressed(KeyCode::Tab) && workshop.slots.len() >= 2 {
-        requests.write(WorkshopCommand::Toggle);
-    }
-    if keys.just_pressed(KeyCode::KeyP) {
-        requests.write(WorkshopCommand::TogglePresenter);
-    }
-    if keys.just_pressed(KeyCode::Escape) && workshop.presenter {
-        requests.write(WorkshopCommand::TogglePresenter);
-    }
-    if keys.just_pressed(KeyCode::KeyH) {
-        requests.write(WorkshopCommand::ToggleListen);
-    }
-    if keys.just_pressed(KeyCode::KeyQ) {
-        requests.write(WorkshopCommand::QuizStep);
-    }
-    if keys.just_pressed(KeyCode::KeyN) {
-        workshop.on_bar = !workshop.on_bar;
-    }
-    let cue_keys = [KeyCode::F1, KeyCode::F2, KeyCode::F3, KeyCode::F4, KeyCode::F5, KeyCode::F6];
-    let mut cues = workshop.cues;
-    for ((_, on), key) in cues.switches().into_iter().zip(cue_keys) {
-        if keys.just_pressed(key) {
-            *on = !*on;
-        }
-    }
-    workshop.cues = cues;
 }
 
 type StemRows<'w, 's> = Query<
@@ -258,30 +208,63 @@ type StemRows<'w, 's> = Query<
     ),
 >;
 
-#[allow(clippy::too_many_arguments)]
+/// Workshop mode's state, one resource per concern.
+#[derive(SystemParam)]
+pub struct Modes<'w> {
+    /// A/B.
+    pub compare: ResMut<'w, Compare>,
+    /// Presenter and listen.
+    pub presentation: ResMut<'w, Presentation>,
+    /// Cue isolation.
+    pub cues: ResMut<'w, CueSwitches>,
+    /// The quiz.
+    pub quiz: ResMut<'w, QuizState>,
+    /// The panel's news line.
+    pub news: ResMut<'w, WorkshopNews>,
+}
+
+/// The document, its history and the stems as the world holds them; what workshop mode shows goes out as
+/// [`Intent::Show`].
+#[derive(SystemParam)]
+struct Stage<'w, 's> {
+    doc: ResMut<'w, StageScene>,
+    history: ResMut<'w, History>,
+    stems: StemRows<'w, 's>,
+    intents: MessageWriter<'w, Intent>,
+}
+
+impl Stage<'_, '_> {
+    /// The scene the world holds now.
+    fn now(&self) -> Scene {
+        world_scene(&self.doc.scene, self.stems.iter())
+    }
+
+    fn show(&mut self, scene: Scene) {
+        self.intents.write(Intent::Show(Box::new(scene)));
+    }
+}
+
 fn run_workshop_commands(
     mut requests: MessageReader<WorkshopCommand>,
-    mut workshop: ResMut<Workshop>,
-    mut doc: ResMut<StageScene>,
-    mut history: ResMut<History>,
+    mut modes: Modes,
+    mut stage: Stage,
     transport: Res<TransportState>,
     live: Res<LiveTimeline>,
-    stems: StemRows,
-    mut scene_requests: MessageWriter<SceneCommand>,
 ) {
     for request in requests.read() {
-        let w = &mut *workshop;
+        let news = &mut modes.news.0;
+        let w = &mut *modes.compare;
         match request {
-            WorkshopCommand::Pick(_) | WorkshopCommand::Toggle if w.quiz.is_some() => {
-                w.status = "finish the quiz first (Q)".into();
+            WorkshopCommand::Pick(_) | WorkshopCommand::Toggle if modes.quiz.0.is_some() => {
+                *news = "finish the quiz first (Q)".into();
             }
             WorkshopCommand::Pick(i) if *i >= w.slots.len() => {
-                w.status = format!("no scene {} (open more: proxemix A.ron B.ron ...)", i + 1);
+                *news = format!("no scene {} (open more: proxemix A.ron B.ron ...)", i + 1);
             }
             WorkshopCommand::Pick(_) | WorkshopCommand::Toggle => {
                 let target = if let WorkshopCommand::Pick(i) = request { *i } else { w.other };
                 if w.slots.len() < 2 {
-                    w.status = "one scene loaded; open more to compare: proxemix A.ron B.ron ...".into();
+                    *news = "one scene loaded; open more to compare: proxemix A.ron B.ron ...".into();
                     continue;
                 }
                 if target == w.active && w.morph.is_none() {
@@ -291,36 +274,44 @@ fn run_workshop_commands(
                 match bar.filter(|_| w.on_bar && transport.playing) {
                     Some(at) => {
                         w.pending = Some((target, at, transport.position_s));
-                        w.status = format!("{} on the next bar line", Workshop::letter(target));
+                        *news = format!("{} on the next bar line", Compare::letter(target));
                     }
-                    None => switch_to(w, target, &mut doc, &mut history, &stems, &mut scene_requests),
+                    None => *news = switch_to(w, target, &mut stage),
                 }
             }
             WorkshopCommand::Morph(m) => {
-                if w.slots.len() < 2 || w.quiz.is_some() {
+                if w.slots.len() < 2 || modes.quiz.0.is_some() {
                     continue;
                 }
                 if w.morph.is_none() {
                     // Leaving A: keep its edits in its slot, so the morph starts from what was heard.
-                    w.slots[w.active].scene = world_scene(&doc.scene, stems.iter());
-                    w.slots[w.active].dirty = doc.dirty;
+                    w.slots[w.active].scene = stage.now();
+                    w.slots[w.active].dirty = stage.doc.dirty;
                 }
                 let m = m.clamp(0.0, 1.0);
                 w.morph = Some(m);
                 let (a, b) = (&w.slots[w.active].scene, &w.slots[w.other].scene);
-                scene_requests.write(SceneCommand::Show(Box::new(morph(a, b, m))));
-                w.status = format!(
+                stage.show(morph(a, b, m));
+                *news = format!(
                     "morph {} {:.0} % → {}",
-                    Workshop::letter(w.active),
+                    Compare::letter(w.active),
                     (1.0 - m) * 100.0,
-                    Workshop::letter(w.other)
+                    Compare::letter(w.other)
                 );
             }
-            WorkshopCommand::TogglePresenter => w.presenter = !w.presenter,
-            WorkshopCommand::ToggleListen => w.listen = !w.listen,
-            WorkshopCommand::QuizStep => match w.quiz.take() {
+            WorkshopCommand::TogglePresenter => modes.presentation.presenter = !modes.presentation.presenter,
+            WorkshopCommand::ToggleListen => modes.presentation.listen = !modes.presentation.listen,
+            WorkshopCommand::ToggleOnBar => w.on_bar = !w.on_bar,
+            WorkshopCommand::ToggleCue(i) => {
+                let mut cues = modes.cues.0;
+                if let Some((_, on)) = cues.switches().into_iter().nth(*i) {
+                    *on = !*on;
+                }
+                modes.cues.0 = cues;
+            }
+            WorkshopCommand::QuizStep => match modes.quiz.0.take() {
                 None => {
-                    let truth = world_scene(&doc.scene, stems.iter());
+                    let truth = stage.now();
                     let mut start = truth.clone();
                     // Everyone waits on the floor in a row beside the listener, half on each side: a start
                     // that gives nothing away, in view, from which each body has to be carried out.
@@ -330,32 +321,33 @@ fn run_workshop_commands(
                         stem.keys.clear();
                     }
                     start.timeline = None;
-                    scene_requests.write(SceneCommand::Show(Box::new(start)));
+                    stage.show(start);
                     let timeline = Arc::new(Resolved::of(&truth).unwrap_or_default());
-                    w.quiz = Some(Quiz { truth, timeline, answers: None });
-                    w.listen = false;
+                    modes.quiz.0 = Some(Quiz { truth, timeline, answers: None });
+                    modes.presentation.listen = false;
                     w.morph = None;
-                    w.status = "quiz: listen, then place each body where you hear it; Q reveals".into();
+                    *news = "quiz: listen, then place each body where you hear it; Q reveals".into();
                 }
                 Some(mut quiz) if quiz.answers.is_none() => {
                     let truth_now = quiz.truth_at(live.t);
-                    let guess = world_scene(&doc.scene, stems.iter());
-                    let answers = quiz::score(&truth_now, &guess);
+                    let answers = quiz::score(&truth_now, &stage.now());
                     let (d, a, points) = quiz::summary(&answers);
-                    w.status = format!(
+                    *news = format!(
                         "quiz: {points:.0} points (distance off by {d:.1} m, direction by {a:.0}° on average); Q ends"
                     );
                     quiz.answers = Some(answers);
-                    w.quiz = Some(quiz);
+                    modes.quiz.0 = Some(quiz);
                 }
                 Some(quiz) => {
-                    scene_requests.write(SceneCommand::Show(Box::new(quiz.truth)));
-                    w.status = "quiz over: the staging is back".into();
+                    stage.show(quiz.truth);
+                    *news = "quiz over: the staging is back".into();
                 }
             },
             WorkshopCommand::Rematch => {
-                if let Some(slot) = w.slots.get_mut(w.active).filter(|_| w.morph.is_none()) {
-                    slot.scene = world_scene(&doc.scene, stems.iter());
+                if w.morph.is_none()
+                    && let Some(slot) = w.slots.get_mut(w.active)
+                {
+                    slot.scene = stage.now();
                 }
                 if w.matching.is_none() {
                     w.matching_progress = None;
@@ -366,20 +358,14 @@ fn run_workshop_commands(
 }
 
 /// Shows slot `target`: the active scene's edits stay in its slot, the document now is the target's file.
-fn switch_to(
-    w: &mut Workshop,
-    target: usize,
-    doc: &mut StageScene,
-    history: &mut History,
-    stems: &StemRows,
-    scene_requests: &mut MessageWriter<SceneCommand>,
-) {
+/// Returns the news.
+fn switch_to(w: &mut Compare, target: usize, stage: &mut Stage) -> String {
     if target >= w.slots.len() {
-        return;
+        return String::new();
     }
     if w.morph.is_none() {
-        w.slots[w.active].scene = world_scene(&doc.scene, stems.iter());
-        w.slots[w.active].dirty = doc.dirty;
+        w.slots[w.active].scene = stage.now();
+        w.slots[w.active].dirty = stage.doc.dirty;
     }
     if target != w.active {
         w.other = w.active;
@@ -388,32 +374,31 @@ fn switch_to(
     w.morph = None;
     w.pending = None;
     let slot = &w.slots[target];
+    let doc = &mut *stage.doc;
     doc.path = slot.path.clone();
     doc.dirty = slot.dirty;
-    doc.seen_modified = super::stems::modified(&slot.path);
+    doc.seen_modified = modified(&slot.path);
     doc.reload_error = None;
-    history.clear();
-    scene_requests.write(SceneCommand::Show(Box::new(slot.scene.clone())));
-    w.status = format!("{}: {}", Workshop::letter(target), slot.scene.name);
+    stage.history.clear();
+    let news = format!("{}: {}", Compare::letter(target), slot.scene.name);
+    stage.show(slot.scene.clone());
+    news
 }
 
 /// A switch asked for on the bar line happens one video frame before it, so the one-frame ramp lands on it.
-#[allow(clippy::too_many_arguments)]
 fn switch_on_the_bar(
-    mut workshop: ResMut<Workshop>,
-    mut doc: ResMut<StageScene>,
-    mut history: ResMut<History>,
+    mut compare: ResMut<Compare>,
+    mut news: ResMut<WorkshopNews>,
+    mut stage: Stage,
     transport: Res<TransportState>,
     time: Res<Time>,
-    stems: StemRows,
-    mut scene_requests: MessageWriter<SceneCommand>,
 ) {
-    let Some((target, at, asked_at)) = workshop.pending else { return };
+    let Some((target, at, asked_at)) = compare.pending else { return };
     let now = transport.position_s;
     // The playhead only goes back when the song loops (or is moved): the bar line has passed.
     let wrapped = now < asked_at;
     if !transport.playing || now + time.delta_secs_f64() >= at || wrapped {
-        switch_to(&mut workshop, target, &mut doc, &mut history, &stems, &mut scene_requests);
+        news.0 = switch_to(&mut compare, target, &mut stage);
     }
 }
 
@@ -442,16 +427,16 @@ pub fn morph(a: &Scene, b: &Scene, m: f32) -> Scene {
     out
 }
 
-fn take_options(options: Option<Res<super::StageOptions>>, mut workshop: ResMut<Workshop>) {
-    workshop.presenter = options.is_some_and(|o| o.presenter);
+fn take_options(options: Option<Res<StageOptions>>, mut presentation: ResMut<Presentation>) {
+    presentation.presenter = options.is_some_and(|o| o.presenter);
 }
 
-fn start_matching(mut workshop: ResMut<Workshop>, stem_audio: Res<StemAudio>) {
-    begin_matching(&mut workshop, &stem_audio);
+fn start_matching(mut compare: ResMut<Compare>, stem_audio: Res<StemAudio>) {
+    begin_matching(&mut compare, &stem_audio);
 }
 
 /// With two or more scenes loaded, measure them all in the background and trim each to the quietest.
-fn begin_matching(workshop: &mut Workshop, stem_audio: &StemAudio) {
+fn begin_matching(workshop: &mut Compare, stem_audio: &StemAudio) {
     if workshop.slots.len() < 2 || workshop.matching.is_some() {
         return;
     }
@@ -472,7 +457,7 @@ fn begin_matching(workshop: &mut Workshop, stem_audio: &StemAudio) {
     }
 }
 
-fn poll_matching(mut workshop: ResMut<Workshop>, stem_audio: Res<StemAudio>) {
+fn poll_matching(mut workshop: ResMut<Compare>, mut news: ResMut<WorkshopNews>, stem_audio: Res<StemAudio>) {
     if workshop.matching_progress.is_none() && workshop.matching.is_none() && workshop.slots.len() >= 2 {
         // Asked to measure again: the slots hold the latest edits of the scenes not shown.
         begin_matching(&mut workshop, &stem_audio);
@@ -490,9 +475,9 @@ fn poll_matching(mut workshop: ResMut<Workshop>, stem_audio: Res<StemAudio>) {
                 slot.trim_db = m.trim_db;
                 slot.measured_lufs = Some(m.measured_lufs);
             }
-            workshop.status = "loudness matched: every scene plays at the quietest one's loudness".into();
+            news.0 = "loudness matched: every scene plays at the quietest one's loudness".into();
         }
-        Err(e) => workshop.status = format!("loudness match failed: {e}"),
+        Err(e) => news.0 = format!("loudness match failed: {e}"),
     }
 }
 
@@ -502,7 +487,7 @@ fn poll_matching(mut workshop: ResMut<Workshop>, stem_audio: Res<StemAudio>) {
 fn drive_timeline(
     doc: Res<StageScene>,
     transport: Res<TransportState>,
-    workshop: Res<Workshop>,
+    quiz: Res<QuizState>,
     mut live: ResMut<LiveTimeline>,
     mut primed: Local<bool>,
     mut stems: Query<(&StemBody, &mut Transform, &mut BodySize, &mut Spoil, &mut Muted, &mut SendTrim)>,
@@ -516,7 +501,7 @@ fn drive_timeline(
     live.return_db = live.resolved.return_db_at(doc.scene.room.return_db, t);
     live.section = live.resolved.section_at(t).map(|s| s.name.clone());
     live.bar = live.resolved.tempo.map(|tempo| t / tempo.bar_s() + 1.0);
-    if workshop.quiz.is_some() || !live.resolved.has_keys() {
+    if quiz.0.is_some() || !live.resolved.has_keys() {
         return;
     }
     for (body, mut transform, mut size, mut spoil, mut muted, mut send) in &mut stems {

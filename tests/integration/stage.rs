@@ -189,11 +189,11 @@ fn press(app: &mut App, keys: &[KeyCode]) {
 fn dead_zone_and_camera_relative_axes() {
     assert_eq!(input::dead_zone(Vec2::new(0.1, 0.05)), Vec2::ZERO);
     assert!((input::dead_zone(Vec2::new(0.0, 1.0)).y - 1.0).abs() < 1e-6);
-    let (forward, right) = input::floor_axes(None);
+    let (forward, right) = proxemix::app::camera::floor_axes(None);
     assert_eq!((forward, right), (Vec3::NEG_Z, Vec3::X));
     // A camera looking along +X (from the listener's left): pushing up moves bodies along +X, right along +Z.
     let camera = GlobalTransform::from(Transform::from_xyz(-5.0, 3.0, 0.0).looking_at(Vec3::ZERO, Vec3::Y));
-    let (forward, right) = input::floor_axes(Some(&camera));
+    let (forward, right) = proxemix::app::camera::floor_axes(Some(&camera));
     assert!(forward.distance(Vec3::X) < 1e-5 && right.distance(Vec3::Z) < 1e-5, "{forward} {right}");
 }
 
@@ -361,7 +361,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
     let scene_path = dir.path("export.ron");
     std::fs::write(&scene_path, &text).unwrap();
     let scene = Scene::load(&scene_path).unwrap();
-    let stems = proxemix::app::audio::StemAudio::load(&scene_path, &scene, SR);
+    let stems = proxemix::app::shared::StemAudio::load(&scene_path, &scene, SR);
     assert!(stems.problems.is_empty(), "{:?}", stems.problems);
 
     let mut job = proxemix::app::export::ExportJob::default();
@@ -552,7 +552,7 @@ fn ab_stage(dir: &TempDir, a: &str, b: &str) -> App {
     let live = StageAudio::new(&a, &audio, factory).unwrap();
     let slots = vec![(a_path.clone(), a.clone()), (b_path, b)];
     let mut app = headless_app(&a_path, a, slots, live);
-    app.insert_resource(proxemix::app::audio::StemAudio { sample_rate: SR, audio, problems: vec![] });
+    app.insert_resource(proxemix::app::shared::StemAudio { sample_rate: SR, audio, problems: vec![] });
     app.update();
     graph(&mut app).start();
     app
@@ -561,7 +561,6 @@ fn ab_stage(dir: &TempDir, a: &str, b: &str) -> App {
 #[test]
 fn the_stage_plays_the_timeline_and_switches_between_loudness_matched_scenes() {
     use proxemix::app::stems::StageScene;
-    use proxemix::app::workshop::Workshop;
     let dir = TempDir::new("stage-workshop");
     let line = stem("chord", "chord.wav", (0.0, EAR_HEIGHT_M, -1.0), 1.0, 0.0);
     let keyed = format!(
@@ -590,12 +589,12 @@ fn the_stage_plays_the_timeline_and_switches_between_loudness_matched_scenes() {
     for _ in 0..600 {
         app.update();
         render_energy(&mut app, FRAME);
-        if app.world().resource::<Workshop>().matching_progress == Some(1.0) {
+        if app.world().resource::<proxemix::app::workshop::Compare>().matching_progress == Some(1.0) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let workshop = app.world().resource::<Workshop>();
+    let workshop = app.world().resource::<proxemix::app::workshop::Compare>();
     let (trim_a, trim_b) = (workshop.slots[0].trim_db, workshop.slots[1].trim_db);
     assert!(trim_b.abs() < 0.05 && trim_a < -8.0, "trims A {trim_a:.2} dB, B {trim_b:.2} dB");
     // One whole loop of the (4 s) song in each, as the stage plays it: their integrated loudness (BS.1770).
@@ -701,7 +700,6 @@ fn the_stage_plays_a_timeline_as_the_render_does_per_section() {
 
 #[test]
 fn the_quiz_keeps_playing_the_truth_while_the_class_moves_the_bodies_and_scores_the_guesses() {
-    use proxemix::app::workshop::Workshop;
     let dir = TempDir::new("stage-quiz");
     let a = scene_text(&[stem("chord", "chord.wav", (1.0, EAR_HEIGHT_M, -1.5), 1.0, 0.0)], -60.0);
     let mut app = ab_stage(&dir, &a, &a);
@@ -722,8 +720,8 @@ fn the_quiz_keeps_playing_the_truth_while_the_class_moves_the_bodies_and_scores_
     let change = db(energy(&during) / energy(&before));
     assert!(change.abs() < 0.1, "the left channel changed by {change:.2} dB while the guess moved");
     press(&mut app, &[KeyCode::KeyQ]);
-    let workshop = app.world().resource::<Workshop>();
-    let answer = &workshop.quiz.as_ref().and_then(|q| q.answers.as_ref()).expect("revealed")[0];
+    let quiz = app.world().resource::<proxemix::app::workshop::QuizState>();
+    let answer = &quiz.0.as_ref().and_then(|q| q.answers.as_ref()).expect("revealed")[0];
     eprintln!("quiz answer: {answer:?}");
     assert!((answer.true_distance_m - 1.803).abs() < 0.01 && answer.distance_error_m > 1.7);
     assert!(answer.angle_error_deg > 60.0 && answer.points < 50.0, "{answer:?}");

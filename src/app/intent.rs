@@ -1,0 +1,431 @@
+//! Intents: what the user means (move, lift, resize, spoil, mute, solo, select, transport, look, undo), from
+//! any device or panel; one system applies them to the document and the world, clamped, with undo.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bevy::prelude::*;
+
+use super::camera::{OrbitCamera, place_camera};
+use super::shared::{StageSet, TransportCommand};
+use super::stems::{
+    BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt, clamp_position,
+    clamp_size, modified, same_stems, stem_components, world_scene,
+};
+use super::stems::{Selected, StemRow};
+use crate::scene::{Room, Scene, limits};
+
+/// One edit gesture (a drag, a burst of wheel steps, a stick push, a slider grab, a key press): all its edits
+/// are one undo step. Input makes a new one when a gesture starts and tags every edit of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gesture(u64);
+
+impl Gesture {
+    /// A gesture no edit has been tagged with yet.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Gesture {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Gesture(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Which bodies an edit is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bodies {
+    /// Those selected when the edit is applied.
+    Selected,
+    /// These.
+    These(Vec<Entity>),
+}
+
+/// A change to the scene; applied values are clamped to what the scene format accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// Put bodies at these places (a drag: each from where it started, by the same offset); kept above the
+    /// floor and inside the scene's bounds.
+    Place(Vec<(Entity, Vec3)>),
+    /// Move bodies by this much (the gamepad's sticks; up is lift).
+    MoveBy(Bodies, Vec3),
+    /// Give bodies these sizes (the inspector).
+    SetSize(Vec<(Entity, f32)>),
+    /// Scale bodies' sizes by this factor (the wheel, the triggers).
+    ScaleSize(Bodies, f32),
+    /// Give bodies these spoil amounts (a spoiling drag, the inspector).
+    SetSpoil(Vec<(Entity, f32)>),
+    /// Spoil bodies more (or less) by this much (the triggers with West held).
+    SpoilBy(Bodies, f32),
+    /// A different small spoil on every stem, dealt afresh each time.
+    SpoilEverywhere,
+    /// A stem's level trim, dB.
+    SetGain(Entity, f32),
+    /// Mute or unmute bodies, all to the state the first (in scene order) does not have.
+    ToggleMute(Bodies),
+    /// Solo or unsolo bodies, likewise.
+    ToggleSolo(Bodies),
+    /// The room and the master.
+    RoomAndMaster {
+        /// The room's reverb, decay, size and damping.
+        room: Room,
+        /// The master fader, dB.
+        master_gain_db: f32,
+        /// Spoil on the whole mix.
+        master_spoil: f32,
+    },
+}
+
+/// A change of selection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Selection {
+    /// A click on `target`: `add` (shift) adds or removes it; a plain click selects it alone, unless
+    /// `keep_group` and it is already part of the selection (so the group can be dragged).
+    Click {
+        /// The body clicked.
+        target: Entity,
+        /// Shift was held.
+        add: bool,
+        /// A press on a selected body keeps the group.
+        keep_group: bool,
+    },
+    /// Nothing selected.
+    Clear,
+    /// The body this many places after the (first) selected one, in scene order, wrapping around.
+    Step(i64),
+}
+
+/// A change of view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Look {
+    /// Turn (yaw) and tilt (pitch) the orbit, radians.
+    Orbit {
+        /// Around the vertical.
+        yaw: f32,
+        /// Above the floor.
+        pitch: f32,
+    },
+    /// Closer by this factor (> 1 zooms in).
+    Zoom(f32),
+    /// Back to the view the stage opens with.
+    Reset,
+}
+
+/// What the user means; input systems and panels write these, [`apply_intents`] carries them out in order.
+#[derive(Message, Debug, Clone)]
+pub enum Intent {
+    /// An edit, part of a gesture (one undo step per gesture).
+    Edit(Gesture, Edit),
+    /// Change the selection.
+    Select(Selection),
+    /// Move the transport.
+    Transport(TransportCommand),
+    /// Move the camera.
+    Look(Look),
+    /// Back one undo step.
+    Undo,
+    /// Forward one undo step.
+    Redo,
+    /// Write the scene file (through a temporary file, keeping a backup).
+    Save,
+    /// The scene file changed on disk: show it (undoable, marks unsaved).
+    Replace(Box<Scene>),
+    /// Show this scene without touching the history or the unsaved marker (A/B switches, the morph, the quiz).
+    Show(Box<Scene>),
+}
+
+/// Applies the intents after input and workshop mode have spoken, and places the camera.
+pub struct IntentPlugin;
+
+impl Plugin for IntentPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<Intent>()
+            .configure_sets(Update, (StageSet::Input, StageSet::Workshop, StageSet::Document).chain())
+            .add_systems(Update, (apply_intents, place_camera).chain().in_set(StageSet::Document));
+    }
+}
+
+/// Every stem's editable components, and whether it is selected.
+type StemsMut<'w, 's> = Query<
+    'w,
+    's,
+    (
+        Entity,
+        &'static StemBody,
+        &'static mut Transform,
+        &'static mut BodySize,
+        &'static mut Spoil,
+        &'static mut Muted,
+        &'static mut Solo,
+        &'static mut GainTrim,
+        &'static mut SendTrim,
+        Has<Selected>,
+    ),
+>;
+
+/// What the world holds now, as a scene.
+fn current(doc: &Scene, stems: &StemsMut) -> Scene {
+    let rows = stems
+        .iter()
+        .map(|(_, b, t, size, spoil, muted, solo, gain, ..)| -> StemRow { (b, t, size, spoil, muted, solo, gain) });
+    world_scene(doc, rows)
+}
+
+/// The one place intents change the stage: edits are clamped to the scene format's limits, the first edit of
+/// each gesture saves what was there for undo, document commands (undo, redo, save, a reload, a scene shown)
+/// replace the world.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_intents(
+    mut commands: Commands,
+    mut intents: MessageReader<Intent>,
+    mut doc: ResMut<StageScene>,
+    mut history: ResMut<History>,
+    mut last_gesture: Local<Option<Gesture>>,
+    mut spoil_round: Local<u32>,
+    mut stems: StemsMut,
+    mut cameras: Query<&mut OrbitCamera>,
+    mut transport: MessageWriter<TransportCommand>,
+    mut rebuilt: MessageWriter<StemsRebuilt>,
+) {
+    for intent in intents.read() {
+        let target = match intent {
+            Intent::Edit(gesture, edit) => {
+                if *last_gesture != Some(*gesture) {
+                    history.push(current(&doc.scene, &stems));
+                    *last_gesture = Some(*gesture);
+                }
+                apply_edit(edit, &mut stems, &mut doc, &mut spoil_round);
+                doc.dirty = true;
+                continue;
+            }
+            Intent::Select(selection) => {
+                select(&mut commands, &stems, *selection);
+                continue;
+            }
+            Intent::Transport(command) => {
+                transport.write(*command);
+                continue;
+            }
+            Intent::Look(look) => {
+                for mut orbit in &mut cameras {
+                    *orbit = match *look {
+                        Look::Orbit { yaw, pitch } => orbit.orbited(yaw, pitch),
+                        Look::Zoom(factor) => orbit.zoomed(factor),
+                        Look::Reset => OrbitCamera::default(),
+                    };
+                }
+                continue;
+            }
+            Intent::Save => {
+                let scene = current(&doc.scene, &stems);
+                match scene.save(&doc.path) {
+                    Ok(()) => {
+                        doc.seen_modified = modified(&doc.path);
+                        doc.dirty = false;
+                        doc.status = format!("saved {}", doc.path.display());
+                        doc.scene = scene;
+                    }
+                    Err(e) => doc.status = format!("not saved: {e}"),
+                }
+                continue;
+            }
+            Intent::Undo | Intent::Redo => {
+                let now = current(&doc.scene, &stems);
+                let undo = matches!(intent, Intent::Undo);
+                let Some(scene) = (if undo { history.undo(now) } else { history.redo(now) }) else { continue };
+                doc.status = if undo { "undone" } else { "redone" }.into();
+                doc.dirty = true;
+                scene
+            }
+            Intent::Replace(scene) => {
+                history.push(current(&doc.scene, &stems));
+                doc.dirty = true;
+                (**scene).clone()
+            }
+            Intent::Show(scene) => (**scene).clone(),
+        };
+        // A continuing gesture after a whole-scene change is a new undo step.
+        *last_gesture = None;
+        show(&mut commands, &mut stems, &mut doc, target, &mut rebuilt);
+    }
+}
+
+/// The world becomes `target`: in place when the stems are the same (only what differs is touched, so change
+/// detection sees real edits only), rebuilt otherwise.
+fn show(
+    commands: &mut Commands,
+    stems: &mut StemsMut,
+    doc: &mut StageScene,
+    target: Scene,
+    rebuilt: &mut MessageWriter<StemsRebuilt>,
+) {
+    if same_stems(&doc.scene, &target) {
+        for (_, body, mut t, mut size, mut spoil, mut muted, mut solo, mut gain, mut send, _) in stems.iter_mut() {
+            let Some(stem) = target.stems.get(body.index) else { continue };
+            let position = Vec3::from(stem.position_array());
+            if t.translation != position {
+                t.translation = position;
+            }
+            size.set_if_neq(BodySize(stem.size));
+            spoil.set_if_neq(Spoil(stem.spoil));
+            muted.set_if_neq(Muted(stem.muted));
+            solo.set_if_neq(Solo(stem.solo));
+            gain.set_if_neq(GainTrim(stem.gain_db));
+            send.set_if_neq(SendTrim(stem.send_db));
+        }
+    } else {
+        for (entity, ..) in stems.iter() {
+            commands.entity(entity).despawn();
+        }
+        for (i, stem) in target.stems.iter().enumerate() {
+            commands.spawn(stem_components(i, stem));
+        }
+        rebuilt.write(StemsRebuilt);
+    }
+    doc.scene = target;
+}
+
+/// The entities `bodies` names, in scene order.
+fn resolve(bodies: &Bodies, stems: &StemsMut) -> Vec<Entity> {
+    let mut list: Vec<(usize, Entity)> = match bodies {
+        Bodies::Selected => stems.iter().filter(|s| s.9).map(|s| (s.1.index, s.0)).collect(),
+        Bodies::These(these) => these.iter().filter_map(|e| stems.get(*e).ok().map(|s| (s.1.index, s.0))).collect(),
+    };
+    list.sort_by_key(|(index, _)| *index);
+    list.into_iter().map(|(_, e)| e).collect()
+}
+
+fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_round: &mut u32) {
+    let spoil_range = |s: f32| s.clamp(limits::SPOIL.0, limits::SPOIL.1);
+    match edit {
+        Edit::Place(places) => {
+            for (entity, to) in places {
+                if let Ok(mut row) = stems.get_mut(*entity) {
+                    let to = clamp_position(*to);
+                    if row.2.translation != to {
+                        row.2.translation = to;
+                    }
+                }
+            }
+        }
+        Edit::MoveBy(bodies, by) => {
+            for entity in resolve(bodies, stems) {
+                if let Ok(mut row) = stems.get_mut(entity) {
+                    row.2.translation = clamp_position(row.2.translation + *by);
+                }
+            }
+        }
+        Edit::SetSize(sizes) => {
+            for (entity, size) in sizes {
+                if let Ok(mut row) = stems.get_mut(*entity) {
+                    row.3.set_if_neq(BodySize(clamp_size(*size)));
+                }
+            }
+        }
+        Edit::ScaleSize(bodies, factor) => {
+            for entity in resolve(bodies, stems) {
+                if let Ok(mut row) = stems.get_mut(entity) {
+                    let size = clamp_size(row.3.0 * factor);
+                    row.3.set_if_neq(BodySize(size));
+                }
+            }
+        }
+        Edit::SetSpoil(amounts) => {
+            for (entity, amount) in amounts {
+                if let Ok(mut row) = stems.get_mut(*entity) {
+                    row.4.set_if_neq(Spoil(spoil_range(*amount)));
+                }
+            }
+        }
+        Edit::SpoilBy(bodies, by) => {
+            for entity in resolve(bodies, stems) {
+                if let Ok(mut row) = stems.get_mut(entity) {
+                    let amount = spoil_range(row.4.0 + by);
+                    row.4.set_if_neq(Spoil(amount));
+                }
+            }
+        }
+        Edit::SpoilEverywhere => {
+            let amounts = crate::mix::effects::spoil::a_little_everywhere(stems.iter().count(), *spoil_round);
+            *spoil_round += 1;
+            for (_, body, _, _, mut spoil, ..) in stems.iter_mut() {
+                if let Some(&amount) = amounts.get(body.index) {
+                    spoil.set_if_neq(Spoil(amount));
+                }
+            }
+        }
+        Edit::SetGain(entity, db) => {
+            if let Ok(mut row) = stems.get_mut(*entity) {
+                row.7.set_if_neq(GainTrim(db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1)));
+            }
+        }
+        Edit::ToggleMute(bodies) | Edit::ToggleSolo(bodies) => {
+            let mute = matches!(edit, Edit::ToggleMute(_));
+            let targets = resolve(bodies, stems);
+            let Some(first) = targets.first().and_then(|e| stems.get(*e).ok()) else { return };
+            let now = if mute { !first.5.0 } else { !first.6.0 };
+            for entity in targets {
+                if let Ok(mut row) = stems.get_mut(entity) {
+                    if mute {
+                        row.5.set_if_neq(Muted(now));
+                    } else {
+                        row.6.set_if_neq(Solo(now));
+                    }
+                }
+            }
+        }
+        Edit::RoomAndMaster { room, master_gain_db, master_spoil } => {
+            let scene = &mut doc.scene;
+            scene.room = Room {
+                reverb_db: room.reverb_db.clamp(limits::REVERB_DB.0, limits::REVERB_DB.1),
+                decay_s: room.decay_s.clamp(limits::DECAY_S.0, limits::DECAY_S.1),
+                size: room.size.clamp(limits::ROOM_SIZE_M.0, limits::ROOM_SIZE_M.1),
+                damping: room.damping.clamp(limits::DAMPING.0, limits::DAMPING.1),
+                ..*room
+            };
+            scene.master_gain_db = master_gain_db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1);
+            scene.master_spoil = spoil_range(*master_spoil);
+        }
+    }
+}
+
+/// Carries out a change of selection (through commands: it shows from the next system on).
+fn select(commands: &mut Commands, stems: &StemsMut, selection: Selection) {
+    let mut all: Vec<(usize, Entity, bool)> = stems.iter().map(|s| (s.1.index, s.0, s.9)).collect();
+    all.sort_by_key(|b| b.0);
+    let chosen: Vec<Entity> = match selection {
+        Selection::Clear => Vec::new(),
+        Selection::Click { target, add, keep_group } => {
+            let was_selected = all.iter().any(|&(_, e, selected)| e == target && selected);
+            let mut now: Vec<Entity> = all.iter().filter(|b| b.2).map(|b| b.1).collect();
+            if add {
+                if was_selected {
+                    now.retain(|e| *e != target);
+                } else {
+                    now.push(target);
+                }
+                now
+            } else if was_selected && keep_group {
+                now
+            } else {
+                vec![target]
+            }
+        }
+        Selection::Step(step) => {
+            if all.is_empty() {
+                return;
+            }
+            let n = all.len() as i64;
+            let next = match all.iter().position(|b| b.2) {
+                Some(i) => (i as i64 + step).rem_euclid(n),
+                None if step > 0 => 0,
+                None => n - 1,
+            } as usize;
+            vec![all[next].1]
+        }
+    };
+    for (_, entity, selected) in all {
+        let wanted = chosen.contains(&entity);
+        if wanted && !selected {
+            commands.entity(entity).insert(Selected);
+        } else if !wanted && selected {
+            commands.entity(entity).remove::<Selected>();
+        }
+    }
+}

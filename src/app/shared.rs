@@ -1,0 +1,164 @@
+//! The stage's shared nouns: options, the sound device's status, the transport, the focus, the stems' sources,
+//! the timeline as heard, meters and mixes; every other stage module may read these, and this one reads none.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use crate::mix::mapping::StemMix;
+use crate::mix::source::{self, StemSource};
+use crate::scene::Scene;
+use crate::scene::timeline::Resolved;
+
+/// How the stage was asked to run.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct StageOptions {
+    /// Render this many frames, save a PNG here and exit (no sound).
+    pub screenshot: Option<PathBuf>,
+    /// Frames to draw before the screenshot is taken.
+    pub frames: u32,
+    /// No sound device is opened (screenshots, or by request).
+    pub silent: bool,
+    /// More scenes to compare with the first (A/B in workshop mode); they must have the same stems.
+    pub compare: Vec<PathBuf>,
+    /// Open in presenter mode.
+    pub presenter: bool,
+}
+
+/// What became of the sound device, for the banner.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct AudioDeviceStatus {
+    /// Why there is no sound, in one line.
+    pub problem: Option<String>,
+}
+
+/// Order within Update: devices turn into intents, workshop mode decides what to show, then the intents are
+/// applied to the document and the world.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StageSet {
+    /// Mouse, keyboard and gamepad become intents.
+    Input,
+    /// Workshop mode reads its commands (A/B, morph, quiz) and asks for scenes to be shown.
+    Workshop,
+    /// One system applies every intent: clamped, with undo.
+    Document,
+}
+
+/// Whether egui has the pointer or the keyboard (set by the panels; false when there are none, as in tests).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct UiFocus {
+    /// The pointer is over a panel (a drag or the wheel there is not the stage's).
+    pub pointer: bool,
+    /// A text field has the keyboard (the shortcuts wait).
+    pub keyboard: bool,
+}
+
+/// The transport as the panels show it.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct TransportState {
+    /// There is a sound device and a graph.
+    pub live: bool,
+    /// The song is rolling.
+    pub playing: bool,
+    /// The playhead in song seconds, as of the last audio callback.
+    pub position_s: f64,
+    /// The song's length.
+    pub song_s: f64,
+    /// The song starts again at its end.
+    pub looping: bool,
+}
+
+impl Default for TransportState {
+    fn default() -> Self {
+        TransportState { live: false, playing: false, position_s: 0.0, song_s: 0.0, looping: true }
+    }
+}
+
+/// What the transport is asked to do (the audio bridge carries these out).
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub enum TransportCommand {
+    /// Play if paused, pause if playing.
+    TogglePlay,
+    /// Play from where the playhead is (from the top at the song's end).
+    Play,
+    /// Stop where it is.
+    Pause,
+    /// Go to this song time (seconds).
+    Seek(f64),
+    /// Relative seek in seconds.
+    Nudge(f64),
+    /// Loop the song or play it once.
+    SetLooping(bool),
+}
+
+/// The stems' sources (files opened for streaming at the graph's rate, shared with export) and the stems that
+/// could not be opened.
+#[derive(Resource, Default, Clone)]
+pub struct StemAudio {
+    /// The rate every source plays at (the device's).
+    pub sample_rate: u32,
+    /// One per stem, in scene order; `None` for a stem that stays silent.
+    pub audio: Vec<Option<StemSource>>,
+    /// "stem \"name\": file: reason" for each stem that stays silent.
+    pub problems: Vec<String>,
+}
+
+impl StemAudio {
+    /// Opens every stem of `scene` at `sample_rate` (headers only); a stem that fails stays silent and is
+    /// reported.
+    pub fn load(scene_path: &Path, scene: &Scene, sample_rate: u32) -> StemAudio {
+        let results = source::open_scene(scene_path, scene, sample_rate);
+        let mut problems = Vec::new();
+        let audio = results
+            .into_iter()
+            .zip(&scene.stems)
+            .map(|(r, stem)| r.map_err(|e| problems.push(format!("stem \"{}\": {e}", stem.name))).ok())
+            .collect();
+        StemAudio { sample_rate, audio, problems }
+    }
+}
+
+/// The timeline as the stage plays it: resolved from the document, evaluated at the playhead.
+#[derive(Resource, Debug, Default)]
+pub struct LiveTimeline {
+    /// The document's timeline, resolved once per edit (the engine plays this one).
+    pub resolved: Arc<Resolved>,
+    /// Song time the stage evaluated this frame.
+    pub t: f64,
+    /// The reverb return's fader there (dB).
+    pub return_db: f32,
+    /// The section the playhead is in.
+    pub section: Option<String>,
+    /// Bar number (from 1, with the fraction) when there is a tempo.
+    pub bar: Option<f64>,
+}
+
+/// What the mapping gave each stem this frame (index = scene order), for the inspector and the visuals.
+#[derive(Resource, Default, Debug)]
+pub struct LiveMixes(pub Vec<Option<StemMix>>);
+
+/// Meter readings for the panels and the bodies' glow.
+#[derive(Resource, Default, Debug)]
+pub struct Meters {
+    /// Peak of each stem's output since the last frame, smoothed for display (linear).
+    pub stem_level: Vec<f32>,
+    /// Short-term loudness (3 s window), LUFS.
+    pub short_term_lufs: Option<f64>,
+    /// True peak over the last two seconds, dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// True peak since the meter started, dBTP.
+    pub true_peak_max_dbtp: Option<f64>,
+    /// The limiter's deepest gain reduction in the last frame, dB (0 = not limiting).
+    pub limiter_db: f32,
+    /// Non-finite blocks the graph caught.
+    pub faults: u32,
+    /// Streamed stems: times a block came too late (played as silence).
+    pub underruns: u64,
+    /// How much silence the underruns were, in seconds.
+    pub underrun_s: f64,
+    /// Streamed stems that went silent while playing (their file vanished or was cut off), with why.
+    pub stream_problems: Vec<String>,
+    /// What had to be repaired in the stems' files to play them.
+    pub repairs: Vec<String>,
+}
