@@ -22,7 +22,8 @@ test: setup
 	$(MAKE) --no-print-directory test-live
 	$(CARGO) check --no-default-features --target wasm32-unknown-unknown
 
-# The real stage heard through a private PulseAudio server, alone (other tests' load would starve it).
+# The real stage heard through a private PulseAudio server and worked with the mouse through xdotool, alone
+# (other tests' load would starve it).
 test-live:
 	$(CARGO) test --test integration live:: -- --test-threads=1
 

@@ -3,10 +3,11 @@
 set -euo pipefail
 
 # System packages: Bevy on Linux (ALSA, udev, Wayland, xkbcommon), a fast linker (mold, clang as driver),
-# sox for measuring renders by hand, Xvfb + Mesa's software Vulkan for the screenshot tests, and a PulseAudio
-# server with ALSA's "pulse" device to hear the stage through a private null sink (benchmarks, live tests).
+# sox for measuring renders by hand, Xvfb + Mesa's software Vulkan for the screenshot tests, xdotool and xwd to
+# work the real window as a person would and look at it, and a PulseAudio server with ALSA's "pulse" device to
+# hear the stage through a private null sink (benchmarks, live tests).
 packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev
-          clang mold sox xvfb xauth mesa-vulkan-drivers libvulkan1
+          clang mold sox xvfb xauth mesa-vulkan-drivers libvulkan1 xdotool x11-apps
           pulseaudio pulseaudio-utils libasound2-plugins)
 
 missing=()

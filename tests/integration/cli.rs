@@ -114,3 +114,87 @@ fn a_folder_of_daw_exports_with_spaces_and_repeated_names_becomes_a_scene_that_r
     let (l, r) = read_stereo(&dir.path("my mix.wav"));
     assert!(energy(&l) > 1.0 && energy(&r) > 1.0, "every stem is heard");
 }
+
+#[test]
+fn render_without_a_cue_hears_what_the_cue_did_and_an_unknown_cue_is_named() {
+    let dir = TempDir::new("cli-without");
+    write_mono_wav(&dir.path("tone.wav"), &low_chord(SR as usize, 0.3));
+    // Far away and high up, off to the side: every cue has something to do.
+    let scene = dir.path("far.ron");
+    std::fs::write(&scene, scene_text(&[stem("tone", "tone.wav", (3.0, 3.0, -8.0), 1.0, 0.0)], -60.0)).unwrap();
+    let render = |name: &str, without: &[&str]| {
+        let out = dir.path(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxemix"));
+        cmd.arg("render").arg(&scene).arg("-o").arg(&out).args(["--sample-rate", &SR.to_string(), "--bits", "32f"]);
+        if !without.is_empty() {
+            cmd.arg("--without").arg(without.join(","));
+        }
+        let run = cmd.output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        read_stereo(&out)
+    };
+    let level = |(l, r): &(Vec<f32>, Vec<f32>)| db(energy(l) + energy(r));
+    let all = render("all.wav", &[]);
+    let no_level = render("no-level.wav", &["level"]);
+    let gained = level(&no_level) - level(&all);
+    // The level cue is what the mapping's dry level says (air off too, so the spectrum does not move the energy).
+    let dry_db = |cues| {
+        let placement = proxemix::mix::mapping::Placement {
+            position: [3.0, 3.0, -8.0],
+            size: 1.0,
+            gain_db: 0.0,
+            spoil: 0.0,
+            send_db: 0.0,
+            audible: true,
+        };
+        let room = proxemix::scene::Scene::load(&scene).unwrap().room;
+        proxemix::mix::mapping::stem_mix_with(&placement, &room, cues).dry_db.unwrap() as f64
+    };
+    let mut off = proxemix::mix::mapping::Cues::ALL;
+    off.switch_off("level").unwrap();
+    let law = dry_db(off) - dry_db(proxemix::mix::mapping::Cues::ALL);
+    let no_level_no_air = render("no-level-air.wav", &["level", "air"]);
+    let no_air = render("no-air.wav", &["air"]);
+    let heard = level(&no_level_no_air) - level(&no_air);
+    eprintln!("--without level: +{gained:.2} dB (+{heard:.2} dB with air off too); the mapping: +{law:.2} dB");
+    assert!(
+        law > 6.0 && (heard - law).abs() < 0.5,
+        "--without level gives back the level cue: {heard:.2} vs {law:.2} dB"
+    );
+    // --without width: the image keeps the width the mapping gives with the cue off; a wider image is less
+    // correlated between left and right.
+    let width = |cues| {
+        let placement = proxemix::mix::mapping::Placement {
+            position: [3.0, 3.0, -8.0],
+            size: 1.0,
+            gain_db: 0.0,
+            spoil: 0.0,
+            send_db: 0.0,
+            audible: true,
+        };
+        let room = proxemix::scene::Scene::load(&scene).unwrap().room;
+        proxemix::mix::mapping::stem_mix_with(&placement, &room, cues).width
+    };
+    let mut off = proxemix::mix::mapping::Cues::ALL;
+    off.switch_off("width").unwrap();
+    let (narrow, wide) = (width(proxemix::mix::mapping::Cues::ALL), width(off));
+    let no_width = render("no-width.wav", &["width"]);
+    let corr = |(l, r): &(Vec<f32>, Vec<f32>)| correlation(l, r);
+    let (on, without) = (corr(&all), corr(&no_width));
+    eprintln!("--without width: width {narrow:.2} → {wide:.2}, correlation {on:.3} → {without:.3}");
+    assert!(wide > narrow + 0.1, "the width cue narrows a far body: {narrow} vs {wide} without it");
+    assert!(without < on - 0.02, "and without it the image is wider: correlation {on:.3} → {without:.3}");
+    // An unknown cue is named, with the list.
+    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg("render")
+        .arg(&scene)
+        .arg("-o")
+        .arg(dir.path("x.wav"))
+        .args(["--without", "loudness"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("--without loudness") && err.contains("direct-to-reverb"), "{err}");
+    assert!(!dir.path("x.wav").exists(), "nothing written");
+}

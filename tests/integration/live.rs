@@ -1,6 +1,7 @@
-//! The stage heard for real: the real program, in a window under Xvfb, playing into a private PulseAudio server's
-//! null sink (its own runtime folder and HOME, stopped afterwards); the sink's monitor is recorded and compared,
-//! after alignment, with `proxemix render` of the same scene.
+//! The real stage: the real program, in a window under Xvfb, playing into a private PulseAudio server's null
+//! sink (its own runtime folder and HOME, stopped afterwards); the sink's monitor is recorded and compared, after
+//! alignment, with `proxemix render` of the same scene. And the same window worked with the mouse and keys
+//! through xdotool, as a person would, the result read back from the scene it saves.
 //!
 //! Skips, saying why, where PulseAudio or Xvfb cannot start; with PROXEMIX_REQUIRE_LIVE=1 (CI) a skip fails.
 
@@ -152,4 +153,215 @@ fn the_stage_heard_through_a_sound_server_equals_the_render() {
         assert!(rms <= -90.0, "{name}: the stage differs from the render by {rms:.1} dBFS RMS");
         assert!(worst <= -80.0, "{name}: the stage differs from the render by {worst:.1} dBFS at {at:.2} s");
     }
+}
+
+/// Runs one xdotool command line on `display` (keys and pointer through XTEST, as a person's would arrive).
+fn xdotool(display: &PrivateDisplay, args: &[String]) {
+    let out = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", &display.display)
+        .output()
+        .expect("xdotool runs (make test installs it)");
+    assert!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Long enough for the stage to draw a frame here (software rendering on two cores manages one or two a
+/// second): each step of a gesture that must be seen on its own waits this long.
+const FRAME_S: f32 = 1.5;
+
+/// xdotool words for a left- or right-button drag from `from` by `by` pixels, in small steps a frame or so
+/// apart, pausing after the press (so the press is seen before the motion) and before the release (so the last
+/// motion is seen while the button is still down).
+fn drag_words(button: u8, from: (f32, f32), by: (f32, f32)) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut push = |s: String| words.extend(s.split_whitespace().map(str::to_owned));
+    push(format!("mousemove {} {} sleep {FRAME_S} mousedown {button} sleep {FRAME_S}", from.0.round(), from.1.round()));
+    let steps = (by.0.abs().max(by.1.abs()) / 8.0).ceil().max(1.0) as i32;
+    for i in 1..=steps {
+        let f = i as f32 / steps as f32;
+        push(format!("mousemove {} {} sleep 0.02", (from.0 + by.0 * f).round(), (from.1 + by.1 * f).round()));
+    }
+    push(format!("sleep {FRAME_S} mouseup {button} sleep {FRAME_S}"));
+    words
+}
+
+/// The colour of the screen at `at`, read with xwd (32-bit ZPixmap, as Xvfb's 24-bit screen gives).
+fn screen_pixel(display: &PrivateDisplay, at: (f32, f32)) -> [u8; 3] {
+    let out = Command::new("xwd")
+        .args(["-root", "-silent"])
+        .env("DISPLAY", &display.display)
+        .output()
+        .expect("xwd runs (make test installs x11-apps)");
+    let d = out.stdout;
+    let word = |i: usize| u32::from_be_bytes([d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]]) as usize;
+    let (header, width, bits, line, colours) = (word(0), word(4), word(11), word(12), word(19));
+    assert_eq!(bits, 32, "xwd gives 32 bits a pixel");
+    let (x, y) = ((at.0.round() as usize).min(width - 1), at.1.round() as usize);
+    let i = header + colours * 12 + y * line + x * 4;
+    let pixel = if word(7) == 0 {
+        u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]])
+    } else {
+        u32::from_be_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]])
+    };
+    [(pixel >> 16) as u8, (pixel >> 8) as u8, pixel as u8]
+}
+
+/// Waits until the stage has drawn the body at `at` in an orange of the palette (its pipelines are compiled
+/// and frames come quickly from then on); software rendering compiles them for several seconds.
+fn wait_until_drawn(display: &PrivateDisplay, at: (f32, f32)) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let [r, g, b] = screen_pixel(display, at).map(f32::from);
+        if r > 1.4 * b && r > 1.2 * g && r > 120.0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stage never drew the orange body at {at:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Each body's centre on the screen (pixels), by name, from a screenshot run's table.
+fn body_centres(table: &str) -> std::collections::HashMap<String, (f32, f32)> {
+    table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            (cells[0].to_owned(), (cells[2].parse().unwrap(), cells[3].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_mouse_on_the_real_stage_drags_lifts_moves_a_group_resizes_and_orbits() {
+    let required = std::env::var_os("PROXEMIX_REQUIRE_LIVE").is_some_and(|v| v == "1");
+    let display = match PrivateDisplay::start() {
+        Ok(d) => d,
+        Err(why) if required => panic!("the real-window harness is required here but cannot start: {why}"),
+        Err(why) => return eprintln!("SKIPPED: no private display here ({why}); `make test` installs Xvfb"),
+    };
+    let dir = TempDir::new("live-mouse");
+    write_mono_wav(&dir.path("a.wav"), &low_chord(SR as usize / 2, 0.2));
+    // The camera orbits (0, 0.4, -2.2); "near" and "mirror" are each other's images under half a turn about it,
+    // so after a half-turn orbit each stands where the other was on the screen.
+    let bodies = [
+        ("floor", (-2.3, 1.0, -2.8)),
+        ("lift", (-0.2, 0.9, -1.4)),
+        ("group-a", (-1.0, 0.6, -5.2)),
+        ("group-b", (1.2, 0.6, -5.6)),
+        ("wheel", (2.7, 1.4, -1.6)),
+        ("hidden", (0.6, 1.6, -3.4)),
+        ("near", (-1.9, 0.8, -0.6)),
+        ("mirror", (1.9, 0.8, -3.8)),
+    ];
+    let stems: Vec<String> = bodies.iter().map(|(name, p)| stem(name, "a.wav", *p, 0.8, 0.0)).collect();
+    let scene = dir.path("mouse.ron");
+    std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
+
+    // Where the bodies stand on the screen, from the stage's own screenshot run on the same display.
+    let shot = dir.path("mouse.png");
+    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(&scene)
+        .arg("--screenshot")
+        .arg(&shot)
+        .args(["--frames", "20"])
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the screenshot run starts");
+    assert!(run.status.success(), "screenshot run: {}", String::from_utf8_lossy(&run.stderr));
+    let at = body_centres(&std::fs::read_to_string(proxemix::app::screenshot::sidecar_path(&shot)).unwrap());
+    for (name, (x, y)) in &at {
+        for (other, (u, v)) in &at {
+            assert!(name == other || (x - u).hypot(y - v) > 40.0, "{name} and {other} overlap on the screen");
+        }
+    }
+
+    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(&scene)
+        .arg("--silent")
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the stage starts");
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    xdotool(&display, &words("search --sync --name Proxemix"));
+    wait_until_drawn(&display, at["lift"]); // palette colour 1, orange
+    // No window manager gives the window the keyboard: ask for it. Then let the rest of the pipelines compile
+    // (frames are slow until they have).
+    xdotool(&display, &words("search --name Proxemix windowfocus %1 sleep 5"));
+    // The pointer enters the window first, so picking knows where it is before the first press.
+    let mut gesture: Vec<String> =
+        words(&format!("mousemove 700 300 sleep {FRAME_S} mousemove 710 310 sleep {FRAME_S}"));
+    // Over the floor.
+    gesture.extend(drag_words(1, at["floor"], (160.0, 0.0)));
+    // Ctrl+drag: up.
+    gesture.extend(words(&format!("keydown ctrl sleep {FRAME_S}")));
+    gesture.extend(drag_words(1, at["lift"], (0.0, -80.0)));
+    gesture.extend(words(&format!("keyup ctrl sleep {FRAME_S}")));
+    // A group: click one, shift-click the other, drag the first.
+    let (a, b) = (at["group-a"], at["group-b"]);
+    let click = format!("sleep {FRAME_S} mousedown 1 sleep {FRAME_S} mouseup 1 sleep {FRAME_S}");
+    gesture.extend(words(&format!("mousemove {} {} {click}", a.0.round(), a.1.round())));
+    gesture.extend(words(&format!(
+        "mousemove {} {} keydown shift {click} keyup shift sleep {FRAME_S}",
+        b.0.round(),
+        b.1.round()
+    )));
+    gesture.extend(drag_words(1, a, (120.0, 0.0)));
+    // The wheel over a body: three clicks up.
+    let w = at["wheel"];
+    gesture.extend(words(&format!(
+        "mousemove {} {} sleep {FRAME_S} click 4 sleep 0.3 click 4 sleep 0.3 click 4 sleep {FRAME_S}",
+        w.0.round(),
+        w.1.round()
+    )));
+    // Listen mode hides the bodies: a drag where one stands grabs nothing.
+    gesture.extend(words(&format!("keydown h sleep {FRAME_S} keyup h sleep {FRAME_S}")));
+    gesture.extend(drag_words(1, at["hidden"], (140.0, 0.0)));
+    gesture.extend(words(&format!("keydown h sleep {FRAME_S} keyup h sleep {FRAME_S}")));
+    // Half a turn of orbit (right-drag across the middle of the view), then grab what is where "mirror" was.
+    let half_turn_px = std::f32::consts::PI / proxemix::app::input::ORBIT_RAD_PER_PX;
+    gesture.extend(drag_words(3, (1000.0, 420.0), (-half_turn_px, 0.0)));
+    gesture.extend(drag_words(1, at["mirror"], (150.0, 0.0)));
+    // (Key down and up, each seen by a frame: `xdotool key` would let go of Ctrl first.)
+    gesture
+        .extend(words(&format!("keydown ctrl sleep {FRAME_S} keydown s sleep {FRAME_S} keyup s keyup ctrl sleep 2")));
+    xdotool(&display, &gesture);
+    let _ = stage.kill();
+    let _ = stage.wait();
+
+    let before = proxemix::scene::Scene::load(&dir.path("mouse.ron.bak")).expect("the save kept a backup");
+    let after = proxemix::scene::Scene::load(&scene).expect("the stage saved the scene");
+    let moved = |name: &str| {
+        let i = after.stems.iter().position(|s| s.name == name).unwrap();
+        let (p, q) = (before.stems[i].position, after.stems[i].position);
+        (q.0 - p.0, q.1 - p.1, q.2 - p.2)
+    };
+    for stem in &after.stems {
+        eprintln!("{}: moved {:?}, size {}", stem.name, moved(&stem.name), stem.size);
+    }
+    let floor = moved("floor");
+    assert!(floor.0 > 0.4 && floor.1 == 0.0 && floor.2.abs() < 0.25 * floor.0, "drag right over the floor: {floor:?}");
+    let lift = moved("lift");
+    assert!(lift.1 > 0.2 && lift.0 == 0.0 && lift.2 == 0.0, "Ctrl+drag up lifts, nothing else: {lift:?}");
+    let (ga, gb) = (moved("group-a"), moved("group-b"));
+    assert!(ga.0 > 0.3, "the grabbed body of the group moved right: {ga:?}");
+    let same = (ga.0 - gb.0).abs() < 1e-4 && (ga.1 - gb.1).abs() < 1e-4 && (ga.2 - gb.2).abs() < 1e-4;
+    assert!(same, "the whole group moves by the same offset: {ga:?} and {gb:?}");
+    let i = after.stems.iter().position(|s| s.name == "wheel").unwrap();
+    // Each wheel step scales by WHEEL_SIZE_STEP. An XTEST click of button 4 arrives as one or two steps,
+    // depending on the server (Xvfb also sends it as a smooth-scroll motion, which winit reads as well).
+    let steps = (after.stems[i].size / before.stems[i].size).ln() / proxemix::app::input::WHEEL_SIZE_STEP.ln();
+    assert!(
+        [3.0, 6.0].iter().any(|k| (steps - k).abs() < 0.01),
+        "three wheel clicks scale the size by whole wheel steps, three or six of them: {steps:.3} steps"
+    );
+    assert_eq!(moved("hidden"), (0.0, 0.0, 0.0), "in listen mode a hidden body cannot be grabbed");
+    // After half a turn the screen's right is the world's left: what stood at "mirror"'s place was "near".
+    let near = moved("near");
+    assert!(near.0 < -0.3 && near.2.abs() < 0.25 * -near.0, "after the orbit a drag right moves left: {near:?}");
+    assert_eq!(moved("mirror"), (0.0, 0.0, 0.0), "the body seen there before the orbit stays");
 }

@@ -728,3 +728,126 @@ fn the_quiz_keeps_playing_the_truth_while_the_class_moves_the_bodies_and_scores_
     press(&mut app, &[KeyCode::KeyQ]);
     assert!((body_position(&mut app) - Vec3::new(1.0, EAR_HEIGHT_M, -1.5)).length() < 1e-4, "the staging is back");
 }
+
+#[test]
+fn ctrl_shift_z_and_ctrl_y_redo_what_ctrl_z_undid_and_it_is_heard() {
+    let dir = TempDir::new("stage-redo");
+    let mut app = one_stem_stage(&dir, -1.5);
+    for _ in 0..5 {
+        frame(&mut app);
+    }
+    let playing = render_energy(&mut app, FRAME * 4);
+    let muted = |app: &mut App| app.world_mut().query::<&Muted>().single(app.world()).unwrap().0;
+    let heard = |app: &mut App| {
+        render_energy(app, FRAME + BLOCK + latency());
+        db(render_energy(app, FRAME * 4) / playing)
+    };
+    press(&mut app, &[KeyCode::KeyM]);
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+    assert!(!muted(&mut app), "undone");
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::ShiftLeft, KeyCode::KeyZ]);
+    assert!(muted(&mut app), "Ctrl+Shift+Z redid the mute");
+    assert!(heard(&mut app) < -120.0, "and it is silent again");
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+    assert!(!muted(&mut app) && heard(&mut app).abs() < 0.5, "undone again, heard at the same level");
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyY]);
+    assert!(muted(&mut app), "Ctrl+Y redoes too");
+    // A new edit after an undo forgets what could have been redone.
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+    press(&mut app, &[KeyCode::KeyS]);
+    press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyY]);
+    assert!(!muted(&mut app), "nothing left to redo after a new edit");
+    assert!(!app.world().resource::<proxemix::app::stems::History>().can_redo());
+}
+
+#[test]
+fn p_opens_presenter_mode_esc_leaves_it_h_hides_the_bodies_and_the_option_opens_in_presenter_mode() {
+    use proxemix::app::workshop::Presentation;
+    let dir = TempDir::new("stage-presenter");
+    let mut app = one_stem_stage(&dir, -1.5);
+    let presentation = |app: &App| *app.world().resource::<Presentation>();
+    assert!(!presentation(&app).presenter && !presentation(&app).listen);
+    press(&mut app, &[KeyCode::KeyP]);
+    assert!(presentation(&app).presenter, "P: presenter mode");
+    press(&mut app, &[KeyCode::Escape]);
+    assert!(!presentation(&app).presenter, "Esc leaves it");
+    press(&mut app, &[KeyCode::KeyH]);
+    assert!(presentation(&app).listen, "H: listen mode");
+    press(&mut app, &[KeyCode::KeyH]);
+    assert!(!presentation(&app).listen, "H again: the bodies are back");
+
+    // `proxemix SCENE --presenter` opens in presenter mode.
+    let scene_path = dir.path("stage.ron");
+    let scene = Scene::load(&scene_path).unwrap();
+    let mut presenting =
+        headless_app::<OfflineBackend>(&scene_path, scene, Vec::new(), proxemix::app::audio::StageAudio::silent());
+    presenting.insert_resource(proxemix::app::StageOptions { silent: true, presenter: true, ..default() });
+    presenting.update();
+    assert!(presentation(&presenting).presenter, "--presenter opens in presenter mode");
+}
+
+#[test]
+fn f1_switches_the_level_cue_off_it_is_heard_and_the_export_equals_render_without_level() {
+    use proxemix::app::workshop::CueSwitches;
+    let dir = TempDir::new("stage-cues");
+    // Six metres away the level cue takes nearly 10 dB off (the distance law, flattened beyond the critical
+    // distance); without it, that is back.
+    let mut app = one_stem_stage(&dir, -6.0);
+    for _ in 0..5 {
+        frame(&mut app);
+    }
+    let far = render_energy(&mut app, FRAME * 8);
+    press(&mut app, &[KeyCode::F1]);
+    assert!(!app.world().resource::<CueSwitches>().0.level, "F1 switched the level cue off");
+    render_energy(&mut app, FRAME + BLOCK + latency());
+    let without_level = render_energy(&mut app, FRAME * 8);
+    let mix = |cues| {
+        let placement = proxemix::mix::mapping::Placement {
+            position: [0.0, EAR_HEIGHT_M, -6.0],
+            size: 1.0,
+            gain_db: 0.0,
+            spoil: 0.0,
+            send_db: 0.0,
+            audible: true,
+        };
+        let room = Scene::load(&dir.path("stage.ron")).unwrap().room;
+        proxemix::mix::mapping::stem_mix_with(&placement, &room, cues).dry_db.unwrap() as f64
+    };
+    let mut off = proxemix::mix::mapping::Cues::ALL;
+    off.switch_off("level").unwrap();
+    let want = mix(off) - mix(proxemix::mix::mapping::Cues::ALL);
+    let got = db(without_level / far);
+    eprintln!("level cue off: {got:+.2} dB heard, the mapping says {want:+.2} dB");
+    assert!(want > 6.0 && (got - want).abs() < 0.5, "heard {got:+.2} dB, the mapping says {want:+.2} dB");
+    press(&mut app, &[KeyCode::F3]);
+    assert!(!app.world().resource::<CueSwitches>().0.air, "F3: air off");
+
+    // What the stage exports with the cues as they are switched equals `proxemix render --without level,air`.
+    let scene_path = dir.path("stage.ron");
+    let scene = Scene::load(&scene_path).unwrap();
+    let stems = proxemix::app::shared::StemAudio::load(&scene_path, &scene, SR);
+    let cues = app.world().resource::<CueSwitches>().0;
+    let mut job = proxemix::app::export::ExportJob::default();
+    let from_stage = dir.path("stage.wav");
+    job.start(scene, stems.audio.clone(), SR, cues, from_stage.clone());
+    while job.progress().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        job.poll();
+    }
+    assert!(job.outcome.clone().expect("an outcome").is_ok());
+    let from_cli = dir.path("cli.wav");
+    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg("render")
+        .arg(&scene_path)
+        .arg("-o")
+        .arg(&from_cli)
+        .args(["--sample-rate", &SR.to_string(), "--without", "level,air"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        std::fs::read(&from_stage).unwrap(),
+        std::fs::read(&from_cli).unwrap(),
+        "stage export = render --without"
+    );
+}
