@@ -14,7 +14,8 @@ pub const SINK: &str = "proxemix_bench";
 /// A PulseAudio server of our own.
 pub struct PrivatePulse {
     dir: PathBuf,
-    server: Child,
+    /// `None` while killed on purpose.
+    server: Option<Child>,
     rate: u32,
     /// A stream of silence that keeps the sink running at a low latency (see [`PrivatePulse::keep_warm`]).
     warm: Option<Child>,
@@ -28,39 +29,32 @@ impl PrivatePulse {
         std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
         std::fs::write(home.join(".asoundrc"), "pcm.!default { type pulse }\nctl.!default { type pulse }\n")
             .map_err(|e| format!("cannot write .asoundrc: {e}"))?;
-        let mut server = Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=false", "--log-target=stderr"])
-            .arg("-L")
-            .arg("module-native-protocol-unix auth-anonymous=1")
-            .arg("-L")
-            .arg(format!("module-null-sink sink_name={SINK} rate={rate} channels=2 format=float32le"))
-            .envs(env_for(&dir))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start pulseaudio ({e}); install pulseaudio and pulseaudio-utils"))?;
-        let pulse = |args: &[&str]| {
-            Command::new("pactl").args(args).envs(env_for(&dir)).stdout(Stdio::null()).stderr(Stdio::null()).status()
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if pulse(&["info"]).is_ok_and(|s| s.success()) {
-                break;
-            }
-            if let Ok(Some(status)) = server.try_wait() {
+        match serve(&dir, rate) {
+            Ok(server) => Ok(PrivatePulse { dir, server: Some(server), rate, warm: None }),
+            Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(format!("pulseaudio exited at start ({status})"));
+                Err(e)
             }
-            if Instant::now() > deadline {
-                let _ = server.kill();
-                let _ = server.wait();
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err("pulseaudio did not answer within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = pulse(&["set-default-sink", SINK]);
-        Ok(PrivatePulse { dir, server, rate, warm: None })
+    }
+
+    /// The server goes away at once, as a crashed or stopped sound server does (its streams with it).
+    pub fn kill_server(&mut self) {
+        if let Some(mut warm) = self.warm.take() {
+            let _ = warm.kill();
+            let _ = warm.wait();
+        }
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+
+    /// A new server in the same place (the same socket, the same null sink), as a restarted one is; kept warm.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill_server();
+        self.server = Some(serve(&self.dir, self.rate)?);
+        self.keep_warm()
     }
 
     /// Plays silence into the sink at a 10 ms latency for as long as the server runs: an idle null sink runs at
@@ -110,14 +104,45 @@ impl PrivatePulse {
 
 impl Drop for PrivatePulse {
     fn drop(&mut self) {
-        if let Some(mut warm) = self.warm.take() {
-            let _ = warm.kill();
-            let _ = warm.wait();
-        }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        self.kill_server();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Starts `pulseaudio` with its runtime folder and HOME in `dir` and a float null sink at `rate`, waits until it
+/// answers and makes the sink the default.
+fn serve(dir: &Path, rate: u32) -> Result<Child, String> {
+    let mut server = Command::new("pulseaudio")
+        .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=false", "--log-target=stderr"])
+        .arg("-L")
+        .arg("module-native-protocol-unix auth-anonymous=1")
+        .arg("-L")
+        .arg(format!("module-null-sink sink_name={SINK} rate={rate} channels=2 format=float32le"))
+        .envs(env_for(dir))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start pulseaudio ({e}); install pulseaudio and pulseaudio-utils"))?;
+    let pulse = |args: &[&str]| {
+        Command::new("pactl").args(args).envs(env_for(dir)).stdout(Stdio::null()).stderr(Stdio::null()).status()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if pulse(&["info"]).is_ok_and(|s| s.success()) {
+            break;
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            return Err(format!("pulseaudio exited at start ({status})"));
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            let _ = server.wait();
+            return Err("pulseaudio did not answer within 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = pulse(&["set-default-sink", SINK]);
+    Ok(server)
 }
 
 fn env_for(dir: &Path) -> Vec<(OsString, OsString)> {
@@ -178,6 +203,31 @@ impl Recording {
         None
     }
 
+    /// Starts a thread that reads the recording as it grows and notes when each piece arrived: what it returns
+    /// at the end maps a frame of the recording to the moment it was here (to within the 2 ms the file is polled
+    /// at and parec's own latency).
+    pub fn clock(&self) -> ArrivalClock {
+        let path = self.path.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut arrivals = Vec::new();
+            let Ok(mut file) = std::fs::File::open(&path) else { return arrivals };
+            let (mut bytes, mut buf) = (0usize, vec![0u8; 1 << 16]);
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = file.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                }
+                bytes += n;
+                arrivals.push((Instant::now(), (bytes / 8) as u64));
+            }
+            arrivals
+        });
+        ArrivalClock { stop, thread: Some(thread) }
+    }
+
     /// Stops recording and returns everything recorded.
     pub fn stop(mut self) -> Vec<f32> {
         let _ = self.child.kill();
@@ -191,6 +241,26 @@ impl Drop for Recording {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// When the frames of a recording arrived (see [`Recording::clock`]).
+pub struct ArrivalClock {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<(Instant, u64)>>>,
+}
+
+impl ArrivalClock {
+    /// Stops watching; returns (moment, frames recorded by then), in order.
+    pub fn finish(mut self) -> Vec<(Instant, u64)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+/// The moment frame `frame` of a recording had arrived, from an [`ArrivalClock`]'s notes.
+pub fn arrival_of(arrivals: &[(Instant, u64)], frame: u64) -> Option<Instant> {
+    let i = arrivals.partition_point(|(_, frames)| *frames <= frame);
+    arrivals.get(i).map(|(at, _)| *at)
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
@@ -210,8 +280,16 @@ pub struct PrivateDisplay {
 impl PrivateDisplay {
     pub fn start() -> Result<PrivateDisplay, String> {
         for n in 90..140 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                continue;
+            let (socket, lock) = (format!("/tmp/.X11-unix/X{n}"), format!("/tmp/.X{n}-lock"));
+            match std::fs::read_to_string(&lock) {
+                // A lock left by a server that is gone (a machine restarted under it): clear it and its socket.
+                Ok(pid) if !process_alive(pid.trim()) => {
+                    let _ = std::fs::remove_file(&lock);
+                    let _ = std::fs::remove_file(&socket);
+                }
+                Ok(_) => continue,
+                Err(_) if Path::new(&socket).exists() => continue,
+                Err(_) => {}
             }
             let display = format!(":{n}");
             let mut server = Command::new("Xvfb")
@@ -222,7 +300,7 @@ impl PrivateDisplay {
                 .map_err(|e| format!("cannot start Xvfb ({e}); install xvfb"))?;
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                if Path::new(&socket).exists() {
                     return Ok(PrivateDisplay { server, display });
                 }
                 if let Ok(Some(_)) = server.try_wait() {
@@ -250,4 +328,9 @@ pub fn peak_memory(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Whether the process with this id (as a lock file writes it) still runs.
+fn process_alive(pid: &str) -> bool {
+    pid.parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }
