@@ -27,9 +27,19 @@ struct Cli {
     /// Frames to render before the screenshot.
     #[arg(long, default_value_t = 30, requires = "screenshot")]
     frames: u32,
-    /// Open the stage without a sound device (export still works).
+    /// Open the stage without a sound device (export still works; the room panel can pick one later).
     #[arg(long)]
     silent: bool,
+    /// Play through this output device (as `proxemix devices` lists it, or a part of its name); default: the
+    /// system's default output.
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
+    /// Open the device at this rate (Hz); default: its own. The stems are converted to it as they play.
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(8_000..=192_000))]
+    rate: Option<u32>,
+    /// Frames per device buffer: smaller answers a move sooner, larger drops out less on a busy machine.
+    #[arg(long, value_name = "FRAMES", default_value_t = proxemix::mix::graph::DEFAULT_BUFFER_FRAMES, value_parser = clap::value_parser!(u32).range(64..=8192))]
+    buffer: u32,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +84,8 @@ enum Command {
     },
     /// Print the cues each stem gets: distance, zone, levels, pan, width, reverb, air, pre-delay.
     Inspect { scene: PathBuf },
+    /// List the sound output devices the stage can play through (`--device` takes the first column).
+    Devices,
     /// Make a scene from a folder of audio files (bodies on an arc in the social zone).
     New {
         dir: PathBuf,
@@ -98,6 +110,20 @@ enum Command {
         /// private PulseAudio null sink) and peak memory, and render's peak memory against the session 30 s long.
         #[arg(long)]
         song: bool,
+        /// Instead: motion to sound on the real stage (a body dragged with the mouse, fifty times, heard through
+        /// a private PulseAudio null sink), beside the frame time, the device buffer and the server's own share.
+        #[arg(long)]
+        latency: bool,
+        /// Moves for --latency.
+        #[arg(long, default_value_t = 50)]
+        moves: usize,
+        /// Device buffer (frames) for --latency.
+        #[arg(long, default_value_t = proxemix::mix::graph::DEFAULT_BUFFER_FRAMES)]
+        buffer: u32,
+        /// Instead: the demo on the real stage for this many seconds with a body moving every frame: dropouts,
+        /// underruns, NaN/Inf heard, memory growth.
+        #[arg(long, value_name = "SECONDS")]
+        soak: Option<f64>,
     },
 }
 
@@ -131,6 +157,9 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 frames: cli.frames,
                 silent: cli.silent,
                 presenter: cli.presenter,
+                device: cli.device,
+                rate: cli.rate,
+                buffer: cli.buffer,
             };
             open_stage(options)
         }
@@ -225,7 +254,16 @@ fn run(cli: Cli) -> Result<(), UserError> {
             println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
             Ok(())
         }
-        Some(Command::Bench { seconds, rounds, stems, stage, song }) => {
+        Some(Command::Devices) => list_devices(),
+        Some(Command::Bench { seconds, rounds, stems, stage, song, latency, moves, buffer, soak }) => {
+            if latency || soak.is_some() {
+                let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
+                return match soak {
+                    Some(s) => proxemix::bench::soak::print(&exe, &proxemix::bench::song::demo_scene(), s),
+                    None => proxemix::bench::latency::print(&exe, moves.max(2), buffer),
+                }
+                .map_err(UserError);
+            }
             if song {
                 let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
                 return proxemix::bench::song::run(
@@ -293,6 +331,30 @@ struct StageArgs {
     frames: u32,
     silent: bool,
     presenter: bool,
+    device: Option<String>,
+    rate: Option<u32>,
+    buffer: u32,
+}
+
+/// `proxemix devices`: one line per output device: what `--device` takes, its own rate and channels, its name.
+#[cfg(feature = "app")]
+fn list_devices() -> Result<(), UserError> {
+    let devices = proxemix::app::device::list_outputs(true).map_err(UserError)?;
+    if devices.is_empty() {
+        return Err(UserError("no sound output devices here (the stage opens silent; Export WAV works)".into()));
+    }
+    println!("{:<28} {:>9} {:>8}  name", "device (--device)", "rate", "channels");
+    for d in devices {
+        let (rate, channels) = d.format.map_or(("?".into(), "?".into()), |(r, c)| (format!("{r} Hz"), c.to_string()));
+        let default = if d.is_default { "  (default)" } else { "" };
+        println!("{:<28} {:>9} {:>8}  {}{default}", d.id, rate, channels, d.name);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "app"))]
+fn list_devices() -> Result<(), UserError> {
+    Err(no_stage())
 }
 
 #[cfg(feature = "app")]
@@ -305,6 +367,11 @@ fn open_stage(args: StageArgs) -> Result<(), UserError> {
         silent: args.silent,
         compare: scenes.collect(),
         presenter: args.presenter,
+        device: proxemix::app::shared::DeviceChoice {
+            name: args.device,
+            sample_rate: args.rate,
+            buffer_frames: args.buffer,
+        },
     };
     proxemix::app::run(first, options).map_err(|e| UserError(e.0))
 }

@@ -53,6 +53,13 @@ where
     pub fn graph_mut(&mut self) -> Option<&mut MixGraph<B>> {
         self.0.get().graph.as_mut()
     }
+
+    /// Lets the graph and its device go (the stream stops); silent until another is set.
+    pub fn release(&mut self) {
+        let state = self.0.get();
+        state.graph = None;
+        state.loudness = None;
+    }
 }
 
 fn sample_rate_of(audio: &[Option<StemSource>]) -> u32 {

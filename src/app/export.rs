@@ -39,9 +39,18 @@ impl ExportJob {
         self.running.as_ref().map(|r| r.path.as_path())
     }
 
-    /// Renders `scene` with its stems' `audio` (at `sample_rate`) and the cues heard on the stage to a 24-bit
-    /// WAV at `path`, on a thread.
-    pub fn start(&mut self, scene: Scene, audio: Vec<Option<StemSource>>, sample_rate: u32, cues: Cues, path: PathBuf) {
+    /// Renders `scene` (its file at `scene_path`) with the cues heard on the stage to a 24-bit WAV at `path` at
+    /// `sample_rate`, on a thread. The stems playing (`live`: their sources and rate) are used when they are at
+    /// that rate; otherwise the files are opened again at it.
+    pub fn start(
+        &mut self,
+        scene: Scene,
+        scene_path: &Path,
+        live: (Vec<Option<StemSource>>, u32),
+        sample_rate: u32,
+        cues: Cues,
+        path: PathBuf,
+    ) {
         if self.running.is_some() {
             return;
         }
@@ -49,10 +58,12 @@ impl ExportJob {
         let progress = Arc::new(AtomicU32::new(0));
         let result = Arc::new(Mutex::new(None));
         let (p, r, out) = (progress.clone(), result.clone(), path.clone());
+        let scene_path = scene_path.to_owned();
         let thread = std::thread::Builder::new()
             .name("proxemix export".into())
             .spawn(move || {
-                let outcome = export(&scene, &audio, sample_rate, cues, &out, &p);
+                let outcome = sources_at(&scene, &scene_path, live, sample_rate)
+                    .and_then(|audio| export(&scene, &audio, sample_rate, cues, &out, &p));
                 *r.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             })
             .ok();
@@ -74,6 +85,29 @@ impl ExportJob {
             self.outcome = Some(outcome);
             self.running = None;
         }
+    }
+}
+
+/// The stems at `sample_rate`: those playing, or the files opened again; a stem that will not open is an
+/// error naming it (an export must not leave a stem out silently).
+fn sources_at(
+    scene: &Scene,
+    scene_path: &Path,
+    (live, live_rate): (Vec<Option<StemSource>>, u32),
+    sample_rate: u32,
+) -> Result<Vec<Option<StemSource>>, String> {
+    if live_rate == sample_rate {
+        return Ok(live);
+    }
+    let mut failed = Vec::new();
+    let audio = crate::mix::source::open_scene(scene_path, scene, sample_rate)
+        .into_iter()
+        .zip(&scene.stems)
+        .map(|(opened, stem)| opened.map_err(|e| failed.push(format!("stem \"{}\": {e}", stem.name))).ok())
+        .collect();
+    match failed.is_empty() {
+        true => Ok(audio),
+        false => Err(format!("cannot export at {sample_rate} Hz: {}", failed.join("; "))),
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod audio;
 pub mod bench;
 pub mod camera;
+pub mod device;
 pub mod export;
 pub mod input;
 pub mod intent;
@@ -17,6 +18,7 @@ pub mod screenshot;
 pub mod shared;
 pub mod stage;
 pub mod stems;
+pub mod testing;
 pub mod ui;
 pub mod workshop;
 pub mod workshop_ui;
@@ -26,9 +28,8 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use kira::backend::Backend;
-use kira::backend::cpal::{CpalBackend, CpalBackendSettings};
+use kira::backend::cpal::CpalBackend;
 
-use crate::mix::graph::{GraphConfig, MixGraph};
 use crate::scene::Scene;
 use audio::{AudioBridgePlugin, StageAudio};
 use shared::StemAudio;
@@ -68,11 +69,23 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError>
     }
     check_display()?;
     let silent = options.silent || options.screenshot.is_some();
+    let mut device_lost = false;
     let (stage_audio, stem_audio, device) = if silent {
         let stems = StemAudio::load(&scene_path, &scene, FALLBACK_SAMPLE_RATE);
-        (StageAudio::silent(), stems, AudioDeviceStatus { problem: None })
+        (StageAudio::silent(), stems, AudioDeviceStatus::default())
     } else {
-        open_live_audio(&scene_path, &scene)
+        match device::connect(&options.device, &scene_path, &scene, None) {
+            // The song starts once the device asks for sound steadily (see `device`): a new stream's first
+            // buffers are often played long before the next ones are asked for.
+            Ok(opened) => opened,
+            Err(why) => {
+                // Tried again while the stage runs (a sound server that is not up yet, a device plugged in later).
+                device_lost = true;
+                let stems = StemAudio::load(&scene_path, &scene, FALLBACK_SAMPLE_RATE);
+                let problem = format!("no sound: {why}; trying again; Export WAV still works");
+                (StageAudio::silent(), stems, AudioDeviceStatus { problem: Some(problem), ..default() })
+            }
+        }
     };
     if let Some(problem) = &device.problem {
         eprintln!("proxemix: {problem}");
@@ -100,6 +113,8 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError>
     .insert_resource(stem_audio)
     .insert_resource(stage_audio)
     .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
+    .add_plugins(device::DevicePlugin { choice: options.device.clone(), lost: device_lost && !silent })
+    .add_plugins(testing::TestHooksPlugin)
     .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
     if let Some(path) = &options.screenshot {
         app.add_plugins(screenshot::ScreenshotPlugin { path: path.clone(), frames: options.frames.max(1) });
@@ -162,43 +177,6 @@ where
         .insert_resource(StageOptions { silent: true, ..default() })
         .add_plugins(stage_logic::<B>(scene_path.to_path_buf(), scene, slots));
     app
-}
-
-/// Opens the default sound device at its own rate, decodes the stems at that rate and starts playing; any
-/// failure leaves a silent stage with a one-line reason (export still works).
-fn open_live_audio(scene_path: &Path, scene: &Scene) -> (StageAudio<CpalBackend>, StemAudio, AudioDeviceStatus) {
-    use cpal::traits::{DeviceTrait, HostTrait};
-    let silent = |why: String| {
-        let stems = StemAudio::load(scene_path, scene, FALLBACK_SAMPLE_RATE);
-        let problem = format!("{why} — the stage is silent; Export WAV still works");
-        (StageAudio::silent(), stems, AudioDeviceStatus { problem: Some(problem) })
-    };
-    let host = cpal::default_host();
-    let Some(device) = host.default_output_device() else {
-        return silent("no audio output device".into());
-    };
-    let config = match device.default_output_config() {
-        Ok(c) => c,
-        Err(e) => return silent(format!("the audio device cannot play ({e})")),
-    };
-    let sample_rate = config.sample_rate();
-    let stream =
-        cpal::StreamConfig { channels: config.channels(), sample_rate, buffer_size: cpal::BufferSize::Fixed(1024) };
-    let stems = StemAudio::load(scene_path, scene, sample_rate);
-    let factory: audio::GraphFactory<CpalBackend> = Box::new(move |scene, audio| {
-        let settings = CpalBackendSettings { device: Some(device.clone()), config: Some(stream) };
-        MixGraph::new(settings, scene, audio, GraphConfig::live(sample_rate))
-    });
-    match StageAudio::new(scene, &stems.audio, factory) {
-        Ok(mut live) => {
-            // From the top, as the render starts: no fade-in to hide a click, since nothing played before.
-            if let Some(graph) = live.graph_mut() {
-                graph.start();
-            }
-            (live, stems, AudioDeviceStatus { problem: None })
-        }
-        Err(e) => silent(format!("the audio device could not be opened ({e})")),
-    }
 }
 
 /// A window needs a display; without one, say so in one line and point to the command that works anyway.

@@ -24,13 +24,44 @@ pub struct StageOptions {
     pub compare: Vec<PathBuf>,
     /// Open in presenter mode.
     pub presenter: bool,
+    /// The sound device to play through.
+    pub device: DeviceChoice,
 }
 
-/// What became of the sound device, for the banner.
+pub use crate::mix::graph::DEFAULT_BUFFER_FRAMES;
+
+/// Which sound device the stage plays through, and how.
+#[derive(Resource, Clone, Debug, PartialEq)]
+pub struct DeviceChoice {
+    /// As `proxemix devices` lists it (its id, or a part of its name that names one); `None`: the default.
+    pub name: Option<String>,
+    /// The rate to open it at; `None`: its own.
+    pub sample_rate: Option<u32>,
+    /// Frames per device buffer.
+    pub buffer_frames: u32,
+}
+
+impl Default for DeviceChoice {
+    fn default() -> Self {
+        DeviceChoice { name: None, sample_rate: None, buffer_frames: DEFAULT_BUFFER_FRAMES }
+    }
+}
+
+/// What became of the sound device, for the banner and the room panel.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct AudioDeviceStatus {
     /// Why there is no sound, in one line.
     pub problem: Option<String>,
+    /// The device playing (its id), when one is.
+    pub device: Option<String>,
+    /// Its rate.
+    pub sample_rate: u32,
+    /// Frames per buffer.
+    pub buffer_frames: u32,
+    /// Errors the device reported (underruns among them, where the host says).
+    pub errors: u64,
+    /// Buffers the mix took longer to fill than they last (each one a likely dropout).
+    pub late_buffers: u64,
 }
 
 /// Order within Update: devices turn into intents, workshop mode decides what to show, then the intents are

@@ -13,11 +13,12 @@ use bevy_egui::input::EguiWantsInput;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::camera::OrbitCamera;
+use super::device::{OutputDevices, SwitchDevice};
 use super::export::ExportJob;
 use super::intent::{Bodies, Edit, Gesture, Intent, Selection};
 use super::shared::{
-    AudioDeviceStatus, LiveMixes, LiveTimeline, Meters, StageOptions, StemAudio, TransportCommand, TransportState,
-    UiFocus,
+    AudioDeviceStatus, DeviceChoice, LiveMixes, LiveTimeline, Meters, StageOptions, StemAudio, TransportCommand,
+    TransportState, UiFocus,
 };
 use super::stage::{ZONE_RINGS, body_radius, stem_colour};
 use super::stems::{BodySize, GainTrim, History, Muted, Selected, Solo, Spoil, StageScene, StemBody};
@@ -86,6 +87,10 @@ struct SoundPanel<'w> {
     stem_audio: Res<'w, StemAudio>,
     device: Res<'w, AudioDeviceStatus>,
     options: Res<'w, StageOptions>,
+    /// The device chosen, the devices to choose from, and where a choice goes.
+    choice: Option<Res<'w, DeviceChoice>>,
+    devices: Option<Res<'w, OutputDevices>>,
+    switch: MessageWriter<'w, SwitchDevice>,
 }
 
 /// The 3D view the panels leave room for.
@@ -147,7 +152,7 @@ fn style_for_projector(mut contexts: EguiContexts, mut styled: Local<bool>) -> R
 fn panels(
     mut contexts: EguiContexts,
     mut doc: DocumentPanel,
-    sound: SoundPanel,
+    mut sound: SoundPanel,
     mut workshop: WorkshopPanel,
     mut export: ResMut<ExportJob>,
     mut view: ViewPanel,
@@ -188,7 +193,7 @@ fn panels(
             .show(&mut root, |ui| stem_list(ui, &mut doc, &sound.meters, &stems));
         egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
-                inspector(ui, &mut doc, &sound, &mut workshop, &stems);
+                inspector(ui, &mut doc, &mut sound, &mut workshop, &stems);
                 ui.separator();
                 export_section(ui, &doc, &sound.stem_audio, &workshop, &mut export, &stems);
                 ui.separator();
@@ -385,7 +390,7 @@ fn egui_colour(c: Color) -> egui::Color32 {
 fn inspector(
     ui: &mut egui::Ui,
     doc: &mut DocumentPanel,
-    sound: &SoundPanel,
+    sound: &mut SoundPanel,
     workshop: &mut WorkshopPanel,
     stems: &StemQuery,
 ) {
@@ -402,6 +407,8 @@ fn inspector(
     workshop_ui::workshop_section(ui, workshop);
     ui.separator();
     room_and_master(ui, doc, &sound.meters);
+    ui.separator();
+    sound_device(ui, sound);
 }
 
 fn body_inspector(
@@ -513,6 +520,51 @@ fn body_inspector(
     });
 }
 
+/// The device playing (its rate, its buffer and how long that is), what went wrong with it, and a picker that
+/// switches to another at the same playhead.
+fn sound_device(ui: &mut egui::Ui, sound: &mut SoundPanel) {
+    ui.heading("Sound device");
+    let status = &*sound.device;
+    match &status.device {
+        Some(name) => {
+            let ms = status.buffer_frames as f64 / status.sample_rate.max(1) as f64 * 1000.0;
+            ui.monospace(format!(
+                "{name} · {:.1} kHz · {} frames ({ms:.1} ms)",
+                status.sample_rate as f64 / 1000.0,
+                status.buffer_frames
+            ));
+        }
+        None => {
+            ui.label(egui::RichText::new("none playing").weak());
+        }
+    }
+    if status.errors > 0 || status.late_buffers > 0 {
+        ui.label(
+            egui::RichText::new(format!(
+                "{} device errors · {} buffers filled late",
+                status.errors, status.late_buffers
+            ))
+            .color(egui::Color32::from_rgb(240, 170, 80))
+            .small(),
+        );
+    }
+    let (Some(choice), Some(devices)) = (sound.choice.as_deref(), sound.devices.as_deref()) else { return };
+    let current = choice.name.clone();
+    let label = |name: &Option<String>| name.clone().unwrap_or_else(|| "system default".into());
+    let mut picked = current.clone();
+    egui::ComboBox::from_id_salt("sound-device").selected_text(label(&current)).width(280.0).show_ui(ui, |ui| {
+        ui.selectable_value(&mut picked, None, "system default");
+        for device in &devices.0 {
+            let text =
+                if device.name == device.id { device.id.clone() } else { format!("{} — {}", device.id, device.name) };
+            ui.selectable_value(&mut picked, Some(device.id.clone()), text);
+        }
+    });
+    if picked != current {
+        sound.switch.write(SwitchDevice(DeviceChoice { name: picked, ..choice.clone() }));
+    }
+}
+
 fn room_and_master(ui: &mut egui::Ui, doc: &mut DocumentPanel, meters: &Meters) {
     ui.heading("Room and master");
     let mut room = doc.doc.scene.room;
@@ -583,6 +635,17 @@ fn export_section(
         ui.add(egui::ProgressBar::new(progress).show_percentage().text(format!("rendering {name}")));
         return;
     }
+    // The export's own rate (48 kHz unless chosen): the device's rate is the device's business.
+    let rate_id = egui::Id::new("export-rate");
+    let mut rate: u32 = ui.data_mut(|d| d.get_temp::<u32>(rate_id)).unwrap_or(EXPORT_RATES[1]);
+    egui::ComboBox::from_id_salt("export-rate-picker")
+        .selected_text(format!("{:.1} kHz", rate as f64 / 1000.0))
+        .show_ui(ui, |ui| {
+            for r in EXPORT_RATES {
+                ui.selectable_value(&mut rate, r, format!("{:.1} kHz", r as f64 / 1000.0));
+            }
+        });
+    ui.data_mut(|d| d.insert_temp(rate_id, rate));
     let target = std::path::PathBuf::from(path.trim());
     let exists = target.is_file();
     let label = if exists { "Replace and export (24-bit)" } else { "Export (24-bit)" };
@@ -594,7 +657,8 @@ fn export_section(
         // Exactly what is heard (the timeline, the cue switches), except the A/B trim: that only levels the
         // comparison, the scene's own master gain is what it says.
         let cues = workshop.cues.0;
-        export.start(scene, stem_audio.audio.clone(), stem_audio.sample_rate, cues, target);
+        let live = (stem_audio.audio.clone(), stem_audio.sample_rate);
+        export.start(scene, &doc.doc.path, live, rate, cues, target);
     }
     if exists {
         ui.label(egui::RichText::new("a file with this name exists; exporting replaces it").weak().small());
@@ -609,6 +673,9 @@ fn export_section(
         None => {}
     }
 }
+
+/// The rates Export WAV offers; the second is the default.
+const EXPORT_RATES: [u32; 4] = [44_100, 48_000, 88_200, 96_000];
 
 fn default_export_path(doc: &StageScene) -> String {
     let stem = doc.path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());

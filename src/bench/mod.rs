@@ -2,7 +2,9 @@
 //! fully spoiled stems against clean ones, each pair run side by side in one process so the ratio holds on a
 //! noisy machine.
 
+pub mod latency;
 pub mod pulse;
+pub mod soak;
 pub mod song;
 
 use std::time::Instant;

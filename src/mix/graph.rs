@@ -27,6 +27,11 @@ pub const MIN_RAMP_S: f32 = 1.0 / 60.0;
 /// kira renders in chunks of this many frames; a multiple of 128 as its docs advise.
 pub const INTERNAL_BUFFER_FRAMES: usize = MAX_CHUNK;
 
+/// Frames per device buffer unless `--buffer` says otherwise: 21 ms at 48 kHz. Smaller buffers answer a move
+/// sooner, but the stage shares the machine with its own drawing (on software rendering, nearly all of it), and
+/// 512 frames dropped out here under that load.
+pub const DEFAULT_BUFFER_FRAMES: u32 = 1024;
+
 /// How the graph is built.
 #[derive(Clone, Copy, Debug)]
 pub struct GraphConfig {

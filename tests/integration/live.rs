@@ -36,18 +36,36 @@ fn harness() -> Option<(PrivatePulse, PrivateDisplay)> {
 
 /// Plays `scene` on the real stage for `seconds` and returns what reached the sink (interleaved stereo).
 fn capture(pulse: &PrivatePulse, display: &PrivateDisplay, scene: &Path, seconds: f64, dir: &TempDir) -> Vec<f32> {
+    capture_with(pulse, display, scene, seconds, dir, &[], &[])
+}
+
+/// [`capture`] with more arguments for the stage and more variables in its environment.
+fn capture_with(
+    pulse: &PrivatePulse,
+    display: &PrivateDisplay,
+    scene: &Path,
+    seconds: f64,
+    dir: &TempDir,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Vec<f32> {
     let recording = pulse.record(&dir.path("sink.f32"), 500).expect("parec");
     std::thread::sleep(Duration::from_millis(300));
     let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
         .arg(scene)
+        .args(args)
+        .envs(envs.iter().copied())
         .envs(pulse.env())
         .env("DISPLAY", &display.display)
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path("stage.log")).expect("the stage's log"))
         .spawn()
         .expect("the stage starts");
-    std::thread::sleep(Duration::from_secs_f64(seconds + 1.5));
+    // However long the stage takes to open (software rendering on a busy machine), `seconds` of its sound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    recording.wait_for_sound(1e-4, deadline, || false).expect("the stage was heard");
+    std::thread::sleep(Duration::from_secs_f64(seconds + 1.0));
     let _ = stage.kill();
     let _ = stage.wait();
     recording.stop()
@@ -62,10 +80,15 @@ fn mono(x: &[f32]) -> Vec<f32> {
 /// cross-correlation of two seconds of the reference with the recording (by FFT) gives candidates; a song repeats
 /// itself, so of its five highest peaks the one whose difference from the reference is smallest wins.
 fn align(recording: &[f32], reference: &[f32]) -> i64 {
+    align_at(recording, reference, 48_000)
+}
+
+/// [`align`] for a recording and a reference at `rate`.
+fn align_at(recording: &[f32], reference: &[f32], rate: u32) -> i64 {
     use rustfft::FftPlanner;
     use rustfft::num_complex::Complex;
     let (rec, refm) = (mono(recording), mono(reference));
-    let (from, len) = (48_000usize, 96_000usize);
+    let (from, len) = (rate as usize, 2 * rate as usize);
     let excerpt = &refm[from..from + len];
     let n = (rec.len() + len).next_power_of_two();
     let mut planner = FftPlanner::<f64>::new();
@@ -88,10 +111,16 @@ fn align(recording: &[f32], reference: &[f32]) -> i64 {
 
 /// RMS of the difference over `[from, to)` seconds of the reference (dBFS), and the worst 10 ms window.
 fn residual(recording: &[f32], reference: &[f32], offset: i64, from: f64, to: f64) -> (f64, f64, f64) {
-    let (a, b) = ((from * 48_000.0) as usize, (to * 48_000.0) as usize);
+    residual_at(recording, reference, offset, from, to, 48_000)
+}
+
+/// [`residual`] at `rate`.
+fn residual_at(recording: &[f32], reference: &[f32], offset: i64, from: f64, to: f64, rate: u32) -> (f64, f64, f64) {
+    let r = rate as f64;
+    let (a, b) = ((from * r) as usize, (to * r) as usize);
     let mut sum = 0.0f64;
     let mut worst = (f64::NEG_INFINITY, 0.0);
-    let window = 480;
+    let window = rate as usize / 100;
     let mut acc = 0.0f64;
     let last = 2 * (b as i64 + offset) as usize;
     assert!(offset >= -(a as i64) && last <= recording.len(), "the recording does not cover {from}..{to} s");
@@ -108,7 +137,7 @@ fn residual(recording: &[f32], reference: &[f32], offset: i64, from: f64, to: f6
         if (i - a + 1) % window == 0 {
             let level = 10.0 * (acc / (2 * window) as f64).max(1e-30).log10();
             if level > worst.0 {
-                worst = (level, i as f64 / 48_000.0);
+                worst = (level, i as f64 / r);
             }
             acc = 0.0;
         }
@@ -117,8 +146,12 @@ fn residual(recording: &[f32], reference: &[f32], offset: i64, from: f64, to: f6
 }
 
 fn render(scene: &Path, seconds: f64) -> Vec<f32> {
-    let (scene, sources) = proxemix::commands::load_for_render(scene, 48_000).unwrap();
-    let options = RenderOptions { seconds: Some(seconds), ..RenderOptions::default() };
+    render_at(scene, seconds, 48_000)
+}
+
+fn render_at(scene: &Path, seconds: f64, rate: u32) -> Vec<f32> {
+    let (scene, sources) = proxemix::commands::load_for_render(scene, rate).unwrap();
+    let options = RenderOptions { seconds: Some(seconds), sample_rate: rate, ..RenderOptions::default() };
     offline::render(&scene, &sources, &options, &mut |_| {}).unwrap().interleaved
 }
 
@@ -364,4 +397,186 @@ fn the_mouse_on_the_real_stage_drags_lifts_moves_a_group_resizes_and_orbits() {
     let near = moved("near");
     assert!(near.0 < -0.3 && near.2.abs() < 0.25 * -near.0, "after the orbit a drag right moves left: {near:?}");
     assert_eq!(moved("mirror"), (0.0, 0.0, 0.0), "the body seen there before the orbit stays");
+}
+
+/// A private sound server at `rate` (kept warm) and a display, or the reason (a failure where required).
+fn harness_at(rate: u32) -> Option<(PrivatePulse, PrivateDisplay)> {
+    let required = std::env::var_os("PROXEMIX_REQUIRE_LIVE").is_some_and(|v| v == "1");
+    let started = PrivatePulse::start(rate)
+        .and_then(|mut p| p.keep_warm().map(|_| p))
+        .and_then(|p| PrivateDisplay::start().map(|d| (p, d)));
+    match started {
+        Ok(h) => Some(h),
+        Err(why) if required => panic!("the live-sound harness is required here but cannot start: {why}"),
+        Err(why) => {
+            eprintln!("SKIPPED: no private PulseAudio server and display here ({why}); `make test` installs them");
+            None
+        }
+    }
+}
+
+/// The live capture equals the render of the same scene at `rate`, from 50 ms in to half a second before the end.
+fn assert_equals_render(name: &str, recorded: &[f32], scene: &Path, seconds: f64, rate: u32) {
+    let reference = render_at(scene, seconds + 1.0, rate);
+    assert!(
+        recorded.len() / 2 > (seconds * rate as f64) as usize,
+        "{name}: only {} frames reached the sink",
+        recorded.len() / 2
+    );
+    let offset = align_at(recorded, &reference, rate);
+    let (rms, worst, at) = residual_at(recorded, &reference, offset, 0.05, seconds - 0.5, rate);
+    eprintln!("{name}: live against render: residual {rms:.1} dBFS RMS, worst 10 ms {worst:.1} dBFS at {at:.2} s");
+    assert_clean(recorded);
+    assert!(rms <= -90.0, "{name}: the stage differs from the render by {rms:.1} dBFS RMS");
+    assert!(worst <= -80.0, "{name}: the stage differs from the render by {worst:.1} dBFS at {at:.2} s");
+}
+
+/// `proxemix devices` lists the server's device; the stage opened at 44.1 kHz (`--rate`) on a 44.1 kHz server
+/// plays the stems converted to that rate: it equals the render at 44.1 kHz (a wrong pitch or speed would not).
+#[test]
+fn devices_are_listed_and_a_44k_device_plays_at_the_right_pitch() {
+    let Some((pulse, display)) = harness_at(44_100) else { return };
+    let listed = Command::new(env!("CARGO_BIN_EXE_proxemix")).arg("devices").envs(pulse.env()).output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    eprintln!("{text}");
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        text.lines().any(|l| l.starts_with("pulse") || l.starts_with("default")),
+        "the sound server's device is listed:\n{text}"
+    );
+    // A device that is not there: the stage opens silent and says which devices there are.
+    let log = TempDir::new("live-no-device");
+    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(root().join("scenes/demo.ron"))
+        .args(["--device", "no-such-device"])
+        .envs(pulse.env())
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log.path("stage.log")).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(stage.try_wait().unwrap().is_none(), "the stage stays open without its device");
+    let _ = stage.kill();
+    let _ = stage.wait();
+    let said = std::fs::read_to_string(log.path("stage.log")).unwrap();
+    assert!(said.contains("no output device \"no-such-device\"") && said.contains("proxemix devices"), "{said}");
+
+    let dir = TempDir::new("live-44k");
+    let scene = root().join("scenes/demo.ron");
+    let recorded = capture_with(&pulse, &display, &scene, 6.0, &dir, &["--rate", "44100", "--device", "default"], &[]);
+    assert_equals_render("demo at 44.1 kHz", &recorded, &scene, 6.0, 44_100);
+}
+
+/// A 200 ms stall of the main thread (a frame that takes that long, on purpose) leaves no gap in the sound:
+/// the audio thread never waits on a frame.
+#[test]
+fn a_200_ms_stall_of_the_main_thread_leaves_no_gap() {
+    let Some((pulse, display)) = harness() else { return };
+    let dir = TempDir::new("live-stall");
+    let scene = root().join("scenes/demo.ron");
+    let recorded = capture_with(&pulse, &display, &scene, 8.0, &dir, &[], &[(proxemix::app::testing::STALL, "3:200")]);
+    let said = std::fs::read_to_string(dir.path("stage.log")).unwrap_or_default();
+    assert!(said.contains("stalling the main thread 200 ms"), "the stage stalled on purpose:\n{said}");
+    assert_equals_render("demo with a 200 ms stall", &recorded, &scene, 8.0, 48_000);
+    assert_eq!(proxemix::bench::soak::gaps(&recorded, 480), 0, "no dropout heard");
+}
+
+/// The sound server goes away while the stage plays: the stage keeps running and says so; when the server is
+/// back, the sound is back within 2 s, at the playhead the song would have reached.
+#[test]
+fn the_sound_comes_back_when_the_server_does_at_the_playhead_it_would_have_reached() {
+    let Some((mut pulse, display)) = harness() else { return };
+    let dir = TempDir::new("live-fault");
+    let scene = root().join("scenes/demo.ron");
+    let first = pulse.record(&dir.path("before.f32"), 10).expect("parec");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = dir.path("stage.log");
+    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(&scene)
+        .envs(pulse.env())
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("the stage starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let song_start = first.wait_for_sound(1e-4, deadline, || false).expect("the stage was heard");
+    std::thread::sleep(Duration::from_secs(4));
+    pulse.kill_server();
+    drop(first);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(stage.try_wait().unwrap().is_none(), "the stage survives its sound server");
+    pulse.restart().expect("the server starts again");
+    let back = std::time::Instant::now();
+    let after = pulse.record(&dir.path("after.f32"), 10).expect("parec");
+    let clock = after.clock();
+    let heard = after.wait_for_sound(1e-4, back + Duration::from_secs(10), || false);
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = stage.kill();
+    let _ = stage.wait();
+    let arrivals = clock.finish();
+    let recorded = after.stop();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(said.contains("went away"), "the stage said the device went away:\n{said}");
+    let heard = heard.expect("the sound came back");
+    let delay = heard.duration_since(back).as_secs_f64();
+    eprintln!("sound back {delay:.2} s after the server");
+    for line in said.lines().filter(|l| l.contains("proxemix::app::device")) {
+        eprintln!("  stage: {line}");
+    }
+    assert!(delay <= 2.0, "the sound came back {delay:.2} s after the server (target ≤ 2 s)");
+
+    // Where in the song it came back: a second of what was heard from a second after it came back (time for the catch-up), found in
+    // the render near where the song would be by then (a loop-built song repeats itself further away).
+    let first_frame = recorded.chunks_exact(2).position(|f| f[0].abs() > 1e-4 || f[1].abs() > 1e-4).unwrap();
+    let from = first_frame + 48_000;
+    let excerpt = &recorded[2 * from..2 * (from + 48_000)];
+    let arrived = proxemix::bench::pulse::arrival_of(&arrivals, from as u64).expect("the excerpt arrived");
+    let reference = render(&scene, 45.0);
+    let expected = arrived.duration_since(song_start).as_secs_f64() % 45.0;
+    let found = align_excerpt(excerpt, &reference, expected, 3.0);
+    eprintln!("came back at {found:.2} s of the song; {expected:.2} s had passed since it started");
+    assert!((found - expected).abs() < 0.3, "back at {found:.2} s of the song, it would have reached {expected:.2} s");
+}
+
+/// Where `excerpt` (interleaved stereo) best fits in `reference` within `near_s` ± `within_s` seconds: the
+/// second it starts at.
+fn align_excerpt(excerpt: &[f32], reference: &[f32], near_s: f64, within_s: f64) -> f64 {
+    let (x, r) = (mono(excerpt), mono(reference));
+    let last = r.len().saturating_sub(x.len());
+    let at = |s: f64| ((s * 48_000.0).max(0.0) as usize).min(last);
+    let (lo, hi) = (at(near_s - within_s), at(near_s + within_s));
+    let score = |k: usize, n: usize| -> f64 { x[..n].iter().zip(&r[k..]).map(|(a, b)| ((a - b) as f64).powi(2)).sum() };
+    // Coarse by 48 frames on a quarter of the excerpt, then fine around the best.
+    let quarter = x.len() / 4;
+    let best = (lo..=hi).step_by(48).min_by(|&a, &b| score(a, quarter).total_cmp(&score(b, quarter))).unwrap();
+    let fine = (best.saturating_sub(48)..=(best + 48).min(last))
+        .min_by(|&a, &b| score(a, x.len()).total_cmp(&score(b, x.len())))
+        .unwrap();
+    fine as f64 / 48_000.0
+}
+
+/// A minute of the demo with a body moving every frame: no dropout heard, nothing but finite samples, memory
+/// flat after the first 20 s (`make soak` runs ten minutes).
+#[test]
+fn a_minute_on_the_stage_with_a_body_moving_every_frame_has_no_dropout_and_flat_memory() {
+    if harness().is_none() {
+        return;
+    }
+    let report = proxemix::bench::soak::run(
+        Path::new(env!("CARGO_BIN_EXE_proxemix")),
+        &root().join("scenes/demo.ron"),
+        60.0,
+        20.0,
+    )
+    .expect("the soak runs");
+    eprintln!("{report:?}");
+    assert!(report.recorded_s > 50.0, "the sink heard {:.0} s", report.recorded_s);
+    assert_eq!(report.gaps, 0, "dropouts heard");
+    assert_eq!(report.non_finite, 0, "NaN or Inf heard");
+    assert_eq!(report.stream_underruns, 0, "stream underruns");
+    assert!(report.growth() <= 10_000_000, "memory grew {:.1} MB after the first 20 s", report.growth() as f64 / 1e6);
 }

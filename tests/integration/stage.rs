@@ -366,7 +366,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
 
     let mut job = proxemix::app::export::ExportJob::default();
     let from_stage = dir.path("stage.wav");
-    job.start(scene, stems.audio.clone(), SR, Default::default(), from_stage.clone());
+    job.start(scene.clone(), &scene_path, (stems.audio.clone(), SR), SR, Default::default(), from_stage.clone());
     let started = std::time::Instant::now();
     while job.progress().is_some() {
         assert!(started.elapsed().as_secs() < 60, "the export finishes");
@@ -388,6 +388,28 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
     )
     .unwrap();
     assert_eq!(std::fs::read(&from_stage).unwrap(), std::fs::read(&from_cli).unwrap(), "stage export = CLI render");
+
+    // At another rate than the stage plays (the stems are opened again at it): the same as render at that rate.
+    let at_44k = dir.path("stage-44k.wav");
+    job.start(scene, &scene_path, (stems.audio.clone(), SR), 44_100, Default::default(), at_44k.clone());
+    while job.progress().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        job.poll();
+    }
+    assert!(job.outcome.clone().expect("an outcome").is_ok());
+    let cli_44k = dir.path("cli-44k.wav");
+    let options = proxemix::mix::offline::RenderOptions { sample_rate: 44_100, ..Default::default() };
+    proxemix::commands::render_to_wav(
+        &scene_path,
+        &cli_44k,
+        &options,
+        proxemix::mix::offline::WavFormat::Int24,
+        &Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(hound::WavReader::open(&at_44k).unwrap().spec().sample_rate, 44_100);
+    assert_eq!(std::fs::read(&at_44k).unwrap(), std::fs::read(&cli_44k).unwrap(), "44.1 kHz export = render at 44.1");
 }
 
 #[test]
@@ -829,7 +851,7 @@ fn f1_switches_the_level_cue_off_it_is_heard_and_the_export_equals_render_withou
     let cues = app.world().resource::<CueSwitches>().0;
     let mut job = proxemix::app::export::ExportJob::default();
     let from_stage = dir.path("stage.wav");
-    job.start(scene, stems.audio.clone(), SR, cues, from_stage.clone());
+    job.start(scene, &scene_path, (stems.audio.clone(), SR), SR, cues, from_stage.clone());
     while job.progress().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(5));
         job.poll();
