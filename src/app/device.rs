@@ -39,8 +39,41 @@ pub struct OutputDevice {
     pub format: Option<(u32, u16)>,
 }
 
-/// The output devices; with `formats`, each is opened to ask its own rate and channels.
+/// The output devices; with `formats`, each is opened to ask its own rate and channels. The sound libraries
+/// under them (ALSA's plugins, JACK) write their complaints about devices that are not there straight to the
+/// error stream: those are kept out of the list's way.
 pub fn list_outputs(formats: bool) -> Result<Vec<OutputDevice>, String> {
+    with_library_chatter_hidden(|| list_outputs_loud(formats))
+}
+
+/// Runs `f` with the process's standard error pointed at /dev/null, then puts it back.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn with_library_chatter_hidden<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return f() };
+    // SAFETY: dup and dup2 on the standard error descriptor and one we own; the saved copy is closed once it
+    // has been put back. Nothing else writes to standard error meanwhile: the stage lists the devices while its
+    // app is built, before any system runs (the audio thread never writes), `proxemix devices` does nothing else.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 {
+        return f();
+    }
+    unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    let out = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    out
+}
+
+#[cfg(not(unix))]
+fn with_library_chatter_hidden<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+fn list_outputs_loud(formats: bool) -> Result<Vec<OutputDevice>, String> {
     let host = cpal::default_host();
     let default_id = host.default_output_device().and_then(|d| d.id().ok());
     let devices = host.output_devices().map_err(|e| format!("cannot list the sound devices: {e}"))?;
@@ -218,6 +251,11 @@ enum Resume {
 }
 
 impl DeviceWatch {
+    /// The device went away (or did not open) and is being tried again.
+    pub fn is_lost(&self) -> bool {
+        self.lost.is_some()
+    }
+
     /// A stage whose device did not open: it is tried again, and plays from where the song would be by then.
     pub fn lost_from_the_start() -> DeviceWatch {
         let now = Instant::now();
@@ -333,7 +371,7 @@ fn watch_device(
                             warn!("the sound device plays again but the song could not catch up: {e}");
                         }
                         let device = status.device.as_deref().unwrap_or("the sound device");
-                        info!("{device} plays again, at {to:.2} s (it held the song at {position_s:.2} s)");
+                        info!("{device} plays, at {to:.2} s (it held the song at {position_s:.2} s)");
                     }
                     None => {}
                 }
@@ -411,7 +449,7 @@ fn watch_device(
                 } else if let Err(e) = graph.play_from(to) {
                     warn!("the sound device is open again but the song could not start: {e}");
                 }
-                info!("{} is open again", back.device.as_deref().unwrap_or("the sound device"));
+                info!("{} is open", back.device.as_deref().unwrap_or("the sound device"));
             }
             let resume = lost.playing.then_some(Resume::From(lost.position_s, lost.at));
             watch.starting = Some(Starting { since: Some(now), frames_called: 0, resume });

@@ -13,7 +13,7 @@ use bevy_egui::input::EguiWantsInput;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::camera::OrbitCamera;
-use super::device::{OutputDevices, SwitchDevice};
+use super::device::{DeviceWatch, OutputDevices, SwitchDevice};
 use super::export::ExportJob;
 use super::intent::{Bodies, Edit, Gesture, Intent, Selection};
 use super::shared::{
@@ -89,6 +89,8 @@ struct SoundPanel<'w> {
     options: Res<'w, StageOptions>,
     /// The device chosen, the devices to choose from, and where a choice goes.
     choice: Option<Res<'w, DeviceChoice>>,
+    /// Whether the device went away (the transport still answers, on the wall clock).
+    watch: Option<Res<'w, DeviceWatch>>,
     devices: Option<Res<'w, OutputDevices>>,
     switch: MessageWriter<'w, SwitchDevice>,
 }
@@ -253,7 +255,8 @@ fn top_bar(ui: &mut egui::Ui, doc: &mut DocumentPanel, sound: &SoundPanel, live:
     });
     ui.horizontal(|ui| {
         let t = *sound.transport;
-        let playable = t.live && !sound.options.silent;
+        let device_lost = sound.watch.as_ref().is_some_and(|w| w.is_lost());
+        let playable = (t.live || device_lost) && !sound.options.silent;
         let mut transport = |command| doc.intents.write(Intent::Transport(command));
         ui.add_enabled_ui(playable, |ui| {
             let label = if t.playing { "⏸ Pause" } else { "▶ Play" };
