@@ -536,6 +536,10 @@ fn sound_device(ui: &mut egui::Ui, sound: &mut SoundPanel) {
                 status.sample_rate as f64 / 1000.0,
                 status.buffer_frames
             ));
+            if sound.watch.as_ref().is_some_and(|w| w.is_lost()) {
+                let away = egui::RichText::new("away: trying it again; the playhead goes on");
+                ui.label(away.color(egui::Color32::from_rgb(240, 170, 80)));
+            }
         }
         None => {
             ui.label(egui::RichText::new("none playing").weak());
