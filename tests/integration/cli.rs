@@ -138,7 +138,8 @@ fn render_without_a_cue_hears_what_the_cue_did_and_an_unknown_cue_is_named() {
     let no_level = render("no-level.wav", &["level"]);
     let gained = level(&no_level) - level(&all);
     // The level cue is what the mapping's dry level says (air off too, so the spectrum does not move the energy).
-    let dry_db = |cues| {
+    // The mapping's mix of the body in this scene, with the given cues.
+    let mapped = |cues| {
         let placement = proxemix::mix::mapping::Placement {
             position: [3.0, 3.0, -8.0],
             size: 1.0,
@@ -148,8 +149,9 @@ fn render_without_a_cue_hears_what_the_cue_did_and_an_unknown_cue_is_named() {
             audible: true,
         };
         let room = proxemix::scene::Scene::load(&scene).unwrap().room;
-        proxemix::mix::mapping::stem_mix_with(&placement, &room, cues).dry_db.unwrap() as f64
+        proxemix::mix::mapping::stem_mix_with(&placement, &room, cues)
     };
+    let dry_db = |cues| mapped(cues).dry_db.unwrap() as f64;
     let mut off = proxemix::mix::mapping::Cues::ALL;
     off.switch_off("level").unwrap();
     let law = dry_db(off) - dry_db(proxemix::mix::mapping::Cues::ALL);
@@ -163,18 +165,7 @@ fn render_without_a_cue_hears_what_the_cue_did_and_an_unknown_cue_is_named() {
     );
     // --without width: the image keeps the width the mapping gives with the cue off; a wider image is less
     // correlated between left and right.
-    let width = |cues| {
-        let placement = proxemix::mix::mapping::Placement {
-            position: [3.0, 3.0, -8.0],
-            size: 1.0,
-            gain_db: 0.0,
-            spoil: 0.0,
-            send_db: 0.0,
-            audible: true,
-        };
-        let room = proxemix::scene::Scene::load(&scene).unwrap().room;
-        proxemix::mix::mapping::stem_mix_with(&placement, &room, cues).width
-    };
+    let width = |cues| mapped(cues).width;
     let mut off = proxemix::mix::mapping::Cues::ALL;
     off.switch_off("width").unwrap();
     let (narrow, wide) = (width(proxemix::mix::mapping::Cues::ALL), width(off));

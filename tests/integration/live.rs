@@ -18,20 +18,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A private sound server and display, or the reason there are none (a failure when they are required).
+/// A private sound server at 48 kHz and a display, or the reason there are none (a failure when required).
 fn harness() -> Option<(PrivatePulse, PrivateDisplay)> {
-    let required = std::env::var_os("PROXEMIX_REQUIRE_LIVE").is_some_and(|v| v == "1");
-    let started = PrivatePulse::start(48_000)
-        .and_then(|mut p| p.keep_warm().map(|_| p))
-        .and_then(|p| PrivateDisplay::start().map(|d| (p, d)));
-    match started {
-        Ok(h) => Some(h),
-        Err(why) if required => panic!("the live-sound harness is required here but cannot start: {why}"),
-        Err(why) => {
-            eprintln!("SKIPPED: no private PulseAudio server and display here ({why}); `make test` installs them");
-            None
-        }
-    }
+    harness_at(48_000)
 }
 
 /// Plays `scene` on the real stage for `seconds` and returns what reached the sink (interleaved stereo).
