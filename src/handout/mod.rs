@@ -9,7 +9,7 @@ use tiny_skia::{Color, FillRule, LineCap, Mask, Paint, PathBuilder, Pixmap, Rect
 
 use crate::mix::mapping::{self, StemMix, Zone};
 use crate::scene::Scene;
-use crate::scene::timeline::Resolved;
+use crate::scene::timeline::{Resolved, StemValues};
 
 /// One colour per stem (in scene order, repeating): well apart in hue and readable on a projector. The stage
 /// and the handout use the same ones, so a picture and the screen agree.
@@ -198,6 +198,13 @@ fn colour_of(index: usize) -> [f32; 3] {
     STEM_COLOURS[index % STEM_COLOURS.len()].map(|c| c as f32 / 255.0)
 }
 
+/// The last time anything on the timeline happens (a keyframe or a section's end).
+fn song_end(resolved: &Resolved, stems: usize) -> f64 {
+    let sections = resolved.sections.last().map_or(0.0, |s| s.end_s);
+    let room = resolved.room_keys().last().map_or(0.0, |k| k.0);
+    (0..stems).map(|i| resolved.stem_keys(i).last().map_or(0.0, |k| k.0)).fold(sections.max(room), f64::max)
+}
+
 /// The staging seen from above at song time `t_s` (the listener at the centre facing up), as PNG bytes:
 /// zone rings, each body at its drawn size with a halo as large as its reverb share, spikes as long as its
 /// spoil, a grey outline when muted, its name and distance; paths of bodies that the timeline moves.
@@ -251,16 +258,21 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
     let you = canvas.text_width("you", TEXT_PX);
     canvas.text(cx - you / 2.0, cy + head + 6.0 * s as f32, "you", TEXT_PX, INK);
 
-    // Paths of moving bodies, faint and dashed, under everything else.
+    // Paths of moving bodies in the section playing at `t_s` (the whole song without sections), under
+    // everything else: a line through the corners the timeline glides between, a dot at each.
+    let (from, to) = match resolved.section_at(t_s) {
+        Some(section) => (section.start_s, section.end_s),
+        None => (0.0, song_end(&resolved, scene.stems.len()).max(t_s)),
+    };
     for (i, stem) in scene.stems.iter().enumerate() {
-        let mut points = vec![stem.position];
-        let mut keyed: Vec<_> =
-            stem.keys.iter().filter_map(|k| k.position.map(|p| (resolved.time(&k.at, ""), p))).collect();
-        keyed.sort_by(|a, b| a.0.as_ref().unwrap_or(&0.0).total_cmp(b.0.as_ref().unwrap_or(&0.0)));
-        points.extend(keyed.into_iter().map(|(_, p)| p));
-        for pair in points.windows(2) {
-            let (a, b) = (to_px(pair[0].0, pair[0].2), to_px(pair[1].0, pair[1].2));
-            canvas.line(a, b, 2.0 * s as f32, colour_of(i), 0.6, true);
+        let path = resolved.position_path(i, StemValues::of(stem), from, to);
+        for pair in path.windows(2) {
+            let (a, b) = (to_px(pair[0].1[0], pair[0].1[2]), to_px(pair[1].1[0], pair[1].1[2]));
+            canvas.line(a, b, 2.0 * s as f32, colour_of(i), 0.7, false);
+        }
+        for (_, corner) in &path {
+            let (x, y) = to_px(corner[0], corner[2]);
+            canvas.disc(x, y, 2.5 * s as f32, 0.0, colour_of(i), 0.8);
         }
     }
     // Bodies, far ones first so near ones sit on top.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod automation;
 pub mod timeline;
 
 /// The format version this build writes. Version 1 (no timeline, no intent card) is still read.
@@ -116,7 +117,7 @@ pub struct Timeline {
     #[serde(default)]
     /// Named stretches of the song.
     pub sections: Vec<Section>,
-    /// Keyframes of the room: the reverb return's fader.
+    /// Keyframes of the room and the master: the reverb return's fader, the reverb level, the master fader.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub room: Vec<RoomKey>,
 }
@@ -211,9 +212,38 @@ pub struct Key {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Its effects send trim (dB).
     pub send_db: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its level trim (dB).
+    pub gain_db: Option<f32>,
 }
 
-/// A keyframe on the room.
+impl Key {
+    /// A keyframe at `at` that sets nothing yet.
+    pub fn at(at: At) -> Key {
+        Key {
+            at,
+            ease: Ease::Glide,
+            position: None,
+            size: None,
+            spoil: None,
+            muted: None,
+            send_db: None,
+            gain_db: None,
+        }
+    }
+
+    /// Whether it sets anything.
+    pub fn sets_anything(&self) -> bool {
+        self.position.is_some()
+            || self.size.is_some()
+            || self.spoil.is_some()
+            || self.muted.is_some()
+            || self.send_db.is_some()
+            || self.gain_db.is_some()
+    }
+}
+
+/// A keyframe on the room and the master bus.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomKey {
@@ -225,6 +255,24 @@ pub struct RoomKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The reverb return's fader (dB).
     pub return_db: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The room's reverb level (dB, in every stem's send: the room panel's "reverb").
+    pub reverb_db: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The master fader (dB).
+    pub master_gain_db: Option<f32>,
+}
+
+impl RoomKey {
+    /// A keyframe at `at` that sets nothing yet.
+    pub fn at(at: At) -> RoomKey {
+        RoomKey { at, ease: Ease::Glide, return_db: None, reverb_db: None, master_gain_db: None }
+    }
+
+    /// Whether it sets anything.
+    pub fn sets_anything(&self) -> bool {
+        self.return_db.is_some() || self.reverb_db.is_some() || self.master_gain_db.is_some()
+    }
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -470,6 +518,9 @@ impl Scene {
                 if let Some(v) = key.send_db {
                     check_range(&at("send_db"), v, EFFECTS_DB)?;
                 }
+                if let Some(v) = key.gain_db {
+                    check_range(&at("gain_db"), v, GAIN_DB)?;
+                }
             }
         }
         if let Some(timeline) = &self.timeline {
@@ -479,6 +530,12 @@ impl Scene {
             for (k, key) in timeline.room.iter().enumerate() {
                 if let Some(v) = key.return_db {
                     check_range(&format!("timeline.room[{k}].return_db"), v, EFFECTS_DB)?;
+                }
+                if let Some(v) = key.reverb_db {
+                    check_range(&format!("timeline.room[{k}].reverb_db"), v, REVERB_DB)?;
+                }
+                if let Some(v) = key.master_gain_db {
+                    check_range(&format!("timeline.room[{k}].master_gain_db"), v, GAIN_DB)?;
                 }
             }
         }

@@ -33,12 +33,75 @@ pub struct Driven {
     pub muted: bool,
     /// The effects send.
     pub send: bool,
+    /// The level trim.
+    pub gain: bool,
 }
 
 impl Driven {
     /// Whether it drives anything.
     pub fn any(&self) -> bool {
-        self.position || self.size || self.spoil || self.muted || self.send
+        self.position || self.size || self.spoil || self.muted || self.send || self.gain
+    }
+
+    /// `driven`'s values where this says so, `own` elsewhere.
+    pub fn pick(&self, driven: StemValues, own: StemValues) -> StemValues {
+        StemValues {
+            position: if self.position { driven.position } else { own.position },
+            size: if self.size { driven.size } else { own.size },
+            spoil: if self.spoil { driven.spoil } else { own.spoil },
+            muted: if self.muted { driven.muted } else { own.muted },
+            send_db: if self.send { driven.send_db } else { own.send_db },
+            gain_db: if self.gain { driven.gain_db } else { own.gain_db },
+        }
+    }
+}
+
+/// Which properties of the room and the master the timeline drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoomDriven {
+    /// The reverb return's fader.
+    pub return_db: bool,
+    /// The reverb level.
+    pub reverb: bool,
+    /// The master fader.
+    pub master: bool,
+}
+
+impl RoomDriven {
+    /// Whether it drives anything.
+    pub fn any(&self) -> bool {
+        self.return_db || self.reverb || self.master
+    }
+
+    /// `driven`'s values where this says so, `own` elsewhere.
+    pub fn pick(&self, driven: RoomValues, own: RoomValues) -> RoomValues {
+        RoomValues {
+            return_db: if self.return_db { driven.return_db } else { own.return_db },
+            reverb_db: if self.reverb { driven.reverb_db } else { own.reverb_db },
+            master_gain_db: if self.master { driven.master_gain_db } else { own.master_gain_db },
+        }
+    }
+}
+
+/// What a timeline sets on the room and the master at one time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoomValues {
+    /// The reverb return's fader (dB).
+    pub return_db: f32,
+    /// The reverb level in every send (dB).
+    pub reverb_db: f32,
+    /// The master fader (dB).
+    pub master_gain_db: f32,
+}
+
+impl RoomValues {
+    /// A scene's own values of what a timeline can drive on the room and the master.
+    pub fn of(scene: &Scene) -> RoomValues {
+        RoomValues {
+            return_db: scene.room.return_db,
+            reverb_db: scene.room.reverb_db,
+            master_gain_db: scene.master_gain_db,
+        }
     }
 }
 
@@ -178,9 +241,13 @@ impl Resolved {
             moves.extend(spans(keys, |k| k.size.is_some(), glide));
             moves.extend(spans(keys, |k| k.spoil.is_some(), glide));
             moves.extend(spans(keys, |k| k.send_db.is_some(), glide));
+            moves.extend(spans(keys, |k| k.gain_db.is_some(), glide));
             moves.extend(spans(keys, |k| k.muted.is_some(), |_| false));
         }
-        moves.extend(spans(&self.room, |k| k.return_db.is_some(), |k| k.ease == Ease::Glide));
+        let room_glide = |k: &RoomKey| k.ease == Ease::Glide;
+        moves.extend(spans(&self.room, |k| k.return_db.is_some(), room_glide));
+        moves.extend(spans(&self.room, |k| k.reverb_db.is_some(), room_glide));
+        moves.extend(spans(&self.room, |k| k.master_gain_db.is_some(), room_glide));
         moves
     }
 
@@ -203,8 +270,30 @@ impl Resolved {
             d.spoil |= k.spoil.is_some();
             d.muted |= k.muted.is_some();
             d.send |= k.send_db.is_some();
+            d.gain |= k.gain_db.is_some();
         }
         d
+    }
+
+    /// What the timeline drives on the room and the master.
+    pub fn room_driven(&self) -> RoomDriven {
+        let mut d = RoomDriven::default();
+        for (_, k) in &self.room {
+            d.return_db |= k.return_db.is_some();
+            d.reverb |= k.reverb_db.is_some();
+            d.master |= k.master_gain_db.is_some();
+        }
+        d
+    }
+
+    /// The stems' keyframes with their times (scene order; each list sorted by time).
+    pub fn stem_keys(&self, index: usize) -> &[(f64, Key)] {
+        self.stems.get(index).map_or(&[][..], |k| k.as_slice())
+    }
+
+    /// The room's keyframes with their times, sorted.
+    pub fn room_keys(&self) -> &[(f64, RoomKey)] {
+        &self.room
     }
 
     /// The section playing at `t`, if any.
@@ -236,9 +325,13 @@ impl Resolved {
                 target.spoil = v.spoil;
                 target.muted = v.muted;
                 target.send_db = v.send_db;
+                target.gain_db = v.gain_db;
             }
         }
-        out.room.return_db = self.return_db_at(base.room.return_db, t);
+        let room = self.room_at(RoomValues::of(base), t);
+        out.room.return_db = room.return_db;
+        out.room.reverb_db = room.reverb_db;
+        out.master_gain_db = room.master_gain_db;
     }
 
     /// The timeline's properties of stem `index` at time `t` (`base`'s own where no keyframe drives them).
@@ -257,13 +350,48 @@ impl Resolved {
             size: evaluate(keys, t, base.size, |k| k.size, Ease::of, |a, b, f| a * (b / a).powf(f)),
             spoil: evaluate(keys, t, base.spoil, |k| k.spoil, Ease::of, lerp),
             send_db: evaluate(keys, t, base.send_db, |k| k.send_db, Ease::of, lerp),
+            gain_db: evaluate(keys, t, base.gain_db, |k| k.gain_db, Ease::of, lerp),
             muted: evaluate(keys, t, base.muted, |k| k.muted, |_| Ease::Jump, |a, _, _| a),
         }
+    }
+
+    /// Where stem `index` goes from `from` to `to` (s): the corners of its path, exactly (positions glide in
+    /// straight lines between keyframes; a jump gives two corners at one time). Empty when nothing moves it.
+    pub fn position_path(&self, index: usize, base: StemValues, from: f64, to: f64) -> Vec<(f64, [f32; 3])> {
+        let keys = self.stem_keys(index);
+        if !keys.iter().any(|(_, k)| k.position.is_some()) || to <= from {
+            return Vec::new();
+        }
+        let at = |t: f64| {
+            let p = self.stem_at(index, base, t).position;
+            (t, [p.0, p.1, p.2])
+        };
+        let mut path = vec![at(from)];
+        for (t, _) in keys.iter().filter(|(t, k)| k.position.is_some() && *t > from && *t < to) {
+            let before = at((*t - 1e-6).max(from));
+            if path.last().is_none_or(|l| l.1 != before.1) {
+                path.push(before);
+            }
+            path.push(at(*t));
+        }
+        path.push(at(to));
+        path
     }
 
     /// The reverb return's fader at time `t`.
     pub fn return_db_at(&self, base: f32, t: f64) -> f32 {
         evaluate(&self.room, t, base, |k| k.return_db, |k: &RoomKey| k.ease, lerp)
+    }
+
+    /// The room's and the master's driven values at time `t` (`base` where no keyframe drives them).
+    /// Allocates nothing.
+    pub fn room_at(&self, base: RoomValues, t: f64) -> RoomValues {
+        let ease = |k: &RoomKey| k.ease;
+        RoomValues {
+            return_db: evaluate(&self.room, t, base.return_db, |k| k.return_db, ease, lerp),
+            reverb_db: evaluate(&self.room, t, base.reverb_db, |k| k.reverb_db, ease, lerp),
+            master_gain_db: evaluate(&self.room, t, base.master_gain_db, |k| k.master_gain_db, ease, lerp),
+        }
     }
 }
 
@@ -280,6 +408,8 @@ pub struct StemValues {
     pub muted: bool,
     /// Its effects send trim (dB).
     pub send_db: f32,
+    /// Its level trim (dB).
+    pub gain_db: f32,
 }
 
 impl StemValues {
@@ -291,6 +421,7 @@ impl StemValues {
             spoil: stem.spoil,
             muted: stem.muted,
             send_db: stem.send_db,
+            gain_db: stem.gain_db,
         }
     }
 }
@@ -396,7 +527,10 @@ mod tests {
         assert_eq!(r.scene_at(&s, 15.9).room.return_db, 0.0);
         assert_eq!(r.scene_at(&s, 16.0).room.return_db, -60.0);
         assert_eq!(r.scene_at(&s, 9.0).stems[1], s.stems[1]);
-        assert_eq!(r.driven(0), Driven { position: true, size: true, spoil: true, muted: true, send: false });
+        assert_eq!(
+            r.driven(0),
+            Driven { position: true, size: true, spoil: true, muted: true, send: false, gain: false }
+        );
         assert!(!r.driven(1).any());
     }
 
