@@ -9,7 +9,7 @@ use kira::backend::Backend;
 use kira::track::MainTrackBuilder;
 use kira::{AudioManager, AudioManagerSettings, Capacities};
 
-use super::driver::{Driver, MixState};
+use super::driver::{Driver, MixState, Receipt};
 use super::effects::master::{Master, MasterMeter};
 use super::effects::reverb::Reverb;
 use super::effects::spoil::{self, Hearing, Spoil};
@@ -307,6 +307,12 @@ where
         self.position_frames() as f64 / self.config.sample_rate as f64
     }
 
+    /// The pass playing and how many times it has wrapped at the song's end, as of the last audio callback:
+    /// a new pass or a new lap means the song time went back (a seek or a loop).
+    pub fn pass_and_lap(&self) -> (u32, u64) {
+        (self.engine.shared.generation(), self.engine.shared.lap())
+    }
+
     /// Length of the song: its longest stem, or its last section when that ends later.
     pub fn song_seconds(&self) -> f64 {
         self.song_frames as f64 / self.config.sample_rate as f64
@@ -376,9 +382,15 @@ where
 
     /// Asks for `state`; its changes ramp over `ramp_s` (at least [`MIN_RAMP_S`]), a stem the user mutes or
     /// unmutes in a few milliseconds. The engine maps it and plays its timeline from the playhead on.
-    pub fn set_state(&mut self, state: MixState, ramp_s: f32) {
+    /// Returns the snapshot's number when one was sent (see [`MixGraph::take_receipts`]).
+    pub fn set_state(&mut self, state: MixState, ramp_s: f32) -> Option<u64> {
         let frames = (ramp_s.max(MIN_RAMP_S) * self.config.sample_rate as f32).round() as u32;
-        self.driver.set(state, frames);
+        self.driver.set(state, frames)
+    }
+
+    /// When the engine took up each snapshot sent, since the last call (oldest first).
+    pub fn take_receipts(&mut self, into: &mut Vec<Receipt>) {
+        self.driver.take_receipts(into);
     }
 
     /// Applies a whole scene (its timeline included) with this graph's cues.

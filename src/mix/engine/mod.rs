@@ -14,7 +14,7 @@ use kira::Frame;
 use kira::info::Info;
 use kira::sound::{Sound, SoundData};
 
-use super::driver::{DriverInbox, MasterState, MixState};
+use super::driver::{DriverInbox, MasterState, MixState, Receipt};
 use super::effects::master::Master;
 use super::effects::reverb::Reverb;
 use super::effects::spoil::{Hearing, Spoil};
@@ -203,16 +203,19 @@ impl Engine {
     fn automate(&mut self, t: f64, ramp: u32, jump: u32) {
         let state = &*self.state;
         let timeline = state.timeline.as_deref();
-        let mut room = state.room;
-        if let Some(tl) = timeline {
-            room.return_db = tl.return_db_at(state.room.return_db, t);
-        }
+        // The timeline over the user's values, except what a hand holds while a take records.
+        let own = state.room_values();
+        let played = match timeline {
+            Some(tl) => state.room_held.pick(own, tl.room_at(own, t)),
+            None => own,
+        };
+        let room = Room { return_db: played.return_db, reverb_db: played.reverb_db, ..state.room };
         let room_changed = self.applied.room != Some((room, state.cues));
         let any_solo = state.any_solo();
         let sample_rate = self.sample_rate;
         for (i, stem) in state.stems.iter().enumerate() {
             let values = match timeline {
-                Some(tl) => tl.stem_at(i, stem.values, t),
+                Some(tl) => stem.held.pick(stem.values, tl.stem_at(i, stem.values, t)),
                 None => stem.values,
             };
             let placement = stem.placement(&values, any_solo);
@@ -234,9 +237,15 @@ impl Engine {
             self.reverb.set(translate::reverb_params(&room), if cut { jump } else { ramp });
             self.applied.room = Some((room, state.cues));
         }
-        let master = (state.master, state.cues.spoil);
+        let (lo, hi) = crate::scene::limits::GAIN_DB;
+        let master = MasterState {
+            gain_db: (played.master_gain_db + state.master.trim_db).clamp(lo, hi),
+            trim_db: 0.0,
+            ..state.master
+        };
+        let master = (master, state.cues.spoil);
         if self.applied.master != Some(master) {
-            self.master.set(translate::master_params(state.master.gain_db, state.master.ceiling_dbtp), ramp);
+            self.master.set(translate::master_params(master.0.gain_db, master.0.ceiling_dbtp), ramp);
             let spoil = if state.cues.spoil { state.master.spoil } else { 0.0 };
             self.master_spoil.set(spoil, Hearing::FLAT, ramp);
             self.applied.master = Some(master);
@@ -261,6 +270,24 @@ impl Engine {
             let t = self.heard_time(self.transport.q);
             let step = self.frames(STEP_S);
             self.automate(t, message.ramp_frames, step);
+            // Full: the control side has stopped reading; the news is dropped, never waited for.
+            let _ = self.inbox.receipts.push(Receipt {
+                seq: message.seq,
+                t,
+                ramp_frames: message.ramp_frames,
+                rolling: self.transport.rolling(),
+                generation: self.transport.pass.generation,
+                lap: self.heard_lap(self.transport.q),
+            });
+        }
+    }
+
+    /// How many times a looping pass has wrapped where the chains hear frame `q` of it.
+    fn heard_lap(&self, q: u64) -> u64 {
+        let pass = &self.transport.pass;
+        match q.checked_sub(self.heard_late as u64) {
+            Some(f) if pass.looping && pass.song_frames > 0 => (pass.start + f) / pass.song_frames,
+            _ => 0,
         }
     }
 

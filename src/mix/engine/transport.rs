@@ -67,6 +67,8 @@ pub struct EngineShared {
     commands_taken: AtomicU64,
     /// Generation of the pass being played.
     generation: AtomicU32,
+    /// Times the looping pass has wrapped.
+    lap: AtomicU64,
     /// The live audio thread runs with real-time scheduling.
     real_time: std::sync::atomic::AtomicBool,
 }
@@ -87,6 +89,10 @@ impl EngineShared {
     /// The pass being played.
     pub fn generation(&self) -> u32 {
         self.generation.load(Ordering::Acquire)
+    }
+    /// Times the pass being played has wrapped at the song's end (looping).
+    pub fn lap(&self) -> u64 {
+        self.lap.load(Ordering::Acquire)
     }
     /// Whether the live audio thread got real-time scheduling.
     pub fn real_time(&self) -> bool {
@@ -340,5 +346,11 @@ impl Transport {
         shared.position.store(self.song_frame(), Ordering::Release);
         shared.state.store(self.state as u8, Ordering::Release);
         shared.generation.store(self.pass.generation, Ordering::Release);
+        let lap = if self.pass.looping && self.pass.song_frames > 0 {
+            (self.pass.start + self.q) / self.pass.song_frames
+        } else {
+            0
+        };
+        shared.lap.store(lap, Ordering::Release);
     }
 }
