@@ -6,7 +6,9 @@ use bevy::prelude::*;
 use bevy::transform::TransformSystems;
 use kira::backend::Backend;
 
-use super::shared::{LiveMixes, LiveTimeline, Meters, StageSet, StemAudio, TransportCommand, TransportState};
+use super::shared::{
+    AudioNews, HeldLanes, LiveMixes, LiveTimeline, Meters, StageSet, StemAudio, TransportCommand, TransportState,
+};
 use super::stems::{BodySize, GainTrim, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
 use super::workshop::{Compare, CueSwitches, QuizState};
 use crate::mix::driver::{MasterState, MixState, StemState};
@@ -14,7 +16,7 @@ use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
 use crate::mix::mapping::{self, Placement};
 use crate::mix::source::StemSource;
 use crate::scene::Scene;
-use crate::scene::timeline::StemValues;
+use crate::scene::timeline::{RoomValues, StemValues};
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
 pub const MAX_RAMP_S: f32 = 0.05;
@@ -66,6 +68,10 @@ fn sample_rate_of(audio: &[Option<StemSource>]) -> u32 {
     audio.iter().flatten().map(StemSource::sample_rate).next().unwrap_or(48_000)
 }
 
+/// The bridge's systems (after transform propagation): what runs after them sees this frame's snapshot sent.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BridgeSet;
+
 /// Adds the bridge for backend `B`: the graph resource must be inserted by whoever opens the device.
 pub struct AudioBridgePlugin<B: Backend>(std::marker::PhantomData<fn() -> B>);
 
@@ -81,6 +87,8 @@ where
 {
     fn build(&self, app: &mut App) {
         app.init_resource::<LiveMixes>()
+            .init_resource::<AudioNews>()
+            .init_resource::<HeldLanes>()
             .init_resource::<Meters>()
             .init_resource::<TransportState>()
             .init_resource::<StemAudio>()
@@ -90,6 +98,7 @@ where
                 PostUpdate,
                 (rebuild_after_reload::<B>, bridge::<B>, run_transport::<B>, read_meters::<B>)
                     .chain()
+                    .in_set(BridgeSet)
                     .after(TransformSystems::Propagate),
             );
     }
@@ -101,13 +110,14 @@ where
 /// property the bodies show its value, and the snapshot carries the document's own (the engine applies the
 /// timeline over it, sample-exactly); workshop mode adds the A/B trim to the master and its cue switches, and
 /// during the quiz the truth plays while the bodies show the class's guesses.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn bridge<B: Backend + Send + 'static>(
     mut audio: ResMut<StageAudio<B>>,
     mut mixes: ResMut<LiveMixes>,
+    mut news: ResMut<AudioNews>,
     doc: Res<StageScene>,
     (compare, cues, quiz): (Res<Compare>, Res<CueSwitches>, Res<QuizState>),
-    live: Res<LiveTimeline>,
+    (live, held): (Res<LiveTimeline>, Res<HeldLanes>),
     time: Res<Time>,
     stems: Query<(&StemBody, &GlobalTransform, &BodySize, &Spoil, &Muted, &Solo, &GainTrim, &SendTrim)>,
 ) where
@@ -117,12 +127,18 @@ pub fn bridge<B: Backend + Send + 'static>(
     let count = stems.iter().map(|s| s.0.index + 1).max().unwrap_or(0);
     let any_solo = stems.iter().any(|s| s.5.0);
     let cues = cues.0;
-    let (lo, hi) = crate::scene::limits::GAIN_DB;
-    let master_gain_db = (doc.scene.master_gain_db + compare.trim_db()).clamp(lo, hi);
-    let master =
-        MasterState { gain_db: master_gain_db, spoil: doc.scene.master_spoil, ceiling_dbtp: doc.scene.ceiling_dbtp };
-    // What the panels and halos show: the bodies as they stand now (during the quiz, the guesses).
-    let shown_room = crate::scene::Room { return_db: live.return_db, ..doc.scene.room };
+    let master = MasterState {
+        gain_db: doc.scene.master_gain_db,
+        trim_db: compare.trim_db(),
+        spoil: doc.scene.master_spoil,
+        ceiling_dbtp: doc.scene.ceiling_dbtp,
+    };
+    // What the panels and halos show: the bodies as they stand now (during the quiz, the guesses), in the
+    // room as the timeline has it (what a hand holds, as the hand has it).
+    let own_room = RoomValues::of(&doc.scene);
+    let room_now = held.room.pick(own_room, live.room.unwrap_or(own_room));
+    let shown_room =
+        crate::scene::Room { return_db: room_now.return_db, reverb_db: room_now.reverb_db, ..doc.scene.room };
     mixes.0.resize(count, None);
     let mut rows = vec![None; count];
     for (body, transform, size, spoil, muted, solo, gain, send) in &stems {
@@ -138,22 +154,23 @@ pub fn bridge<B: Backend + Send + 'static>(
         if mixes.0[body.index] != Some(mix) {
             mixes.0[body.index] = Some(mix);
         }
-        // What the engine plays: the stem's own values where the timeline drives them.
+        // What the engine plays: the stem's own values where the timeline drives them (it applies the timeline
+        // itself), the hand's where a take holds them.
         let p = shown.position;
-        let shown_values =
-            StemValues { position: (p[0], p[1], p[2]), size: size.0, spoil: spoil.0, muted: muted.0, send_db: send.0 };
-        let driven = live.resolved.driven(body.index);
+        let shown_values = StemValues {
+            position: (p[0], p[1], p[2]),
+            size: size.0,
+            spoil: spoil.0,
+            muted: muted.0,
+            send_db: send.0,
+            gain_db: gain.0,
+        };
+        let held = held.stem(body.index);
         let values = match doc.scene.stems.get(body.index).map(StemValues::of) {
-            Some(own) => StemValues {
-                position: if driven.position { own.position } else { shown_values.position },
-                size: if driven.size { own.size } else { shown_values.size },
-                spoil: if driven.spoil { own.spoil } else { shown_values.spoil },
-                muted: if driven.muted { own.muted } else { shown_values.muted },
-                send_db: if driven.send { own.send_db } else { shown_values.send_db },
-            },
+            Some(own) => held.pick(shown_values, live.resolved.driven(body.index).pick(own, shown_values)),
             None => shown_values,
         };
-        rows[body.index] = Some(StemState { values, gain_db: gain.0, solo: solo.0 });
+        rows[body.index] = Some(StemState { values, solo: solo.0, held });
     }
     let Some(graph) = audio.0.get().graph.as_mut() else { return };
     let state = match quiz.0.as_ref() {
@@ -170,7 +187,7 @@ pub fn bridge<B: Backend + Send + 'static>(
                 .map(|(i, row)| {
                     row.unwrap_or_else(|| {
                         let stem = &doc.scene.stems[i.min(doc.scene.stems.len().saturating_sub(1))];
-                        StemState { values: StemValues::of(stem), gain_db: stem.gain_db, solo: stem.solo }
+                        StemState { values: StemValues::of(stem), solo: stem.solo, held: Default::default() }
                     })
                 })
                 .collect(),
@@ -178,9 +195,13 @@ pub fn bridge<B: Backend + Send + 'static>(
             master,
             cues,
             timeline: Some(live.resolved.clone()).filter(|t| t.has_keys()),
+            room_held: held.room,
         },
     };
-    graph.set_state(state, ramp_s);
+    news.sent = graph.set_state(state, ramp_s).map(|seq| (seq, ramp_s.max(MIN_RAMP_S)));
+    news.receipts.clear();
+    graph.take_receipts(&mut news.receipts);
+    news.pass_and_lap = graph.pass_and_lap();
 }
 
 /// Rebuilds the graph when a reload changed the set of stems (new files are decoded at the same rate).

@@ -9,8 +9,8 @@ use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 
 use super::camera::{OrbitCamera, floor_axes, floor_point, upright_point};
-use super::intent::{Bodies, Edit, Gesture, Intent, Look, Selection};
-use super::shared::{StageSet, TransportCommand, TransportState, UiFocus};
+use super::intent::{Bodies, Edit, Gesture, Intent, Look, RecordCommand, Selection};
+use super::shared::{RecordingState, StageSet, TransportCommand, TransportState, UiFocus};
 use super::stems::{Selected, Spoil, StemBody};
 use super::workshop::{Compare, Presentation, WorkshopCommand};
 
@@ -167,9 +167,12 @@ pub fn on_drag(
     intents.write(Intent::Edit(gesture, Edit::Place(places)));
 }
 
-/// The drag is over.
-pub fn on_drag_end(end: On<Pointer<DragEnd>>, mut drag: ResMut<DragState>) {
+/// The drag is over (a take in touch mode lets what it moved go).
+pub fn on_drag_end(end: On<Pointer<DragEnd>>, mut drag: ResMut<DragState>, mut intents: MessageWriter<Intent>) {
     if end.button == PointerButton::Primary {
+        if let Some(gesture) = drag.gesture {
+            intents.write(Intent::Release(gesture));
+        }
         *drag = DragState::default();
     }
 }
@@ -204,6 +207,13 @@ fn mouse_wheel(
         })
         .sum();
     if steps == 0.0 || focus.pointer {
+        // A burst of wheel steps is over once the wheel has rested a while.
+        if let Some((gesture, last)) = *burst
+            && time.elapsed_secs() - last > WHEEL_BURST_S
+        {
+            intents.write(Intent::Release(gesture));
+            *burst = None;
+        }
         return;
     }
     let factor = WHEEL_SIZE_STEP.powf(steps);
@@ -246,14 +256,16 @@ fn orbit_with_mouse(
     }
 }
 
-/// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo; Ctrl+S saves; space
-/// plays or pauses; L loops; Home goes to the start; arrows seek by five seconds; Tab selects the next body
-/// (with one scene loaded); Esc clears the selection; C puts the camera back; E spoils a little everywhere.
+/// M mutes, S solos (the selection); Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo; Ctrl+S saves; Ctrl+R
+/// arms recording (or disarms it); space plays or pauses; L loops; Home goes to the start; arrows seek by five
+/// seconds; Tab selects the next body (with one scene loaded); Esc throws a running take away, or clears the
+/// selection; C puts the camera back; E spoils a little everywhere.
 fn keyboard_shortcuts(
     keys: Res<ButtonInput<KeyCode>>,
     focus: Res<UiFocus>,
     transport: Res<TransportState>,
     compare: Res<Compare>,
+    recording: Res<RecordingState>,
     mut intents: MessageWriter<Intent>,
 ) {
     if focus.keyboard {
@@ -270,6 +282,9 @@ fn keyboard_shortcuts(
         }
         if keys.just_pressed(KeyCode::KeyS) {
             intents.write(Intent::Save);
+        }
+        if keys.just_pressed(KeyCode::KeyR) {
+            intents.write(Intent::Record(RecordCommand::ToggleArm));
         }
         return;
     }
@@ -292,7 +307,10 @@ fn keyboard_shortcuts(
     ];
     for (key, edit) in edits {
         if keys.just_pressed(key) {
-            intents.write(Intent::Edit(Gesture::new(), edit));
+            // A key press is a gesture over at once.
+            let gesture = Gesture::new();
+            intents.write(Intent::Edit(gesture, edit));
+            intents.write(Intent::Release(gesture));
         }
     }
     // With scenes to compare, Tab belongs to A/B (workshop mode); otherwise it walks the bodies.
@@ -303,7 +321,11 @@ fn keyboard_shortcuts(
         intents.write(Intent::Look(Look::Reset));
     }
     if keys.just_pressed(KeyCode::Escape) {
-        intents.write(Intent::Select(Selection::Clear));
+        intents.write(if recording.running {
+            Intent::Record(RecordCommand::Discard)
+        } else {
+            Intent::Select(Selection::Clear)
+        });
     }
 }
 
@@ -375,7 +397,7 @@ pub struct GamepadGesture(Option<Gesture>);
 
 /// The gamepad: shoulders select the previous/next body, the left stick moves the selection over the floor
 /// (relative to the camera), the right stick raises and lowers it, the triggers shrink and grow it (with West
-/// held: spoil it less and more), South mutes, East solos, Start plays or pauses.
+/// held: spoil it less and more), South mutes, East solos, Start plays or pauses, North arms recording.
 fn gamepad_control(
     time: Res<Time>,
     gamepads: Query<&Gamepad>,
@@ -395,11 +417,18 @@ fn gamepad_control(
         if pad.just_pressed(GamepadButton::Start) {
             intents.write(Intent::Transport(TransportCommand::TogglePlay));
         }
-        if pad.just_pressed(GamepadButton::South) {
-            intents.write(Intent::Edit(Gesture::new(), Edit::ToggleMute(Bodies::Selected)));
+        if pad.just_pressed(GamepadButton::North) {
+            intents.write(Intent::Record(RecordCommand::ToggleArm));
         }
-        if pad.just_pressed(GamepadButton::East) {
-            intents.write(Intent::Edit(Gesture::new(), Edit::ToggleSolo(Bodies::Selected)));
+        for (button, edit) in [
+            (GamepadButton::South, Edit::ToggleMute(Bodies::Selected)),
+            (GamepadButton::East, Edit::ToggleSolo(Bodies::Selected)),
+        ] {
+            if pad.just_pressed(button) {
+                let gesture = Gesture::new();
+                intents.write(Intent::Edit(gesture, edit));
+                intents.write(Intent::Release(gesture));
+            }
         }
         let stick = dead_zone(pad.left_stick());
         let lift = dead_zone(Vec2::new(0.0, pad.right_stick().y)).y;
@@ -426,8 +455,9 @@ fn gamepad_control(
             intents.write(Intent::Edit(id, edit));
         }
     }
-    if !any_motion {
-        gesture.0 = None;
+    if !any_motion && let Some(done) = gesture.0.take() {
+        // Sticks and triggers back at rest: the push is over.
+        intents.write(Intent::Release(done));
     }
 }
 

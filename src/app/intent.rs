@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bevy::prelude::*;
 
 use super::camera::{OrbitCamera, place_camera};
+use super::shared::RecordMode;
 use super::shared::{StageSet, TransportCommand};
 use super::stems::{
     BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt, clamp_position,
     clamp_size, modified, same_stems, stem_components, world_scene,
 };
 use super::stems::{Selected, StemRow};
+use crate::scene::automation::{self, Lane, Prop, Value};
 use crate::scene::{Room, Scene, limits};
 
 /// One edit gesture (a drag, a burst of wheel steps, a stick push, a slider grab, a key press): all its edits
@@ -70,6 +72,29 @@ pub enum Edit {
         /// Spoil on the whole mix.
         master_spoil: f32,
     },
+    /// Remove every keyframe of one property (it keeps its own value).
+    ClearAutomation(Lane),
+}
+
+/// What the recorder is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RecordCommand {
+    /// Arm (the song plays from the playhead) or disarm (the take is kept).
+    ToggleArm,
+    /// Throw the running take away and disarm.
+    Discard,
+    /// Touch or latch.
+    SetMode(RecordMode),
+}
+
+/// The properties an edit moved, each with its value just before (the recorder starts a lane there, so a take
+/// never jumps at its start).
+#[derive(Message, Debug, Clone)]
+pub struct Touched {
+    /// The gesture the edit was part of.
+    pub gesture: Gesture,
+    /// Each lane moved and its value before the edit.
+    pub lanes: Vec<(Lane, Value)>,
 }
 
 /// A change of selection.
@@ -128,6 +153,10 @@ pub enum Intent {
     Replace(Box<Scene>),
     /// Show this scene without touching the history or the unsaved marker (A/B switches, the morph, the quiz).
     Show(Box<Scene>),
+    /// A gesture is over (the mouse button is up, the stick back at rest, the slider let go).
+    Release(Gesture),
+    /// The recorder (the recorder itself carries these out).
+    Record(RecordCommand),
 }
 
 /// Applies the intents after input and workshop mode have spoken, and places the camera.
@@ -136,6 +165,7 @@ pub struct IntentPlugin;
 impl Plugin for IntentPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<Intent>()
+            .add_message::<Touched>()
             .configure_sets(Update, (StageSet::Input, StageSet::Workshop, StageSet::Document).chain())
             .add_systems(Update, (apply_intents, place_camera).chain().in_set(StageSet::Document));
     }
@@ -182,6 +212,7 @@ pub fn apply_intents(
     mut cameras: Query<&mut OrbitCamera>,
     mut transport: MessageWriter<TransportCommand>,
     mut rebuilt: MessageWriter<StemsRebuilt>,
+    mut touched: MessageWriter<Touched>,
 ) {
     for intent in intents.read() {
         let target = match intent {
@@ -190,10 +221,15 @@ pub fn apply_intents(
                     history.push(current(&doc.scene, &stems));
                     *last_gesture = Some(*gesture);
                 }
-                apply_edit(edit, &mut stems, &mut doc, &mut spoil_round);
+                let mut lanes = Vec::new();
+                apply_edit(edit, &mut stems, &mut doc, &mut spoil_round, &mut lanes);
+                if !lanes.is_empty() {
+                    touched.write(Touched { gesture: *gesture, lanes });
+                }
                 doc.dirty = true;
                 continue;
             }
+            Intent::Release(_) | Intent::Record(_) => continue,
             Intent::Select(selection) => {
                 select(&mut commands, &stems, *selection);
                 continue;
@@ -291,12 +327,21 @@ fn resolve(bodies: &Bodies, stems: &StemsMut) -> Vec<Entity> {
     list.into_iter().map(|(_, e)| e).collect()
 }
 
-fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_round: &mut u32) {
+/// Applies one edit; `touched` gets every automatable property it moved, with its value before.
+fn apply_edit(
+    edit: &Edit,
+    stems: &mut StemsMut,
+    doc: &mut StageScene,
+    spoil_round: &mut u32,
+    touched: &mut Vec<(Lane, Value)>,
+) {
     let spoil_range = |s: f32| s.clamp(limits::SPOIL.0, limits::SPOIL.1);
+    let one = |x: f32| [x, 0.0, 0.0];
     match edit {
         Edit::Place(places) => {
             for (entity, to) in places {
                 if let Ok(mut row) = stems.get_mut(*entity) {
+                    touched.push((Lane::Stem(row.1.index, Prop::Position), row.2.translation.to_array()));
                     let to = clamp_position(*to);
                     if row.2.translation != to {
                         row.2.translation = to;
@@ -307,6 +352,7 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
         Edit::MoveBy(bodies, by) => {
             for entity in resolve(bodies, stems) {
                 if let Ok(mut row) = stems.get_mut(entity) {
+                    touched.push((Lane::Stem(row.1.index, Prop::Position), row.2.translation.to_array()));
                     row.2.translation = clamp_position(row.2.translation + *by);
                 }
             }
@@ -314,6 +360,7 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
         Edit::SetSize(sizes) => {
             for (entity, size) in sizes {
                 if let Ok(mut row) = stems.get_mut(*entity) {
+                    touched.push((Lane::Stem(row.1.index, Prop::Size), one(row.3.0)));
                     row.3.set_if_neq(BodySize(clamp_size(*size)));
                 }
             }
@@ -321,6 +368,7 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
         Edit::ScaleSize(bodies, factor) => {
             for entity in resolve(bodies, stems) {
                 if let Ok(mut row) = stems.get_mut(entity) {
+                    touched.push((Lane::Stem(row.1.index, Prop::Size), one(row.3.0)));
                     let size = clamp_size(row.3.0 * factor);
                     row.3.set_if_neq(BodySize(size));
                 }
@@ -329,6 +377,7 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
         Edit::SetSpoil(amounts) => {
             for (entity, amount) in amounts {
                 if let Ok(mut row) = stems.get_mut(*entity) {
+                    touched.push((Lane::Stem(row.1.index, Prop::Spoil), one(row.4.0)));
                     row.4.set_if_neq(Spoil(spoil_range(*amount)));
                 }
             }
@@ -336,6 +385,7 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
         Edit::SpoilBy(bodies, by) => {
             for entity in resolve(bodies, stems) {
                 if let Ok(mut row) = stems.get_mut(entity) {
+                    touched.push((Lane::Stem(row.1.index, Prop::Spoil), one(row.4.0)));
                     let amount = spoil_range(row.4.0 + by);
                     row.4.set_if_neq(Spoil(amount));
                 }
@@ -346,12 +396,14 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
             *spoil_round += 1;
             for (_, body, _, _, mut spoil, ..) in stems.iter_mut() {
                 if let Some(&amount) = amounts.get(body.index) {
+                    touched.push((Lane::Stem(body.index, Prop::Spoil), one(spoil.0)));
                     spoil.set_if_neq(Spoil(amount));
                 }
             }
         }
         Edit::SetGain(entity, db) => {
             if let Ok(mut row) = stems.get_mut(*entity) {
+                touched.push((Lane::Stem(row.1.index, Prop::Gain), one(row.7.0)));
                 row.7.set_if_neq(GainTrim(db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1)));
             }
         }
@@ -363,6 +415,7 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
             for entity in targets {
                 if let Ok(mut row) = stems.get_mut(entity) {
                     if mute {
+                        touched.push((Lane::Stem(row.1.index, Prop::Muted), one(if row.5.0 { 1.0 } else { 0.0 })));
                         row.5.set_if_neq(Muted(now));
                     } else {
                         row.6.set_if_neq(Solo(now));
@@ -370,8 +423,45 @@ fn apply_edit(edit: &Edit, stems: &mut StemsMut, doc: &mut StageScene, spoil_rou
                 }
             }
         }
+        Edit::ClearAutomation(lane) => {
+            automation::clear(&mut doc.scene, *lane);
+            // The property shows (and plays) its own value again.
+            if let Lane::Stem(index, prop) = *lane {
+                let own = lane.own(&doc.scene);
+                for (_, body, mut t, mut size, mut spoil, mut muted, _, mut gain, mut send, _) in stems.iter_mut() {
+                    if body.index != index {
+                        continue;
+                    }
+                    match prop {
+                        Prop::Position => t.translation = Vec3::from_array(own),
+                        Prop::Size => {
+                            size.set_if_neq(BodySize(own[0]));
+                        }
+                        Prop::Spoil => {
+                            spoil.set_if_neq(Spoil(own[0]));
+                        }
+                        Prop::Muted => {
+                            muted.set_if_neq(Muted(own[0] >= 0.5));
+                        }
+                        Prop::Gain => {
+                            gain.set_if_neq(GainTrim(own[0]));
+                        }
+                        Prop::Send => {
+                            send.set_if_neq(SendTrim(own[0]));
+                        }
+                        Prop::Return | Prop::Reverb | Prop::Master => {}
+                    }
+                }
+            }
+        }
         Edit::RoomAndMaster { room, master_gain_db, master_spoil } => {
             let scene = &mut doc.scene;
+            if room.reverb_db != scene.room.reverb_db {
+                touched.push((Lane::Room(Prop::Reverb), one(scene.room.reverb_db)));
+            }
+            if *master_gain_db != scene.master_gain_db {
+                touched.push((Lane::Room(Prop::Master), one(scene.master_gain_db)));
+            }
             scene.room = Room {
                 reverb_db: room.reverb_db.clamp(limits::REVERB_DB.0, limits::REVERB_DB.1),
                 decay_s: room.decay_s.clamp(limits::DECAY_S.0, limits::DECAY_S.1),

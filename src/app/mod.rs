@@ -3,8 +3,8 @@
 //!
 //! A pipeline, each layer reading only those before it: `shared` (the nouns) and `camera`; `stems` (the
 //! document in the world); `intent` (the one place edits are applied); `reload` and `workshop` (ask for scenes
-//! to be shown); `input` (devices become intents); `audio` (the bridge to the engine) and `export`; then what
-//! is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; and `bench`.
+//! to be shown); `input` (devices become intents); `audio` (the bridge to the engine), `record` (takes) and
+//! `export`; then what is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; and `bench`.
 
 pub mod audio;
 pub mod bench;
@@ -13,6 +13,7 @@ pub mod device;
 pub mod export;
 pub mod input;
 pub mod intent;
+pub mod record;
 pub mod reload;
 pub mod screenshot;
 pub mod shared;
@@ -157,6 +158,7 @@ where
             .add(input::StageInputPlugin)
             .add(workshop::WorkshopPlugin { slots: self.slots })
             .add(AudioBridgePlugin::<B>::default())
+            .add(record::RecordPlugin)
     }
 }
 

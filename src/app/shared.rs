@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
+use crate::mix::driver::Receipt;
 use crate::mix::mapping::StemMix;
 use crate::mix::source::{self, StemSource};
 use crate::scene::Scene;
-use crate::scene::timeline::Resolved;
+use crate::scene::timeline::{Driven, Resolved, RoomDriven, RoomValues};
 
 /// How the stage was asked to run.
 #[derive(Resource, Clone, Debug, Default)]
@@ -159,6 +160,8 @@ pub struct LiveTimeline {
     pub t: f64,
     /// The reverb return's fader there (dB).
     pub return_db: f32,
+    /// The room's and the master's values there (the timeline over the document's own).
+    pub room: Option<RoomValues>,
     /// The section the playhead is in.
     pub section: Option<String>,
     /// Bar number (from 1, with the fraction) when there is a tempo.
@@ -192,4 +195,54 @@ pub struct Meters {
     pub stream_problems: Vec<String>,
     /// What had to be repaired in the stems' files to play them.
     pub repairs: Vec<String>,
+}
+
+/// What a hand holds while a take records: these properties play the hand's values, not the timeline's (the
+/// recorder sets them, the bridge and the timeline's driver of the bodies read them).
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct HeldLanes {
+    /// Per stem, in scene order.
+    pub stems: Vec<Driven>,
+    /// The room and the master.
+    pub room: RoomDriven,
+}
+
+impl HeldLanes {
+    /// What is held on stem `index`.
+    pub fn stem(&self, index: usize) -> Driven {
+        self.stems.get(index).copied().unwrap_or_default()
+    }
+}
+
+/// Automation modes, as in a DAW.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordMode {
+    /// Writes while a property is held, then glides back to what was there.
+    #[default]
+    Touch,
+    /// Writes from the first touch until the transport stops, holding the last value.
+    Latch,
+}
+
+/// The recorder as input and the panels see it.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct RecordingState {
+    /// Armed: moves made while the song plays are written.
+    pub armed: bool,
+    /// A take is being written (Esc discards it).
+    pub running: bool,
+    /// Touch or latch.
+    pub mode: RecordMode,
+}
+
+/// What the engine said this frame: when it took up each snapshot (song time), and which snapshot the
+/// bridge sent; the recorder writes moves where they were heard.
+#[derive(Resource, Debug, Default)]
+pub struct AudioNews {
+    /// Receipts since the last frame, oldest first.
+    pub receipts: Vec<Receipt>,
+    /// The snapshot the bridge sent this frame, if any: its number and its ramp (s).
+    pub sent: Option<(u64, f32)>,
+    /// The pass playing and how often it has wrapped, as of the last callback.
+    pub pass_and_lap: (u32, u64),
 }

@@ -7,8 +7,8 @@ use bevy::prelude::*;
 
 use super::camera::OrbitCamera;
 use super::input;
-use super::shared::{LiveMixes, LiveTimeline, Meters};
-use super::stems::{BodySize, Muted, Selected, Solo, Spoil, StemBody};
+use super::shared::{LiveMixes, LiveTimeline, Meters, TransportState};
+use super::stems::{BodySize, Muted, Selected, Solo, Spoil, StageScene, StemBody};
 use super::workshop::{Presentation, QuizState};
 use crate::mix::mapping::{EAR_HEIGHT_M, Zone};
 
@@ -121,7 +121,7 @@ impl Plugin for StageViewPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(ClearColor(BACKGROUND)).add_systems(Startup, build_stage).add_systems(
             PostUpdate,
-            (dress_new_bodies, follow_bodies, body_looks, hide_bodies_to_listen, show_quiz_truth).chain(),
+            (dress_new_bodies, follow_bodies, body_looks, hide_bodies_to_listen, show_quiz_truth, draw_paths).chain(),
         );
     }
 }
@@ -349,6 +349,61 @@ fn show_quiz_truth(
         gizmos.sphere(Isometry3d::from_translation(at), body_radius(stem.size), colour);
         gizmos.line(at, Vec3::new(at.x, 0.0, at.z), colour.with_alpha(0.5));
     }
+}
+
+/// The paths of the bodies the timeline moves, on the floor, for the section playing (the whole song when it
+/// has no sections): a line in the body's colour with a dot at each corner, so a recorded take can be seen.
+fn draw_paths(
+    doc: Res<StageScene>,
+    live: Res<LiveTimeline>,
+    transport: Res<TransportState>,
+    presentation: Res<Presentation>,
+    mut cache: Local<Option<DrawnPaths>>,
+    mut gizmos: Gizmos,
+) {
+    if presentation.listen || !live.resolved.has_keys() {
+        return;
+    }
+    let fresh = cache.as_ref().is_none_or(|(r, section, _)| {
+        !std::sync::Arc::ptr_eq(r, &live.resolved) || *section != live.section || doc.is_changed()
+    });
+    if fresh {
+        let (from, to) = match live.resolved.section_at(live.t) {
+            Some(s) => (s.start_s, s.end_s),
+            None => (0.0, transport.song_s.max(live.t)),
+        };
+        let lines = doc
+            .scene
+            .stems
+            .iter()
+            .enumerate()
+            .filter_map(|(i, stem)| {
+                let base = crate::scene::timeline::StemValues::of(stem);
+                let path = live.resolved.position_path(i, base, from, to);
+                (path.len() >= 2).then(|| PathLine { index: i, corners: path.iter().map(|p| p.1).collect() })
+            })
+            .collect();
+        *cache = Some((live.resolved.clone(), live.section.clone(), lines));
+    }
+    let Some((_, _, lines)) = cache.as_ref() else { return };
+    for line in lines {
+        let colour = stem_colour(line.index).with_alpha(0.85);
+        let on_floor = |p: &[f32; 3]| Vec3::new(p[0], 0.012, p[2]);
+        gizmos.linestrip(line.corners.iter().map(on_floor), colour);
+        for corner in &line.corners {
+            let at = Isometry3d::new(on_floor(corner), Quat::from_rotation_x(std::f32::consts::FRAC_PI_2));
+            gizmos.circle(at, 0.04, colour);
+        }
+    }
+}
+
+/// The paths drawn, for the timeline and the section they were drawn for.
+type DrawnPaths = (std::sync::Arc<crate::scene::timeline::Resolved>, Option<String>, Vec<PathLine>);
+
+/// One body's path on the floor.
+struct PathLine {
+    index: usize,
+    corners: Vec<[f32; 3]>,
 }
 
 #[allow(clippy::type_complexity)]

@@ -72,6 +72,8 @@ impl StageScene {
 pub struct History {
     undo: Vec<Scene>,
     redo: Vec<Scene>,
+    /// While a take records, its edits are not steps of their own: the take is one step, pushed at its end.
+    suspended: bool,
 }
 
 /// Undo depth; a scene snapshot is a few kB.
@@ -80,7 +82,7 @@ const HISTORY_LIMIT: usize = 200;
 impl History {
     /// Remembers `scene` as the state before an edit.
     pub fn push(&mut self, scene: Scene) {
-        if self.undo.last() == Some(&scene) {
+        if self.suspended || self.undo.last() == Some(&scene) {
             return;
         }
         self.undo.push(scene);
@@ -100,6 +102,11 @@ impl History {
         let next = self.redo.pop()?;
         self.undo.push(current);
         Some(next)
+    }
+
+    /// Stops (or starts again) taking steps: a take is one step however many gestures it holds.
+    pub fn suspend(&mut self, suspended: bool) {
+        self.suspended = suspended;
     }
 
     /// Forgets every step (the document changed to another scene: its steps would not apply).
@@ -165,6 +172,9 @@ pub fn keep_driven(doc: &Scene, scene: &mut Scene) {
         }
         if driven.muted {
             stem.muted = own.muted;
+        }
+        if driven.gain {
+            stem.gain_db = own.gain_db;
         }
     }
 }

@@ -15,14 +15,16 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use super::camera::OrbitCamera;
 use super::device::{DeviceWatch, OutputDevices, SwitchDevice};
 use super::export::ExportJob;
-use super::intent::{Bodies, Edit, Gesture, Intent, Selection};
+use super::intent::{Bodies, Edit, Gesture, Intent, RecordCommand, Selection};
+use super::record::Recorder;
 use super::shared::{
-    AudioDeviceStatus, DeviceChoice, LiveMixes, LiveTimeline, Meters, StageOptions, StemAudio, TransportCommand,
-    TransportState, UiFocus,
+    AudioDeviceStatus, DeviceChoice, LiveMixes, LiveTimeline, Meters, RecordMode, RecordingState, StageOptions,
+    StemAudio, TransportCommand, TransportState, UiFocus,
 };
 use super::stage::{ZONE_RINGS, body_radius, stem_colour};
 use super::stems::{BodySize, GainTrim, History, Muted, Selected, Solo, Spoil, StageScene, StemBody};
 use super::workshop_ui::{self, WorkshopPanel};
+use crate::scene::automation::{Lane, Prop};
 use crate::scene::limits;
 
 /// The panels and the labels over the 3D view.
@@ -31,6 +33,7 @@ pub struct PanelsPlugin;
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Startup, ui_camera)
+            .init_resource::<PanelGesture>()
             .add_systems(EguiPrimaryContextPass, (style_for_projector, panels).chain())
             .add_systems(PreUpdate, track_ui_focus.after(bevy_egui::EguiPreUpdateSet::ProcessInput));
     }
@@ -70,11 +73,32 @@ struct DocumentPanel<'w> {
     intents: MessageWriter<'w, Intent>,
     /// Bevy's view of the keyboard, as for clicks on the bodies (so both agree on what shift means).
     keys: Res<'w, ButtonInput<KeyCode>>,
+    /// The gesture of the slider or field being worked, let go when no button is down.
+    gesture: ResMut<'w, PanelGesture>,
+    recording: Res<'w, RecordingState>,
+    recorder: ResMut<'w, Recorder>,
 }
+
+/// The panel gesture in progress (a take in touch mode writes until it is let go).
+#[derive(Resource, Debug, Default)]
+struct PanelGesture(Option<Gesture>);
 
 impl DocumentPanel<'_> {
     fn edit(&mut self, gesture: Gesture, edit: Edit) {
+        if let Some(previous) = self.gesture.0.filter(|g| *g != gesture) {
+            self.intents.write(Intent::Release(previous));
+        }
+        self.gesture.0 = Some(gesture);
         self.intents.write(Intent::Edit(gesture, edit));
+    }
+
+    /// Lets the panel gesture go once no pointer button is down.
+    fn release_when_up(&mut self, ctx: &egui::Context) {
+        if !ctx.input(|i| i.pointer.any_down())
+            && let Some(gesture) = self.gesture.0.take()
+        {
+            self.intents.write(Intent::Release(gesture));
+        }
     }
 }
 
@@ -204,6 +228,7 @@ fn panels(
         });
     }
     workshop_ui::quiz_results(&ctx, &workshop.quiz);
+    doc.release_when_up(&ctx);
     let central = root.available_rect_before_wrap();
     fit_camera_to(&mut view, central);
     if !workshop.presentation.listen {
@@ -214,7 +239,7 @@ fn panels(
 
 /// Every key and gesture, in one line under the inspector.
 const HELP: &str = "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
-     wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save · 1–9, Tab: A/B · P presenter · H listen · Q quiz · F1–F6 cues";
+     wheel: zoom · C: reset view · R+drag up/down: spoil · E: spoil a little everywhere · M mute · S solo · space play · Ctrl+R record · Esc: throw the take away · Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save · 1–9, Tab: A/B · P presenter · H listen · Q quiz · F1–F6 cues";
 
 /// The 3D view fills what the panels leave.
 fn fit_camera_to(view: &mut ViewPanel, central: egui::Rect) {
@@ -279,7 +304,10 @@ fn top_bar(ui: &mut egui::Ui, doc: &mut DocumentPanel, sound: &SoundPanel, live:
                 transport(TransportCommand::SetLooping(looping));
             }
         });
+        ui.separator();
+        record_controls(ui, doc, playable);
     });
+    take_line(ui, doc);
     let warn = egui::Color32::from_rgb(240, 170, 80);
     let error = egui::Color32::from_rgb(240, 110, 100);
     if let Some(message) = &sound.device.problem {
@@ -313,6 +341,91 @@ fn top_bar(ui: &mut egui::Ui, doc: &mut DocumentPanel, sound: &SoundPanel, live:
         banner(ui, note, &format!("repaired: {repair}"));
     }
     ui.add_space(2.0);
+}
+
+/// The record button, touch or latch, and quantise.
+fn record_controls(ui: &mut egui::Ui, doc: &mut DocumentPanel, playable: bool) {
+    let armed = doc.recording.armed;
+    let red = egui::Color32::from_rgb(235, 80, 70);
+    let text = egui::RichText::new(if armed { "● REC" } else { "● Rec" }).color(if armed {
+        red
+    } else {
+        ui.visuals().text_color()
+    });
+    let button = egui::Button::new(text).fill(if armed {
+        red.gamma_multiply(0.25)
+    } else {
+        ui.visuals().widgets.inactive.weak_bg_fill
+    });
+    let hover = "Ctrl+R (gamepad: North): while the song plays, whatever you move is written into the timeline; \
+                 Esc throws the take away, Ctrl+Z undoes it";
+    if ui.add_enabled(playable || armed, button).on_hover_text(hover).clicked() {
+        doc.intents.write(Intent::Record(RecordCommand::ToggleArm));
+    }
+    let mut mode = doc.recording.mode;
+    egui::ComboBox::from_id_salt("record-mode")
+        .selected_text(match mode {
+            RecordMode::Touch => "touch",
+            RecordMode::Latch => "latch",
+        })
+        .width(70.0)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut mode, RecordMode::Touch, "touch")
+                .on_hover_text("writes while you hold a body or a slider, then glides back to what was there");
+            ui.selectable_value(&mut mode, RecordMode::Latch, "latch")
+                .on_hover_text("writes from your first touch until the song stops, holding the last value");
+        });
+    if mode != doc.recording.mode {
+        doc.intents.write(Intent::Record(RecordCommand::SetMode(mode)));
+    }
+    ui.checkbox(&mut doc.recorder.quantise, "quantise").on_hover_text("move the take's keyframes to the nearest beat");
+}
+
+/// What the take in progress writes, or what the last one wrote.
+fn take_line(ui: &mut egui::Ui, doc: &DocumentPanel) {
+    let red = egui::Color32::from_rgb(235, 80, 70);
+    let writing = doc.recorder.writing();
+    if doc.recording.running {
+        let names: Vec<String> = writing.iter().map(|l| l.describe(&doc.doc.scene)).collect();
+        banner(ui, red, &format!("writing {} · Esc throws the take away", names.join(", ")));
+    } else if doc.recording.armed {
+        banner(ui, red, "armed: move something while the song plays to write it");
+    } else if let Some(take) = &doc.recorder.last_take {
+        let text = if take.discarded {
+            "last take thrown away".to_string()
+        } else {
+            format!(
+                "last take: {} · {} points thinned to {} keyframes (Ctrl+Z takes it back)",
+                take.lanes.join(", "),
+                take.raw_points,
+                take.keys
+            )
+        };
+        ui.label(egui::RichText::new(text).weak().small());
+    }
+}
+
+/// The automated properties of one stem (or of the room, with `None`), each with a button that clears it.
+fn automation_list(ui: &mut egui::Ui, doc: &mut DocumentPanel, stem: Option<usize>) {
+    let lanes: Vec<Lane> = match stem {
+        Some(i) => Prop::STEM.iter().map(|p| Lane::Stem(i, *p)).collect(),
+        None => Prop::ROOM.iter().map(|p| Lane::Room(*p)).collect(),
+    };
+    let driven: Vec<Lane> = lanes.into_iter().filter(|l| l.is_driven(&doc.doc.scene)).collect();
+    if driven.is_empty() {
+        return;
+    }
+    let amber = egui::Color32::from_rgb(255, 196, 92);
+    ui.label(egui::RichText::new("automated (the timeline plays these):").color(amber).small());
+    ui.horizontal_wrapped(|ui| {
+        for lane in driven {
+            let text = egui::RichText::new(format!("{} ✕", lane.prop().name())).color(amber);
+            if ui.small_button(text).on_hover_text("clear this property's keyframes").clicked() {
+                let gesture = Gesture::new();
+                doc.edit(gesture, Edit::ClearAutomation(lane));
+            }
+        }
+    });
 }
 
 fn banner(ui: &mut egui::Ui, colour: egui::Color32, text: &str) {
@@ -404,7 +517,7 @@ fn inspector(
         None => {
             ui.label("Select a body to see what its place does to it.");
         }
-        Some(entity) => body_inspector(ui, doc, &sound.mixes, &workshop.live, stems, entity),
+        Some(entity) => body_inspector(ui, doc, &sound.mixes, stems, entity),
     }
     ui.separator();
     workshop_ui::workshop_section(ui, workshop);
@@ -414,14 +527,7 @@ fn inspector(
     sound_device(ui, sound);
 }
 
-fn body_inspector(
-    ui: &mut egui::Ui,
-    doc: &mut DocumentPanel,
-    mixes: &LiveMixes,
-    live: &LiveTimeline,
-    stems: &StemQuery,
-    entity: Entity,
-) {
+fn body_inspector(ui: &mut egui::Ui, doc: &mut DocumentPanel, mixes: &LiveMixes, stems: &StemQuery, entity: Entity) {
     let Ok((_, body, transform, size, spoil, ..)) = stems.get(entity) else { return };
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 16.0), egui::Sense::hover());
@@ -429,25 +535,7 @@ fn body_inspector(
         ui.label(egui::RichText::new(&body.name).strong().size(18.0));
     });
     ui.label(egui::RichText::new(&body.file).weak().small());
-    let driven = live.resolved.driven(body.index);
-    if driven.any() {
-        let names = [
-            (driven.position, "position"),
-            (driven.size, "size"),
-            (driven.spoil, "spoil"),
-            (driven.muted, "mute"),
-            (driven.send, "send"),
-        ];
-        let list: Vec<&str> = names.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
-        ui.label(
-            egui::RichText::new(format!(
-                "the timeline drives its {}: edit those in the scene file's keyframes",
-                list.join(", ")
-            ))
-            .color(egui::Color32::from_rgb(255, 196, 92))
-            .small(),
-        );
-    }
+    automation_list(ui, doc, Some(body.index));
     let mut p = transform.translation;
     let mut place: Option<Gesture> = None;
     egui::Grid::new("placement").num_columns(2).show(ui, |ui| {
@@ -574,6 +662,7 @@ fn sound_device(ui: &mut egui::Ui, sound: &mut SoundPanel) {
 
 fn room_and_master(ui: &mut egui::Ui, doc: &mut DocumentPanel, meters: &Meters) {
     ui.heading("Room and master");
+    automation_list(ui, doc, None);
     let mut room = doc.doc.scene.room;
     let mut master = doc.doc.scene.master_gain_db;
     let mut master_spoil = doc.doc.scene.master_spoil;

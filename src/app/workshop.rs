@@ -9,7 +9,7 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
 use super::intent::Intent;
-use super::shared::{LiveTimeline, StageOptions, StageSet, StemAudio, TransportState};
+use super::shared::{HeldLanes, LiveTimeline, StageOptions, StageSet, StemAudio, TransportState};
 use super::stems::{
     BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, modified, world_scene,
 };
@@ -18,7 +18,7 @@ use crate::mix::mapping::Cues;
 use crate::mix::offline::RenderOptions;
 use crate::mix::quiz::{self, Answer};
 use crate::scene::Scene;
-use crate::scene::timeline::{Resolved, StemValues};
+use crate::scene::timeline::{Resolved, RoomValues, StemValues};
 
 /// One scene loaded for comparison.
 #[derive(Debug, Clone)]
@@ -182,6 +182,7 @@ impl Plugin for WorkshopPlugin {
             .init_resource::<QuizState>()
             .init_resource::<WorkshopNews>()
             .init_resource::<LiveTimeline>()
+            .init_resource::<HeldLanes>()
             .add_message::<WorkshopCommand>()
             .add_systems(Startup, (take_options, start_matching))
             .add_systems(
@@ -482,15 +483,17 @@ fn poll_matching(mut workshop: ResMut<Compare>, mut news: ResMut<WorkshopNews>, 
 }
 
 /// Evaluates the timeline at the playhead and moves the bodies it drives, for the eye (not during the quiz: the
-/// bodies are the class's guesses then). What is heard is the engine's own evaluation, in song time.
+/// bodies are the class's guesses then; not what a hand holds while a take records). What is heard is the
+/// engine's own evaluation, in song time.
 #[allow(clippy::type_complexity)]
 fn drive_timeline(
     doc: Res<StageScene>,
     transport: Res<TransportState>,
     quiz: Res<QuizState>,
+    held: Res<HeldLanes>,
     mut live: ResMut<LiveTimeline>,
     mut primed: Local<bool>,
-    mut stems: Query<(&StemBody, &mut Transform, &mut BodySize, &mut Spoil, &mut Muted, &mut SendTrim)>,
+    mut stems: Query<(&StemBody, &mut Transform, &mut BodySize, &mut Spoil, &mut Muted, &mut SendTrim, &mut GainTrim)>,
 ) {
     if doc.is_changed() || !*primed {
         live.resolved = Arc::new(Resolved::of(&doc.scene).unwrap_or_default());
@@ -498,31 +501,37 @@ fn drive_timeline(
     }
     let t = transport.position_s;
     live.t = t;
-    live.return_db = live.resolved.return_db_at(doc.scene.room.return_db, t);
+    let room = live.resolved.room_at(RoomValues::of(&doc.scene), t);
+    live.return_db = room.return_db;
+    live.room = Some(room);
     live.section = live.resolved.section_at(t).map(|s| s.name.clone());
     live.bar = live.resolved.tempo.map(|tempo| t / tempo.bar_s() + 1.0);
     if quiz.0.is_some() || !live.resolved.has_keys() {
         return;
     }
-    for (body, mut transform, mut size, mut spoil, mut muted, mut send) in &mut stems {
+    for (body, mut transform, mut size, mut spoil, mut muted, mut send, mut gain) in &mut stems {
         let driven = live.resolved.driven(body.index);
         let Some(own) = doc.scene.stems.get(body.index).filter(|_| driven.any()) else { continue };
+        let held = held.stem(body.index);
         let v = live.resolved.stem_at(body.index, StemValues::of(own), t);
         let position = Vec3::new(v.position.0, v.position.1, v.position.2);
-        if driven.position && transform.translation != position {
+        if driven.position && !held.position && transform.translation != position {
             transform.translation = position;
         }
-        if driven.size {
+        if driven.size && !held.size {
             size.set_if_neq(BodySize(v.size));
         }
-        if driven.spoil {
+        if driven.spoil && !held.spoil {
             spoil.set_if_neq(Spoil(v.spoil));
         }
-        if driven.muted {
+        if driven.muted && !held.muted {
             muted.set_if_neq(Muted(v.muted));
         }
-        if driven.send {
+        if driven.send && !held.send {
             send.set_if_neq(SendTrim(v.send_db));
+        }
+        if driven.gain && !held.gain {
+            gain.set_if_neq(GainTrim(v.gain_db));
         }
     }
 }

@@ -8,6 +8,8 @@ mod laws;
 #[cfg(feature = "app")]
 mod live;
 mod realtime;
+#[cfg(feature = "app")]
+mod record;
 mod robustness;
 mod spoil;
 #[cfg(feature = "app")]
