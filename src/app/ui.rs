@@ -230,6 +230,9 @@ fn panels(
     workshop_ui::quiz_results(&ctx, &workshop.quiz);
     doc.release_when_up(&ctx);
     let central = root.available_rect_before_wrap();
+    if !workshop.presentation.presenter {
+        banners(&ctx, central, &doc, &sound);
+    }
     fit_camera_to(&mut view, central);
     if !workshop.presentation.listen {
         draw_labels(&ctx, &view, &stems, central);
@@ -306,48 +309,59 @@ fn top_bar(ui: &mut egui::Ui, doc: &mut DocumentPanel, sound: &SoundPanel, live:
         });
         ui.separator();
         record_controls(ui, doc, playable);
+        take_line(ui, doc);
     });
-    take_line(ui, doc);
-    let warn = egui::Color32::from_rgb(240, 170, 80);
-    let error = egui::Color32::from_rgb(240, 110, 100);
-    if let Some(message) = &sound.device.problem {
-        banner(ui, warn, message);
-    }
-    for problem in &sound.stem_audio.problems {
-        banner(ui, warn, &format!("silent: {problem}"));
-    }
-    if let Some(e) = &doc.doc.reload_error {
-        banner(ui, error, &format!("scene file not reloaded: {e}"));
-    }
-    if sound.meters.faults > 0 {
-        banner(ui, error, &format!("{} audio blocks were not finite and were silenced", sound.meters.faults));
-    }
-    for problem in &sound.meters.stream_problems {
-        banner(ui, error, &format!("went silent: {problem}"));
-    }
-    if sound.meters.underruns > 0 {
-        banner(
-            ui,
-            warn,
-            &format!(
-                "{} dropouts in streamed stems ({:.0} ms of silence): the disk did not keep up",
-                sound.meters.underruns,
-                sound.meters.underrun_s * 1000.0
-            ),
-        );
-    }
-    let note = egui::Color32::from_rgb(140, 190, 240);
-    for repair in &sound.meters.repairs {
-        banner(ui, note, &format!("repaired: {repair}"));
-    }
     ui.add_space(2.0);
+}
+
+/// Faults and news over the top of the 3D view (not in the panel above it: a banner coming or going must not
+/// move the bodies under the pointer, least of all during a take).
+fn banners(ctx: &egui::Context, area: egui::Rect, doc: &DocumentPanel, sound: &SoundPanel) {
+    egui::Area::new(egui::Id::new("banners")).fixed_pos(area.min + egui::vec2(8.0, 8.0)).interactable(false).show(
+        ctx,
+        |ui| {
+            ui.set_max_width(area.width() - 16.0);
+            let warn = egui::Color32::from_rgb(240, 170, 80);
+            let error = egui::Color32::from_rgb(240, 110, 100);
+            if let Some(message) = &sound.device.problem {
+                banner(ui, warn, message);
+            }
+            for problem in &sound.stem_audio.problems {
+                banner(ui, warn, &format!("silent: {problem}"));
+            }
+            if let Some(e) = &doc.doc.reload_error {
+                banner(ui, error, &format!("scene file not reloaded: {e}"));
+            }
+            if sound.meters.faults > 0 {
+                banner(ui, error, &format!("{} audio blocks were not finite and were silenced", sound.meters.faults));
+            }
+            for problem in &sound.meters.stream_problems {
+                banner(ui, error, &format!("went silent: {problem}"));
+            }
+            if sound.meters.underruns > 0 {
+                banner(
+                    ui,
+                    warn,
+                    &format!(
+                        "{} dropouts in streamed stems ({:.0} ms of silence): the disk did not keep up",
+                        sound.meters.underruns,
+                        sound.meters.underrun_s * 1000.0
+                    ),
+                );
+            }
+            let note = egui::Color32::from_rgb(140, 190, 240);
+            for repair in &sound.meters.repairs {
+                banner(ui, note, &format!("repaired: {repair}"));
+            }
+        },
+    );
 }
 
 /// The record button, touch or latch, and quantise.
 fn record_controls(ui: &mut egui::Ui, doc: &mut DocumentPanel, playable: bool) {
     let armed = doc.recording.armed;
     let red = egui::Color32::from_rgb(235, 80, 70);
-    let text = egui::RichText::new(if armed { "● REC" } else { "● Rec" }).color(if armed {
+    let text = egui::RichText::new(if armed { "⏺ REC" } else { "⏺ Rec" }).color(if armed {
         red
     } else {
         ui.visuals().text_color()
@@ -387,9 +401,10 @@ fn take_line(ui: &mut egui::Ui, doc: &DocumentPanel) {
     let writing = doc.recorder.writing();
     if doc.recording.running {
         let names: Vec<String> = writing.iter().map(|l| l.describe(&doc.doc.scene)).collect();
-        banner(ui, red, &format!("writing {} · Esc throws the take away", names.join(", ")));
+        let text = format!("writing {} · Esc throws the take away", names.join(", "));
+        ui.label(egui::RichText::new(text).color(red));
     } else if doc.recording.armed {
-        banner(ui, red, "armed: move something while the song plays to write it");
+        ui.label(egui::RichText::new("armed: move something to write it").color(red));
     } else if let Some(take) = &doc.recorder.last_take {
         let text = if take.discarded {
             "last take thrown away".to_string()
@@ -419,7 +434,7 @@ fn automation_list(ui: &mut egui::Ui, doc: &mut DocumentPanel, stem: Option<usiz
     ui.label(egui::RichText::new("automated (the timeline plays these):").color(amber).small());
     ui.horizontal_wrapped(|ui| {
         for lane in driven {
-            let text = egui::RichText::new(format!("{} ✕", lane.prop().name())).color(amber);
+            let text = egui::RichText::new(format!("{} ×", lane.prop().name())).color(amber);
             if ui.small_button(text).on_hover_text("clear this property's keyframes").clicked() {
                 let gesture = Gesture::new();
                 doc.edit(gesture, Edit::ClearAutomation(lane));

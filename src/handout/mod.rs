@@ -258,17 +258,14 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
     let you = canvas.text_width("you", TEXT_PX);
     canvas.text(cx - you / 2.0, cy + head + 6.0 * s as f32, "you", TEXT_PX, INK);
 
-    // Paths of moving bodies in the section playing at `t_s` (the whole song without sections), under
-    // everything else: a line through the corners the timeline glides between, a dot at each.
-    let (from, to) = match resolved.section_at(t_s) {
-        Some(section) => (section.start_s, section.end_s),
-        None => (0.0, song_end(&resolved, scene.stems.len()).max(t_s)),
-    };
+    // Paths of moving bodies over the whole song (a page has no playhead), under everything else: a line
+    // dashed through the corners the timeline glides between, a dot at each.
+    let (from, to) = (0.0, song_end(&resolved, scene.stems.len()).max(t_s));
     for (i, stem) in scene.stems.iter().enumerate() {
         let path = resolved.position_path(i, StemValues::of(stem), from, to);
         for pair in path.windows(2) {
             let (a, b) = (to_px(pair[0].1[0], pair[0].1[2]), to_px(pair[1].1[0], pair[1].1[2]));
-            canvas.line(a, b, 2.0 * s as f32, colour_of(i), 0.7, false);
+            canvas.line(a, b, 2.0 * s as f32, colour_of(i), 0.7, true);
         }
         for (_, corner) in &path {
             let (x, y) = to_px(corner[0], corner[2]);
@@ -341,7 +338,7 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
         None => format!("Seen from above at {t_s:.1} s · forward is up"),
     };
     canvas.text(30.0 * s as f32, 68.0 * s as f32, &when, TEXT_PX, FAINT);
-    let legend = "disc = body size    halo = reverb share    spikes = spoil    grey ring = muted    dashes = moves";
+    let legend = "disc = body size    halo = reverb share    spikes = spoil    grey ring = muted    dashes = paths, dots = keyframes";
     canvas.text(30.0 * s as f32, h as f32 - 42.0 * s as f32, legend, TEXT_PX, FAINT);
 
     encode_png(PICTURE_W, PICTURE_H, &canvas.rgb())

@@ -332,10 +332,18 @@ pub struct Written {
     pub replaced: usize,
 }
 
+#[cfg(test)]
+#[test]
+fn written_values_read_as_typed() {
+    assert_eq!(tidy(Prop::Position, [1.5000001, 0.16800001, -0.1234567]), [1.5, 0.168, -0.123]);
+    assert_eq!(format!("{:?}", tidy(Prop::Gain, [-3.0049999, 0.0, 0.0])[0]), "-3.0");
+}
+
 /// Rounds a written value to what a person would type (1 mm, 0.01 dB, 0.001 of spoil or size), inside the
 /// format's limits.
 fn tidy(prop: Prop, v: Value) -> Value {
-    let round = |x: f32, step: f32| (x / step).round() * step;
+    // In f64, so the f32 written is the shortest decimal (1.5, not 1.5000001).
+    let round = |x: f32, step: f64| ((x as f64 / step).round() * step) as f32;
     let clamp = |x: f32, (lo, hi): (f32, f32)| x.clamp(lo, hi);
     match prop {
         Prop::Position => {

@@ -569,3 +569,82 @@ fn a_minute_on_the_stage_with_a_body_moving_every_frame_has_no_dropout_and_flat_
     assert_eq!(report.stream_underruns, 0, "stream underruns");
     assert!(report.growth() <= 10_000_000, "memory grew {:.1} MB after the first 20 s", report.growth() as f64 / 1e6);
 }
+
+/// A take recorded with the mouse on the real stage while it plays through the sound server (Ctrl+R, a drag in
+/// touch mode, Ctrl+R, Ctrl+S): the saved scene holds the drag as keyframes on the dragged stem only, and the
+/// stage playing it back through the server equals its render.
+#[test]
+fn a_take_recorded_with_the_mouse_on_the_real_stage_plays_back_as_its_render() {
+    let Some((pulse, display)) = harness() else { return };
+    let dir = TempDir::new("live-record");
+    let frames = SR as usize * 14;
+    write_mono_wav(&dir.path("mover.wav"), &noise(frames, 0.2, 11));
+    write_mono_wav(&dir.path("still.wav"), &low_chord(frames, 0.2));
+    let stems = [
+        stem("mover", "mover.wav", (-1.2, 1.0, -2.6), 1.0, 0.0),
+        stem("still", "still.wav", (1.6, 1.0, -3.2), 1.0, 0.0),
+    ];
+    let scene = dir.path("take.ron");
+    std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
+    let shot = dir.path("take.png");
+    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(&scene)
+        .arg("--screenshot")
+        .arg(&shot)
+        .args(["--frames", "20"])
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the screenshot run starts");
+    assert!(run.status.success(), "screenshot run: {}", String::from_utf8_lossy(&run.stderr));
+    let at = body_centres(&std::fs::read_to_string(proxemix::app::screenshot::sidecar_path(&shot)).unwrap());
+
+    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(&scene)
+        .envs(pulse.env())
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path("record.log")).unwrap())
+        .spawn()
+        .expect("the stage starts");
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    xdotool(&display, &words("search --sync --name Proxemix"));
+    wait_until_drawn(&display, at["still"]); // palette colour 1, orange
+    xdotool(&display, &words("search --name Proxemix windowfocus %1 sleep 5"));
+    // Stop, back to the top, arm (the song plays from the top), drag the mover 2 m or so to the right and let go
+    // (touch: it glides back), disarm, save. Each key and chord held long enough for a frame to see it.
+    let mut gesture = words(&format!(
+        "mousemove 700 300 sleep {FRAME_S} mousemove 710 310 sleep {FRAME_S} key space sleep {FRAME_S} \
+         key Home sleep {FRAME_S} keydown ctrl sleep {FRAME_S} key r sleep {FRAME_S} keyup ctrl"
+    ));
+    gesture.extend(drag_words(1, at["mover"], (220.0, 0.0)));
+    gesture.extend(words(&format!(
+        "sleep 2 keydown ctrl sleep {FRAME_S} key r sleep {FRAME_S} key s sleep {FRAME_S} keyup ctrl sleep 3"
+    )));
+    xdotool(&display, &gesture);
+    let _ = stage.kill();
+    let _ = stage.wait();
+    let log = std::fs::read_to_string(dir.path("record.log")).unwrap_or_default();
+    let saved = proxemix::scene::Scene::load(&scene).unwrap();
+    let keys: Vec<(f64, f32)> = saved.stems[0]
+        .keys
+        .iter()
+        .filter_map(|k| match (&k.at, k.position) {
+            (proxemix::scene::At::Seconds(t), Some(p)) => Some((*t, p.0)),
+            _ => None,
+        })
+        .collect();
+    eprintln!("the take on the real stage: {keys:?}");
+    assert!(keys.len() >= 3, "the drag was written as keyframes: {keys:?}\n{log}");
+    let furthest = keys.iter().map(|k| k.1).fold(f32::NEG_INFINITY, f32::max);
+    assert!(furthest > -1.2 + 0.8, "the take goes right: {keys:?}");
+    assert!((keys.last().unwrap().1 - -1.2).abs() < 1e-3, "touch: it glides back to where it was: {keys:?}");
+    assert!(saved.stems[1].keys.is_empty(), "the still stem was not touched");
+
+    // The take played back on the stage, heard through the server, equals its render.
+    let last_key = keys.last().unwrap().0;
+    let seconds = (last_key + 1.5).min(13.0);
+    let recorded = capture(&pulse, &display, &scene, seconds, &dir);
+    assert_equals_render("a recorded take", &recorded, &scene, seconds, 48_000);
+}

@@ -18,7 +18,7 @@ use proxemix::mix::source::StemSource;
 use proxemix::scene::automation::{self, Lane, Prop, Tolerance};
 use proxemix::scene::{At, Scene};
 
-use crate::common::{SR, TempDir, low_chord, noise, write_mono_wav};
+use crate::common::{SR, TempDir, band_energy, low_chord, noise, write_mono_wav};
 
 /// Samples in one 60 Hz video frame.
 const FRAME: usize = SR as usize / 60;
@@ -187,6 +187,14 @@ fn block_levels_differ(a: &[f32], offset: usize, b: &[f32], from: f64, to: f64) 
     worst
 }
 
+/// Energy above 4 kHz (dB) of the left channel of `x` from frame `offset` over `[from, to)` seconds: spoil
+/// band-limits and roughens, so this tells how spoiled the noise stem sounds whatever the phase of its wow.
+fn highs_db(x: &[f32], offset: usize, from: f64, to: f64) -> f64 {
+    let (f, t) = (offset + (from * SR as f64) as usize, offset + (to * SR as f64) as usize);
+    let left: Vec<f32> = x[2 * f..2 * t].iter().step_by(2).copied().collect();
+    10.0 * band_energy(&left, 4_000.0, 20_000.0).log10()
+}
+
 #[test]
 fn a_touch_take_with_the_gamepad_writes_the_move_glides_back_plays_back_as_heard_and_undoes_in_one_step() {
     let dir = TempDir::new("record-touch");
@@ -210,9 +218,19 @@ fn a_touch_take_with_the_gamepad_writes_the_move_glides_back_plays_back_as_heard
     assert!(moved.z < start.z - 1.5, "the stick moved the body: {start} → {moved}");
     let released_at = stage.song_time();
     // Touch: let go, it holds a moment and glides back to where it was (it had no automation).
-    stage.frames(70);
+    stage.frames(45);
     let back = stage.position_of(0);
     assert!(back.distance(start) < 0.01, "glided back to {start}: {back}");
+    // Then the far stem's spoil, which has automation of its own, held at 0.9 for a quarter of a second: the
+    // hand's value plays over the automation while it is held.
+    let far = stage.body(1);
+    let spoiling = Gesture::new();
+    for _ in 0..15 {
+        stage.send(Intent::Edit(spoiling, Edit::SetSpoil(vec![(far, 0.9)])));
+        stage.frame();
+    }
+    stage.send(Intent::Release(spoiling));
+    stage.frames(5);
     stage.send(Intent::Record(RecordCommand::ToggleArm));
     stage.frames(60);
     assert!(!stage.recording().running && !stage.recording().armed);
@@ -230,8 +248,21 @@ fn a_touch_take_with_the_gamepad_writes_the_move_glides_back_plays_back_as_heard
     assert!((deepest - moved.z).abs() < 0.05, "the take reaches {deepest}, the hand went to {}", moved.z);
     let (t_last, p_last) = *keys.last().unwrap();
     assert!((p_last.2 - start.z).abs() < 1e-3 && t_last > released_at, "it ends back at the start, after the release");
-    // Only what was touched was written: the far stem keeps its automation and everything else is as it was.
-    assert_eq!(scene.stems[1], original.stems[1]);
+    // Only what was touched was written: the far stem's spoil keys outside the touch stay, its place is as it was.
+    let spoil_keys: Vec<(f64, f32)> = scene.stems[1]
+        .keys
+        .iter()
+        .filter_map(|k| match (&k.at, k.spoil) {
+            (At::Seconds(t), Some(v)) => Some((*t, v)),
+            _ => None,
+        })
+        .collect();
+    eprintln!("spoil keys of the far stem after the take: {spoil_keys:?}");
+    assert_eq!(spoil_keys.first(), Some(&(0.5, 0.0)));
+    assert_eq!(spoil_keys.last(), Some(&(3.5, 0.6)));
+    assert!(spoil_keys.iter().any(|k| k.1 == 0.9 && k.0 > 2.0 && k.0 < 3.0), "the touch was written");
+    assert!(position_keys(&scene, 1).is_empty());
+    assert_eq!(scene.stems[1].position, original.stems[1].position);
     assert_eq!(scene.stems[0].position, original.stems[0].position, "the stem's own place is kept");
 
     // The saved scene: its render equals the stage playing it, and what was heard while recording.
@@ -241,7 +272,15 @@ fn a_touch_take_with_the_gamepad_writes_the_move_glides_back_plays_back_as_heard
     let recording_pass = std::mem::take(&mut stage.heard);
     let offset = song_start(&recording_pass, &reference);
     let (while_recording, at) = block_levels_differ(&recording_pass, offset, &reference, 0.05, 3.9);
-    eprintln!("while recording against the render of the take: worst block {while_recording:.3} dB at {at:.2} s");
+    let (heard, rendered) = (highs_db(&recording_pass, offset, 2.35, 2.6), highs_db(&reference, 0, 2.35, 2.6));
+    eprintln!(
+        "while recording against the render of the take: worst block {while_recording:.3} dB at {at:.2} s; above \
+         4 kHz where the far stem's spoil was held: {heard:.1} dB heard, {rendered:.1} dB rendered"
+    );
+    assert!(
+        (heard - rendered).abs() < 1.0,
+        "the held spoil played the hand's value: {heard:.1} against {rendered:.1} dB"
+    );
     assert!(while_recording < 0.1, "the take plays back as it was heard: {while_recording:.3} dB at {at:.2} s");
 
     let mut playback = Stage::open(&path, false);
@@ -361,6 +400,16 @@ fn loop_recording_writes_across_the_wrap_one_pass_one_undo_step() {
         (at_start.0 - at_end.0).abs() < 0.05,
         "the pass after the wrap starts where the hand was: {at_start:?} {at_end:?}"
     );
+    // What was heard on the second lap (the hand holding the body over the first pass's keys) is what the saved
+    // scene plays there.
+    stage.save();
+    let reference = render(&path, 2.0);
+    let second_lap = song_start(&stage.heard, &reference) + 2 * SR as usize;
+    let (worst, at) = block_levels_differ(&stage.heard, second_lap, &reference, 0.05, 1.0);
+    eprintln!(
+        "loop: the second lap as heard against the render of the saved take: worst block {worst:.3} dB at {at:.2} s"
+    );
+    assert!(worst < 0.1, "the overdub plays back as it was heard: {worst:.3} dB at {at:.2} s");
     // Two passes, two undo steps: the first undo takes the second pass back only.
     stage.send(Intent::Undo);
     stage.frame();
