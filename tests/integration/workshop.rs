@@ -268,3 +268,32 @@ fn a_timeline_renders_the_same_at_any_block_size() {
     assert_eq!(a.len(), b.len());
     assert!(a == b, "a device's buffer size must not change the render");
 }
+
+/// The performed take says what its card says: against the same staging with its keyframes cleared, the
+/// voice is some 12 dB up through the held part of the chorus (and unchanged in the verse), and the kick held
+/// back in the verse a little quieter (it is mostly further and wetter: near the critical distance the reverb
+/// makes up most of what the direct sound loses).
+#[test]
+fn the_performed_take_brings_the_voice_in_for_the_chorus_and_the_drums_back_for_the_verse() {
+    let (scene, audio) = load("performed.ron");
+    let mut still = scene.clone();
+    for stem in &mut still.stems {
+        stem.keys.clear();
+    }
+    let solo = |s: &Scene, name: &str| {
+        let mut s = s.clone();
+        Selection { solo: vec![name.to_string()], mute: vec![] }.apply(&mut s).unwrap();
+        render(&s, &audio, Some(34.0), Cues::ALL)
+    };
+    let change = |name: &str, from: f64, to: f64| {
+        level_db(&solo(&scene, name), from, to) - level_db(&solo(&still, name), from, to)
+    };
+    let (verse, chorus) = (change("vocal", 10.0, 14.0), change("vocal", 25.0, 31.0));
+    let kick = change("kick", 9.0, 14.0);
+    eprintln!(
+        "performed: vocal {verse:+.1} dB in the verse, {chorus:+.1} dB in the chorus; kick {kick:+.1} dB in the verse"
+    );
+    assert!(verse.abs() < 0.1, "the verse's voice is untouched: {verse:+.2} dB");
+    assert!((9.0..15.0).contains(&chorus), "the voice comes in for the chorus: {chorus:+.1} dB");
+    assert!((-1.5..-0.2).contains(&kick), "the kick is held back in the verse: {kick:+.1} dB");
+}
