@@ -476,3 +476,52 @@ fn a_thirty_second_take_thinned_sounds_like_the_raw_one() {
     assert!(worst < 0.3, "the thinned take sounds like the raw one: {worst:.3} dB at {at:.1} s");
     assert!(rms(&diff) - rms(&raw) < -30.0, "residual {:.1} dB under the mix", rms(&diff) - rms(&raw));
 }
+
+#[test]
+fn a_master_fader_ride_from_the_panel_is_written_as_room_keys_and_plays_back_as_heard() {
+    let dir = TempDir::new("record-master");
+    let path = scene_file(&dir, 4.0);
+    let mut stage = Stage::open(&path, false);
+    let original = stage.scene();
+    stage.send(Intent::Record(RecordCommand::ToggleArm));
+    stage.frames(30);
+    // The master fader pulled down 8 dB over a third of a second and held a while (one slider grab), then let go.
+    let fader = Gesture::new();
+    for k in 1..=40 {
+        let db = -8.0 * (k.min(20) as f32 / 20.0);
+        let room = stage.scene().room;
+        let master_spoil = stage.scene().master_spoil;
+        stage.send(Intent::Edit(fader, Edit::RoomAndMaster { room, master_gain_db: db, master_spoil }));
+        stage.frame();
+    }
+    stage.send(Intent::Release(fader));
+    stage.frames(60);
+    stage.send(Intent::Record(RecordCommand::ToggleArm));
+    stage.frames(90);
+    let scene = stage.scene();
+    let keys: Vec<(f64, f32)> = scene
+        .timeline
+        .as_ref()
+        .map(|t| t.room.iter())
+        .into_iter()
+        .flatten()
+        .filter_map(|k| match (&k.at, k.master_gain_db) {
+            (At::Seconds(t), Some(v)) => Some((*t, v)),
+            _ => None,
+        })
+        .collect();
+    eprintln!("master take: {keys:?}");
+    assert!(keys.len() >= 3, "{keys:?}");
+    assert_eq!(keys.first().unwrap().1, 0.0, "it starts where the fader was");
+    assert!(keys.iter().any(|k| k.1 == -8.0), "it reaches -8 dB");
+    assert_eq!(keys.last().unwrap().1, 0.0, "touch: back to the fader's own value after the release");
+    assert_eq!(scene.master_gain_db, original.master_gain_db, "the fader's own value is kept");
+    assert_eq!(scene.stems, original.stems, "no stem was touched");
+    let saved = stage.save();
+    assert_eq!(saved.timeline, scene.timeline);
+    let reference = render(&path, 4.0);
+    let offset = song_start(&stage.heard, &reference);
+    let (worst, at) = block_levels_differ(&stage.heard, offset, &reference, 0.05, 3.5);
+    eprintln!("master ride while recording against the render of the take: worst block {worst:.3} dB at {at:.2} s");
+    assert!(worst < 0.1, "the fader ride plays back as it was heard: {worst:.3} dB at {at:.2} s");
+}
