@@ -285,7 +285,9 @@ fn record_commands(
                 recorder.discard(&mut history);
             }
             Intent::Record(RecordCommand::SetMode(mode)) => state.mode = *mode,
-            Intent::Undo | Intent::Redo | Intent::Save | Intent::Replace(_) => {
+            // A scene shown (an A/B switch, the morph, the quiz) replaces what the lanes write into: the take
+            // ends first (a discarded take's own restore comes after its pass is gone).
+            Intent::Undo | Intent::Redo | Intent::Save | Intent::Replace(_) | Intent::Show(_) => {
                 recorder.finish(&mut doc, &mut history, end_now);
             }
             Intent::Edit(..) if state.armed && transport.playing && recorder.pass.is_none() => {
