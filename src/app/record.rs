@@ -17,7 +17,7 @@ use super::intent::{Gesture, Intent, RecordCommand, Touched, apply_intents};
 use super::shared::{
     AudioNews, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand, TransportState,
 };
-use super::stems::{BodySize, GainTrim, History, Muted, Solo, Spoil, StageScene, StemBody, world_scene};
+use super::stems::{History, StageScene, WorldRows, world_scene};
 use crate::scene::Scene;
 use crate::scene::automation::{self, Lane, Prop, TakeLane, Tolerance, Value};
 use crate::scene::timeline::Resolved;
@@ -236,21 +236,6 @@ impl Recorder {
         history.suspend(false);
     }
 }
-
-/// The scene as the world holds it.
-type WorldRows<'w, 's> = Query<
-    'w,
-    's,
-    (
-        &'static StemBody,
-        &'static Transform,
-        &'static BodySize,
-        &'static Spoil,
-        &'static Muted,
-        &'static Solo,
-        &'static GainTrim,
-    ),
->;
 
 /// Arm, disarm, discard and the mode; a document command (undo, redo, save, a reload, a scene shown) ends
 /// the running take first, so it is a step of its own before that command acts.

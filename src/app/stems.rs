@@ -124,6 +124,21 @@ impl History {
     }
 }
 
+/// Every stem's components as the world holds them (what [`world_scene`] reads).
+pub type WorldRows<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static StemBody,
+        &'static Transform,
+        &'static BodySize,
+        &'static Spoil,
+        &'static Muted,
+        &'static Solo,
+        &'static GainTrim,
+    ),
+>;
+
 /// Components of one stem as the world holds them.
 pub type StemRow<'a> = (&'a StemBody, &'a Transform, &'a BodySize, &'a Spoil, &'a Muted, &'a Solo, &'a GainTrim);
 

@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use super::intent::Intent;
 use super::shared::{HeldLanes, LiveTimeline, StageOptions, StageSet, StemAudio, TransportState};
 use super::stems::{
-    BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, modified, world_scene,
+    BodySize, GainTrim, History, Muted, SendTrim, Spoil, StageScene, StemBody, WorldRows, modified, world_scene,
 };
 use crate::mix::ab::{self, Matched};
 use crate::mix::mapping::Cues;
@@ -195,20 +195,6 @@ impl Plugin for WorkshopPlugin {
     }
 }
 
-type StemRows<'w, 's> = Query<
-    'w,
-    's,
-    (
-        &'static StemBody,
-        &'static Transform,
-        &'static BodySize,
-        &'static Spoil,
-        &'static Muted,
-        &'static Solo,
-        &'static GainTrim,
-    ),
->;
-
 /// Workshop mode's state, one resource per concern.
 #[derive(SystemParam)]
 pub struct Modes<'w> {
@@ -230,7 +216,7 @@ pub struct Modes<'w> {
 struct Stage<'w, 's> {
     doc: ResMut<'w, StageScene>,
     history: ResMut<'w, History>,
-    stems: StemRows<'w, 's>,
+    stems: WorldRows<'w, 's>,
     intents: MessageWriter<'w, Intent>,
 }
 

@@ -254,6 +254,26 @@ fn body_centres(table: &str) -> std::collections::HashMap<String, (f32, f32)> {
         .collect()
 }
 
+/// Where each body stands on the screen (pixels, by name), from the stage's own screenshot run of `scene` on
+/// `display` (its picture saved at `shot`).
+fn screen_positions(
+    display: &PrivateDisplay,
+    scene: &Path,
+    shot: &Path,
+) -> std::collections::HashMap<String, (f32, f32)> {
+    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(scene)
+        .arg("--screenshot")
+        .arg(shot)
+        .args(["--frames", "20"])
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the screenshot run starts");
+    assert!(run.status.success(), "screenshot run: {}", String::from_utf8_lossy(&run.stderr));
+    body_centres(&std::fs::read_to_string(proxemix::app::screenshot::sidecar_path(shot)).unwrap())
+}
+
 #[test]
 fn the_mouse_on_the_real_stage_drags_lifts_moves_a_group_resizes_and_orbits() {
     let required = std::env::var_os("PROXEMIX_REQUIRE_LIVE").is_some_and(|v| v == "1");
@@ -281,18 +301,7 @@ fn the_mouse_on_the_real_stage_drags_lifts_moves_a_group_resizes_and_orbits() {
     std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
 
     // Where the bodies stand on the screen, from the stage's own screenshot run on the same display.
-    let shot = dir.path("mouse.png");
-    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
-        .arg(&scene)
-        .arg("--screenshot")
-        .arg(&shot)
-        .args(["--frames", "20"])
-        .env("DISPLAY", &display.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("the screenshot run starts");
-    assert!(run.status.success(), "screenshot run: {}", String::from_utf8_lossy(&run.stderr));
-    let at = body_centres(&std::fs::read_to_string(proxemix::app::screenshot::sidecar_path(&shot)).unwrap());
+    let at = screen_positions(&display, &scene, &dir.path("mouse.png"));
     for (name, (x, y)) in &at {
         for (other, (u, v)) in &at {
             assert!(name == other || (x - u).hypot(y - v) > 40.0, "{name} and {other} overlap on the screen");
@@ -586,18 +595,7 @@ fn a_take_recorded_with_the_mouse_on_the_real_stage_plays_back_as_its_render() {
     ];
     let scene = dir.path("take.ron");
     std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
-    let shot = dir.path("take.png");
-    let run = Command::new(env!("CARGO_BIN_EXE_proxemix"))
-        .arg(&scene)
-        .arg("--screenshot")
-        .arg(&shot)
-        .args(["--frames", "20"])
-        .env("DISPLAY", &display.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("the screenshot run starts");
-    assert!(run.status.success(), "screenshot run: {}", String::from_utf8_lossy(&run.stderr));
-    let at = body_centres(&std::fs::read_to_string(proxemix::app::screenshot::sidecar_path(&shot)).unwrap());
+    let at = screen_positions(&display, &scene, &dir.path("take.png"));
 
     let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
         .arg(&scene)

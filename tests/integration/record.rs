@@ -2,9 +2,7 @@
 //! write them) while the song plays, in touch and latch, with undo, Esc and a loop; the saved scene's render
 //! against the stage's own playback and against what was heard while recording; and what thinning changes.
 
-use bevy::input::gamepad::{
-    GamepadAxis, GamepadConnection, GamepadConnectionEvent, RawGamepadAxisChangedEvent, RawGamepadEvent,
-};
+use bevy::input::gamepad::GamepadAxis;
 use bevy::prelude::*;
 use proxemix::app::audio::{GraphFactory, StageAudio};
 use proxemix::app::headless_app;
@@ -19,6 +17,7 @@ use proxemix::scene::automation::{self, Lane, Prop, Tolerance};
 use proxemix::scene::{At, Scene};
 
 use crate::common::{SR, TempDir, band_energy, low_chord, noise, write_mono_wav};
+use crate::stage::{connect_gamepad, gamepad_axis as stick};
 
 /// Samples in one 60 Hz video frame.
 const FRAME: usize = SR as usize / 60;
@@ -123,19 +122,6 @@ impl Stage {
         self.frame();
         Scene::load(&self.scene_path).unwrap()
     }
-}
-
-fn connect_gamepad(app: &mut App) -> Entity {
-    let pad = app.world_mut().spawn_empty().id();
-    app.world_mut().write_message(GamepadConnectionEvent::new(
-        pad,
-        GamepadConnection::Connected { name: "test pad".into(), vendor_id: None, product_id: None },
-    ));
-    pad
-}
-
-fn stick(app: &mut App, pad: Entity, axis: GamepadAxis, value: f32) {
-    app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(pad, axis, value)));
 }
 
 fn position_keys(scene: &Scene, index: usize) -> Vec<(f64, (f32, f32, f32))> {

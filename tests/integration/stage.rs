@@ -80,7 +80,7 @@ fn frame(app: &mut App) {
 }
 
 /// A gamepad entity, connected the way bevy_gilrs reports one.
-fn connect_gamepad(app: &mut App) -> Entity {
+pub(crate) fn connect_gamepad(app: &mut App) -> Entity {
     let pad = app.world_mut().spawn_empty().id();
     app.world_mut().write_message(GamepadConnectionEvent::new(
         pad,
@@ -90,7 +90,7 @@ fn connect_gamepad(app: &mut App) -> Entity {
 }
 
 /// The gamepad reports a stick or trigger axis value (applied at the next update).
-fn gamepad_axis(app: &mut App, pad: Entity, axis: GamepadAxis, value: f32) {
+pub(crate) fn gamepad_axis(app: &mut App, pad: Entity, axis: GamepadAxis, value: f32) {
     app.world_mut().write_message(RawGamepadEvent::Axis(RawGamepadAxisChangedEvent::new(pad, axis, value)));
 }
 
