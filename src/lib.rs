@@ -4,6 +4,7 @@ pub mod bench;
 pub mod commands;
 pub mod handout;
 pub mod mix;
+pub mod page_files;
 pub mod scene;
 
 #[cfg(feature = "app")]

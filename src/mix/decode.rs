@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use kira::Frame;
@@ -13,7 +14,7 @@ use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::{TimeBase, Timestamp};
 
@@ -131,19 +132,26 @@ type Opened = (Probe, Box<dyn FormatReader>, u32, Option<TimeBase>);
 /// Opens `path` and reads its header; the format reader and the track are ready to decode.
 fn open_reader(path: &Path) -> Result<Opened, ImportError> {
     let fail = |reason: String| ImportError { path: path.to_owned(), reason };
-    let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-    let metadata = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?;
-    if metadata.is_dir() {
-        return Err(fail("is a folder, not an audio file".into()));
-    }
-    let len = metadata.len();
+    // A file the web page handed over is read from memory; any other from the disk.
+    let (source, len): (Box<dyn MediaSource>, u64) = match crate::page_files::get(path) {
+        Some(bytes) => (Box::new(Cursor::new(bytes.clone())), bytes.len() as u64),
+        None => {
+            let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+            let metadata = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?;
+            if metadata.is_dir() {
+                return Err(fail("is a folder, not an audio file".into()));
+            }
+            let len = metadata.len();
+            (Box::new(file), len)
+        }
+    };
     if len == 0 {
         return Err(fail("the file is empty".into()));
     }
     if len > MAX_FILE_BYTES {
         return Err(fail(format!("{:.1} GB is larger than the 2 GB limit for a stem", len as f64 / 1e9)));
     }
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);

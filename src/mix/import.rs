@@ -135,6 +135,27 @@ pub fn load_all(paths: &[PathBuf], engine_rate: u32) -> Vec<Result<Audio, Import
     }
     #[cfg(target_arch = "wasm32")]
     {
-        paths.iter().map(|p| load(p, engine_rate)).collect()
+        paths.iter().map(|p| decoded_elsewhere(p, engine_rate).unwrap_or_else(|| load(p, engine_rate))).collect()
     }
+}
+
+/// Stems decoded elsewhere: the web page decodes them in a worker (off the thread that draws and plays) and
+/// hands the frames over; [`load_all`] takes them from here in the browser. By file and engine rate.
+type DecodedElsewhere = Vec<(PathBuf, u32, Result<Audio, String>)>;
+static DECODED_ELSEWHERE: std::sync::Mutex<DecodedElsewhere> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps what decoding `path` at `engine_rate` gave elsewhere: the audio, or why the file cannot be used.
+pub fn hand_over_decoded(path: &Path, engine_rate: u32, result: Result<Audio, String>) {
+    let path = crate::page_files::normalise(path);
+    let mut kept = DECODED_ELSEWHERE.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|(p, rate, _)| !(*p == path && *rate == engine_rate));
+    kept.push((path, engine_rate, result));
+}
+
+/// What decoding `path` at `engine_rate` gave elsewhere, if it was handed over.
+pub fn decoded_elsewhere(path: &Path, engine_rate: u32) -> Option<Result<Audio, ImportError>> {
+    let path = crate::page_files::normalise(path);
+    let kept = DECODED_ELSEWHERE.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, _, result) = kept.iter().find(|(p, rate, _)| *p == path && *rate == engine_rate)?;
+    Some(result.clone().map_err(|reason| ImportError { path, reason }))
 }

@@ -417,11 +417,11 @@ impl Scene {
     /// Reads, parses and validates a scene file.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
         let io = |message: String| SceneError::Io { path: path.to_owned(), message };
-        let size = std::fs::metadata(path).map_err(|e| io(format!("cannot read scene file: {e}")))?.len();
+        let size = crate::page_files::len(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
         if size > MAX_SCENE_BYTES {
             return Err(io(format!("{size} bytes is too large for a scene file (the limit is {MAX_SCENE_BYTES})")));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
+        let text = crate::page_files::read_to_string(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
         Scene::parse(&text, path)
     }
 
@@ -622,6 +622,11 @@ impl Scene {
         })?;
         let io = |e: std::io::Error| SceneError::Io { path: path.to_owned(), message: format!("cannot save: {e}") };
         let text = self.to_ron();
+        // In the browser the page keeps the file (and offers it as a download); on the desktop, the disk.
+        if cfg!(target_arch = "wasm32") {
+            crate::page_files::put(path, text.into_bytes());
+            return Ok(());
+        }
         crate::atomic_write(path, text.as_bytes(), true).map_err(io)
     }
 }
