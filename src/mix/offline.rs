@@ -257,28 +257,7 @@ pub fn render_into(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, GraphError> {
     let sr = options.sample_rate;
-    let song = song_frames(sources);
-    let total_frames = match options.seconds {
-        Some(s) => (s * sr as f64).round() as usize,
-        // The song and its reverb tail, or to the end of the last section if the timeline goes on longer
-        // (what happens after the song ends is part of a staging: the banter, the applause).
-        None => {
-            let sections_end = crate::scene::timeline::Resolved::of(scene)
-                .ok()
-                .and_then(|r| r.sections.last().map(|s| s.end_s))
-                .unwrap_or(0.0);
-            (song + (tail_seconds(scene) * sr as f64).round() as usize).max((sections_end * sr as f64).round() as usize)
-        }
-    };
-    let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
-    let config = GraphConfig {
-        sample_rate: sr,
-        looping,
-        output_tap: false,
-        cues: options.cues,
-        live: false,
-        jobs: options.jobs.max(1),
-    };
+    let (config, total_frames) = plan(scene, sources, options);
     let pass = |scene: &Scene, sink: Option<Sink>, progress: &mut dyn FnMut(f64)| {
         render_pass(scene, sources, config, total_frames, options.block_frames, sink, progress)
     };
@@ -311,6 +290,35 @@ pub fn render_into(
         normalize_gain_db: Some((adjusted.master_gain_db - scene.master_gain_db) as f64),
         repairs,
     })
+}
+
+/// The graph's settings and the length in frames of a render of `scene` with `options`: the song and its
+/// reverb tail, or to the end of the last section if the timeline goes on longer, or the length asked for.
+fn plan(scene: &Scene, sources: &[Option<StemSource>], options: &RenderOptions) -> (GraphConfig, usize) {
+    let sr = options.sample_rate;
+    let song = song_frames(sources);
+    let total_frames = match options.seconds {
+        Some(s) => (s * sr as f64).round() as usize,
+        // The song and its reverb tail, or to the end of the last section if the timeline goes on longer
+        // (what happens after the song ends is part of a staging: the banter, the applause).
+        None => {
+            let sections_end = crate::scene::timeline::Resolved::of(scene)
+                .ok()
+                .and_then(|r| r.sections.last().map(|s| s.end_s))
+                .unwrap_or(0.0);
+            (song + (tail_seconds(scene) * sr as f64).round() as usize).max((sections_end * sr as f64).round() as usize)
+        }
+    };
+    let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
+    let config = GraphConfig {
+        sample_rate: sr,
+        looping,
+        output_tap: false,
+        cues: options.cues,
+        live: false,
+        jobs: options.jobs.max(1),
+    };
+    (config, total_frames)
 }
 
 /// Renders `scene` straight into a WAV file (through a temporary file and a rename).
@@ -355,66 +363,144 @@ fn render_pass(
     config: GraphConfig,
     total_frames: usize,
     block_frames: usize,
-    mut sink: Option<Sink>,
+    sink: Option<Sink>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(Loudness, Vec<String>), GraphError> {
-    // The graph plays the timeline itself, stepping it in song time on the audio side: any block size renders
-    // the same samples.
-    let mut graph = OfflineGraph::offline(scene, sources, config)?;
-    graph.start();
-    let block = block_frames.max(1);
-    // Render the spoil macros' constant delay more and drop it from the front, so that a scene renders to
-    // the same samples whatever its spoil amounts (and at spoil 0 exactly as before spoil existed).
-    let latency = graph.latency_frames();
-    let rendered_frames = total_frames + latency;
-    let mut meter = Meter::new(config.sample_rate);
-    let mut out = vec![0.0f32; 2 * block];
-    let mut done = 0;
-    let mut last_report = 0;
-    let mut last_check = 0;
-    while done < rendered_frames {
-        let n = block.min(rendered_frames - done);
-        let buf = &mut out[..2 * n];
-        graph.backend_mut().render_block(buf);
-        // The first `latency` frames are the macros' delay: dropped.
-        let skip = latency.saturating_sub(done).min(n);
-        let heard_part = &buf[2 * skip..];
-        if !heard_part.is_empty() {
-            meter.add(heard_part);
-            if let Some(sink) = sink.as_mut() {
-                sink(heard_part)?;
-            }
-        }
-        done += n;
-        if done - last_check >= STREAM_CHECK_FRAMES || done == rendered_frames {
-            last_check = done;
-            if let Some(problem) = stream_problem(&graph, scene) {
-                return Err(GraphError::Stem(problem));
-            }
-        }
-        if done - last_report >= config.sample_rate as usize || done == rendered_frames {
-            progress(done as f64 / rendered_frames as f64);
-            last_report = done;
-        }
-    }
-    let repairs = graph
-        .stems()
-        .iter()
-        .zip(&scene.stems)
-        .filter_map(|(voice, stem)| {
-            let health = voice.health()?;
-            health.repairs.any().then(|| format!("stem \"{}\" ({}): {}", stem.name, stem.file, health.repairs))
-        })
-        .collect();
-    Ok((meter.finish(), repairs))
+    let mut pass = RenderPass::new(scene, sources, config, total_frames, block_frames)?;
+    pass.step(usize::MAX, sink, progress)?;
+    Ok(pass.finish())
 }
 
-/// The first streamed stem that could not be read to the end, named.
-fn stream_problem(graph: &OfflineGraph, scene: &Scene) -> Option<String> {
-    graph.stems().iter().zip(&scene.stems).find_map(|(voice, stem)| {
-        let problem = voice.health()?.problem?;
-        Some(format!("stem \"{}\": {problem}", stem.name))
-    })
+/// One pass of a render, block by block: the same samples whether it runs to its end at once (a thread of
+/// its own on the desktop) or a slice at a time (the browser, where nothing may hold the page's one thread for
+/// long).
+pub struct RenderPass {
+    graph: OfflineGraph,
+    /// Each stem's name and file, to name a stem that fails.
+    stems: Vec<(String, String)>,
+    sample_rate: u32,
+    block: usize,
+    /// The spoil macros' constant delay, rendered and dropped from the front.
+    latency: usize,
+    rendered_frames: usize,
+    meter: Meter,
+    out: Vec<f32>,
+    done: usize,
+    last_report: usize,
+    last_check: usize,
+}
+
+impl RenderPass {
+    fn new(
+        scene: &Scene,
+        sources: &[Option<StemSource>],
+        config: GraphConfig,
+        total_frames: usize,
+        block_frames: usize,
+    ) -> Result<RenderPass, GraphError> {
+        // The graph plays the timeline itself, stepping it in song time on the audio side: any block size
+        // renders the same samples.
+        let mut graph = OfflineGraph::offline(scene, sources, config)?;
+        graph.start();
+        let block = block_frames.max(1);
+        // Render the spoil macros' constant delay more and drop it from the front, so that a scene renders to
+        // the same samples whatever its spoil amounts (and at spoil 0 exactly as before spoil existed).
+        let latency = graph.latency_frames();
+        Ok(RenderPass {
+            graph,
+            stems: scene.stems.iter().map(|s| (s.name.clone(), s.file.clone())).collect(),
+            sample_rate: config.sample_rate,
+            block,
+            latency,
+            rendered_frames: total_frames + latency,
+            meter: Meter::new(config.sample_rate),
+            out: vec![0.0f32; 2 * block],
+            done: 0,
+            last_report: 0,
+            last_check: 0,
+        })
+    }
+
+    /// A render of `scene` as [`render`] makes it (one pass: `options.normalize_lufs` is not applied), to be
+    /// stepped by the caller.
+    pub fn start(
+        scene: &Scene,
+        sources: &[Option<StemSource>],
+        options: &RenderOptions,
+    ) -> Result<RenderPass, GraphError> {
+        let (config, total_frames) = plan(scene, sources, options);
+        RenderPass::new(scene, sources, config, total_frames, options.block_frames)
+    }
+
+    /// Renders at least `max_frames` more (whole blocks) into `sink`, or to the end; true once the pass is
+    /// complete.
+    pub fn step(
+        &mut self,
+        max_frames: usize,
+        mut sink: Option<Sink>,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<bool, GraphError> {
+        let stop_at = self.done.saturating_add(max_frames.max(1)).min(self.rendered_frames);
+        while self.done < stop_at {
+            let n = self.block.min(self.rendered_frames - self.done);
+            let buf = &mut self.out[..2 * n];
+            self.graph.backend_mut().render_block(buf);
+            // The first `latency` frames are the macros' delay: dropped.
+            let skip = self.latency.saturating_sub(self.done).min(n);
+            let heard_part = &buf[2 * skip..];
+            if !heard_part.is_empty() {
+                self.meter.add(heard_part);
+                if let Some(sink) = sink.as_mut() {
+                    sink(heard_part)?;
+                }
+            }
+            self.done += n;
+            if self.done - self.last_check >= STREAM_CHECK_FRAMES || self.done == self.rendered_frames {
+                self.last_check = self.done;
+                if let Some(problem) = self.stream_problem() {
+                    return Err(GraphError::Stem(problem));
+                }
+            }
+            if self.done - self.last_report >= self.sample_rate as usize || self.done == self.rendered_frames {
+                progress(self.progress());
+                self.last_report = self.done;
+            }
+        }
+        Ok(self.done >= self.rendered_frames)
+    }
+
+    /// How far the pass is (0..1).
+    pub fn progress(&self) -> f64 {
+        self.done as f64 / self.rendered_frames.max(1) as f64
+    }
+
+    /// The rate it renders at.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// The pass's loudness, and what had to be repaired in the stems' files to play them.
+    pub fn finish(self) -> (Loudness, Vec<String>) {
+        let repairs = self
+            .graph
+            .stems()
+            .iter()
+            .zip(&self.stems)
+            .filter_map(|(voice, (name, file))| {
+                let health = voice.health()?;
+                health.repairs.any().then(|| format!("stem \"{name}\" ({file}): {}", health.repairs))
+            })
+            .collect();
+        (self.meter.finish(), repairs)
+    }
+
+    /// The first streamed stem that could not be read to the end, named.
+    fn stream_problem(&self) -> Option<String> {
+        self.graph.stems().iter().zip(&self.stems).find_map(|(voice, (name, _))| {
+            let problem = voice.health()?.problem?;
+            Some(format!("stem \"{name}\": {problem}"))
+        })
+    }
 }
 
 /// Sample formats for WAV export.
@@ -438,20 +524,26 @@ pub fn write_wav(path: &Path, rendered: &Rendered, format: WavFormat) -> std::io
     })
 }
 
+/// A render held in memory as the bytes of a WAV file (the browser's download), exactly as [`write_wav`]
+/// writes it.
+pub fn wav_bytes(rendered: &Rendered, format: WavFormat) -> std::io::Result<Vec<u8>> {
+    let mut bytes = std::io::Cursor::new(Vec::with_capacity(44 + rendered.interleaved.len() * 4));
+    let mut wav = WavSink::new(&mut bytes, rendered.sample_rate, format)?;
+    wav.write(&rendered.interleaved)?;
+    wav.finish()?;
+    Ok(bytes.into_inner())
+}
+
 /// A WAV file being written block by block, dithered (TPDF, from a fixed seed) when it is 16-bit.
-pub struct WavSink<'a> {
-    writer: hound::WavWriter<&'a mut std::io::BufWriter<std::fs::File>>,
+pub struct WavSink<W: std::io::Write + std::io::Seek> {
+    writer: hound::WavWriter<W>,
     format: WavFormat,
     dither: rand_pcg::Pcg64Mcg,
 }
 
-impl<'a> WavSink<'a> {
-    /// A WAV writer into `file` at `sample_rate` in `format`.
-    pub fn new(
-        file: &'a mut std::io::BufWriter<std::fs::File>,
-        sample_rate: u32,
-        format: WavFormat,
-    ) -> std::io::Result<WavSink<'a>> {
+impl<W: std::io::Write + std::io::Seek> WavSink<W> {
+    /// A WAV writer into `file` (a file, or memory in the browser) at `sample_rate` in `format`.
+    pub fn new(file: W, sample_rate: u32, format: WavFormat) -> std::io::Result<WavSink<W>> {
         let spec = hound::WavSpec {
             channels: 2,
             sample_rate,
