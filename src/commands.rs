@@ -251,7 +251,14 @@ pub struct NewScene {
 pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| UserError(format!("{}: cannot read folder: {e}", dir.display())))?;
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "New scene".into());
+    scene_for_files(files, scene_path, &name).map_err(|e| UserError(format!("{}: {e}", dir.display())))
+}
+
+/// A scene named `name` at `scene_path` for the audio files among `files` (the others are left out, each
+/// with why): bodies on an arc in the social zone. The web page stages the stems a user opens with it.
+pub fn scene_for_files(mut files: Vec<PathBuf>, scene_path: &Path, name: &str) -> Result<NewScene, UserError> {
     files.sort();
     let mut usable = Vec::new();
     let mut skipped = Vec::new();
@@ -267,7 +274,8 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         }
     }
     if usable.is_empty() {
-        return Err(UserError(format!("{}: no usable audio files found", dir.display())));
+        let why: Vec<String> = skipped.iter().map(|(p, r)| format!("{}: {r}", p.display())).collect();
+        return Err(UserError(format!("no usable audio files found ({})", why.join("; "))));
     }
     let scene_dir = scene_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let n = usable.len();
@@ -307,7 +315,7 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         .collect();
     let scene = Scene {
         version: crate::scene::FORMAT_VERSION,
-        name: dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "New scene".into()),
+        name: name.to_string(),
         notes: "Every stem at the same social distance on an arc: a neutral starting point to stage from.".into(),
         room: Room { reverb_db: NEW_SCENE_REVERB_DB, ..Room::default() },
         stems,
