@@ -62,7 +62,7 @@ impl Plugin for StageInputPlugin {
             .init_resource::<GamepadGesture>()
             .add_systems(
                 Update,
-                (keyboard_shortcuts, workshop_keys, mouse_wheel, orbit_with_mouse, gamepad_control)
+                (keyboard_shortcuts, workshop_keys, mouse_wheel, orbit_with_mouse, pinch_zoom, gamepad_control)
                     .in_set(StageSet::Input),
             );
     }
@@ -253,6 +253,30 @@ fn orbit_with_mouse(
     if delta != Vec2::ZERO {
         let (yaw, pitch) = (-delta.x * ORBIT_RAD_PER_PX, delta.y * ORBIT_RAD_PER_PX);
         intents.write(Intent::Look(Look::Orbit { yaw, pitch }));
+    }
+}
+
+/// Two fingers on a tablet or phone: spreading them zooms in, pinching zooms out (the wheel's job). One
+/// finger drags a body as the mouse does (Bevy's picking turns touches into pointers).
+fn pinch_zoom(
+    touches: Res<Touches>,
+    focus: Res<UiFocus>,
+    mut last_spread: Local<Option<f32>>,
+    mut intents: MessageWriter<Intent>,
+) {
+    let mut fingers = touches.iter();
+    let (Some(a), Some(b), None) = (fingers.next(), fingers.next(), fingers.next()) else {
+        *last_spread = None;
+        return;
+    };
+    let spread = a.position().distance(b.position());
+    if let Some(before) = last_spread.replace(spread)
+        && before > 1.0
+        && spread > 1.0
+        && spread != before
+        && !focus.pointer
+    {
+        intents.write(Intent::Look(Look::Zoom(spread / before)));
     }
 }
 
