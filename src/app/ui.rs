@@ -213,19 +213,44 @@ fn panels(
         egui::Panel::top("transport")
             .resizable(false)
             .show(&mut root, |ui| top_bar(ui, &mut doc, &sound, &workshop.live));
-        egui::Panel::left("stems")
-            .resizable(false)
-            .exact_size(250.0)
-            .show(&mut root, |ui| stem_list(ui, &mut doc, &sound.meters, &stems));
-        egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                inspector(ui, &mut doc, &mut sound, &mut workshop, &stems);
-                ui.separator();
-                export_section(ui, &doc, &sound.stem_audio, &workshop, &mut export, &stems);
-                ui.separator();
-                ui.label(egui::RichText::new(HELP).weak().small());
+        // On a phone the panels would hide the stage: they fold away behind a button, and open as one column.
+        let width = ctx.viewport_rect().width();
+        let narrow = width < NARROW_WIDTH;
+        let open_id = egui::Id::new("panels-open");
+        let open = !narrow || ctx.data(|d| d.get_temp::<bool>(open_id)).unwrap_or(false);
+        if narrow && open {
+            egui::Panel::left("stems-and-inspector").resizable(false).exact_size(width * 0.92).show(&mut root, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    stem_list(ui, &mut doc, &sound.meters, &stems);
+                    ui.separator();
+                    inspector(ui, &mut doc, &mut sound, &mut workshop, &stems);
+                    ui.separator();
+                    export_section(ui, &doc, &sound.stem_audio, &workshop, &mut export, &stems);
+                });
             });
-        });
+        } else if open {
+            egui::Panel::left("stems")
+                .resizable(false)
+                .exact_size(250.0)
+                .show(&mut root, |ui| stem_list(ui, &mut doc, &sound.meters, &stems));
+            egui::Panel::right("inspector").resizable(false).exact_size(330.0).show(&mut root, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    inspector(ui, &mut doc, &mut sound, &mut workshop, &stems);
+                    ui.separator();
+                    export_section(ui, &doc, &sound.stem_audio, &workshop, &mut export, &stems);
+                    ui.separator();
+                    ui.label(egui::RichText::new(HELP).weak().small());
+                });
+            });
+        }
+        if narrow {
+            egui::Area::new("panels-toggle".into()).anchor(egui::Align2::RIGHT_BOTTOM, [-8.0, -8.0]).show(&ctx, |ui| {
+                let label = if open { "✕ back to the stage" } else { "☰ stems and inspector" };
+                if ui.button(label).clicked() {
+                    ctx.data_mut(|d| d.insert_temp(open_id, !open));
+                }
+            });
+        }
     }
     workshop_ui::quiz_results(&ctx, &workshop.quiz);
     doc.release_when_up(&ctx);
@@ -239,6 +264,9 @@ fn panels(
     }
     Ok(())
 }
+
+/// Narrower than this (logical pixels: a phone) the side panels fold away behind a button.
+const NARROW_WIDTH: f32 = 760.0;
 
 /// Every key and gesture, in one line under the inspector.
 const HELP: &str = "drag: move on the floor · Ctrl+drag: up/down · wheel on a body: size · right-drag: orbit · \
