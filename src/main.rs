@@ -1,4 +1,7 @@
 //! The `proxemix` command line: no arguments or a scene opens the stage; `render`, `inspect`, `new`, `bench`.
+//! In a web page there is no command line: the page calls `proxemix::app::web` instead.
+// The browser build has no command line to parse: only `main` below is used there.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,6 +140,17 @@ enum Bits {
     B32f,
 }
 
+/// In a web page: panics reach the browser's console; the page's script starts the stage
+/// (`proxemix::app::web::start`).
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    console_error_panic_hook::set_once();
+    // Linked for the page to call (wasm-bindgen's exports of the library).
+    #[cfg(feature = "app")]
+    let _ = proxemix::app::web::engine_rate;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {

@@ -2,6 +2,9 @@
 //! keeping the stage heard through faults: a device that stops is let go and tried again until it plays, from
 //! the playhead the song would have reached meanwhile; a switch to another device keeps the playhead.
 
+// The browser opens its one device once and watches nothing: the watch is the desktop's.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,7 +13,10 @@ use cpal::traits::{DeviceTrait, HostTrait};
 use kira::backend::cpal::{CpalBackend, CpalBackendSettings};
 
 use super::audio::{GraphFactory, StageAudio};
-use super::shared::{AudioDeviceStatus, DeviceChoice, StageSet, StemAudio, TransportCommand, TransportState};
+use super::shared::{AudioDeviceStatus, DeviceChoice, StemAudio};
+#[cfg(not(target_arch = "wasm32"))]
+use super::shared::{StageSet, TransportCommand, TransportState};
+#[cfg(not(target_arch = "wasm32"))]
 use super::stems::StageScene;
 use crate::mix::graph::{GraphConfig, MixGraph};
 use crate::scene::Scene;
@@ -284,8 +290,10 @@ impl Plugin for DevicePlugin {
         app.insert_resource(self.choice.clone())
             .insert_resource(watch)
             .insert_resource(OutputDevices(list_outputs(false).unwrap_or_default()))
-            .add_message::<SwitchDevice>()
-            .add_systems(Update, (switch_device, watch_device).chain().before(StageSet::Input));
+            .add_message::<SwitchDevice>();
+        // The browser's stage has one device, opened once (the page starts its sound): nothing to watch.
+        #[cfg(not(target_arch = "wasm32"))]
+        app.add_systems(Update, (switch_device, watch_device).chain().before(StageSet::Input));
     }
 }
 
@@ -303,6 +311,7 @@ fn playhead_after(from: f64, elapsed: f64, song_s: f64, looping: bool) -> f64 {
 /// itself gone) is let go, the playhead keeps moving in the clock on the wall, and the device is tried again
 /// every [`RETRY_EVERY`] until it plays, from where the song would be.
 #[allow(clippy::too_many_arguments)]
+#[cfg(not(target_arch = "wasm32"))]
 fn watch_device(
     mut audio: ResMut<StageAudio<CpalBackend>>,
     mut watch: ResMut<DeviceWatch>,
@@ -472,6 +481,7 @@ fn watch_device(
 }
 
 /// Switches to another device at the same playhead (the picker in the room panel).
+#[cfg(not(target_arch = "wasm32"))]
 fn switch_device(
     mut requests: MessageReader<SwitchDevice>,
     mut audio: ResMut<StageAudio<CpalBackend>>,

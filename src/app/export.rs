@@ -1,5 +1,6 @@
 //! Export WAV from the stage: the world's scene renders on a background thread through the same mix graph
-//! over the offline backend, with a progress bar, while the stage keeps playing.
+//! over the offline backend, with a progress bar, while the stage keeps playing. In the browser (no threads)
+//! the same render runs a slice per frame and ends as a download.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,6 +10,7 @@ use std::thread::JoinHandle;
 use bevy::prelude::*;
 
 use crate::mix::mapping::Cues;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::mix::offline::{self, RenderOptions, WavFormat};
 use crate::mix::source::StemSource;
 use crate::scene::Scene;
@@ -19,6 +21,8 @@ pub struct ExportJob {
     running: Option<Running>,
     /// What the last export said: where it wrote and its loudness, or why it failed.
     pub outcome: Option<Result<String, String>>,
+    /// In the browser: the finished WAV, for the page to offer as a download (file name, bytes).
+    pub download: Option<(String, Vec<u8>)>,
 }
 
 struct Running {
@@ -27,6 +31,9 @@ struct Running {
     result: Arc<Mutex<Option<Result<String, String>>>>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
+    /// In the browser: the render, stepped a slice per frame.
+    #[cfg(target_arch = "wasm32")]
+    stepped: Option<bevy::platform::cell::SyncCell<stepped::Stepped>>,
 }
 
 impl ExportJob {
@@ -55,6 +62,37 @@ impl ExportJob {
             return;
         }
         self.outcome = None;
+        #[cfg(target_arch = "wasm32")]
+        {
+            // No threads: the render is stepped from `poll`, at the rate the stems were decoded at (the page
+            // keeps no copy of the files to decode them again at another).
+            let _ = (scene_path, sample_rate);
+            let (audio, rate) = live;
+            match stepped::Stepped::start(&scene, &audio, rate, cues, &path) {
+                Ok(job) => {
+                    let (progress, result) = (Arc::new(AtomicU32::new(0)), Arc::new(Mutex::new(None)));
+                    let stepped = Some(bevy::platform::cell::SyncCell::new(job));
+                    self.running = Some(Running { progress, result, thread: None, path, stepped });
+                }
+                Err(e) => self.outcome = Some(Err(e)),
+            }
+            #[allow(clippy::needless_return)]
+            return;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        self.start_thread(scene, scene_path, live, sample_rate, cues, path);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn start_thread(
+        &mut self,
+        scene: Scene,
+        scene_path: &Path,
+        live: (Vec<Option<StemSource>>, u32),
+        sample_rate: u32,
+        cues: Cues,
+        path: PathBuf,
+    ) {
         let progress = Arc::new(AtomicU32::new(0));
         let result = Arc::new(Mutex::new(None));
         let (p, r, out) = (progress.clone(), result.clone(), path.clone());
@@ -77,6 +115,20 @@ impl ExportJob {
     /// Collects a finished export's outcome.
     pub fn poll(&mut self) {
         let Some(running) = &mut self.running else { return };
+        #[cfg(target_arch = "wasm32")]
+        if let Some(job) = running.stepped.as_mut().map(|j| j.get()) {
+            running.progress.store((job.progress() * 1000.0) as u32, Ordering::Relaxed);
+            match job.step() {
+                Ok(None) => return,
+                Ok(Some((name, bytes, message))) => {
+                    self.download = Some((name, bytes));
+                    self.outcome = Some(Ok(message));
+                }
+                Err(e) => self.outcome = Some(Err(e)),
+            }
+            self.running = None;
+            return;
+        }
         let done = running.result.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(outcome) = done {
             if let Some(t) = running.thread.take() {
@@ -88,6 +140,7 @@ impl ExportJob {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The stems at `sample_rate`: those playing, or the files opened again; a stem that will not open is an
 /// error naming it (an export must not leave a stem out silently).
 fn sources_at(
@@ -111,6 +164,7 @@ fn sources_at(
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn export(
     scene: &Scene,
     audio: &[Option<StemSource>],
@@ -133,6 +187,90 @@ fn export(
     })
     .map_err(|e| e.to_string())?;
     Ok(format!("wrote {} ({:.1} s) — {}", out.display(), rendered.seconds(), rendered.loudness))
+}
+
+/// The browser's export: no threads, so the render runs in slices of a few milliseconds per frame (the live
+/// sound is rendered on the same thread between frames), into memory, then becomes a WAV download.
+#[cfg(target_arch = "wasm32")]
+mod stepped {
+    use std::path::Path;
+
+    use bevy::platform::time::Instant;
+
+    use crate::mix::mapping::Cues;
+    use crate::mix::offline::{self, RenderOptions, RenderPass, Rendered, WavFormat};
+    use crate::mix::source::StemSource;
+    use crate::scene::Scene;
+
+    /// How long a frame may render for: a frame in the browser is ~16 ms and the sound device's buffer ~43 ms.
+    const BUDGET_MS: f64 = 6.0;
+    /// Frames rendered between looks at the clock.
+    const SLICE: usize = 512;
+
+    pub struct Stepped {
+        pass: Option<RenderPass>,
+        samples: Vec<f32>,
+        file_name: String,
+    }
+
+    impl Stepped {
+        pub fn start(
+            scene: &Scene,
+            audio: &[Option<StemSource>],
+            sample_rate: u32,
+            cues: Cues,
+            path: &Path,
+        ) -> Result<Stepped, String> {
+            if let Some((i, _)) = audio.iter().enumerate().find(|(_, a)| a.is_none()) {
+                let name = scene.stems.get(i).map_or("?", |s| s.name.as_str());
+                return Err(format!("cannot export: stem \"{name}\" did not load"));
+            }
+            let options = RenderOptions { sample_rate, cues, jobs: 1, ..RenderOptions::default() };
+            let pass = RenderPass::start(scene, audio, &options).map_err(|e| e.to_string())?;
+            let file_name = path.file_name().map_or("mix.wav".into(), |n| n.to_string_lossy().into_owned());
+            Ok(Stepped { pass: Some(pass), samples: Vec::new(), file_name })
+        }
+
+        pub fn progress(&self) -> f64 {
+            self.pass.as_ref().map_or(1.0, RenderPass::progress)
+        }
+
+        /// Renders for this frame's budget; at the end, the WAV file's name, bytes and what to say.
+        pub fn step(&mut self) -> Result<Option<(String, Vec<u8>, String)>, String> {
+            let Some(pass) = self.pass.as_mut() else { return Err("the export already ended".into()) };
+            let began = Instant::now();
+            let samples = &mut self.samples;
+            let mut keep = |block: &[f32]| {
+                samples.extend_from_slice(block);
+                Ok(())
+            };
+            loop {
+                let done = pass.step(SLICE, Some(&mut keep), &mut |_| {}).map_err(|e| e.to_string())?;
+                if done {
+                    break;
+                }
+                if began.elapsed().as_secs_f64() * 1000.0 > BUDGET_MS {
+                    return Ok(None);
+                }
+            }
+            let Some(pass) = self.pass.take() else { return Err("the export already ended".into()) };
+            let sample_rate = pass.sample_rate();
+            let (loudness, _repairs) = pass.finish();
+            let interleaved = std::mem::take(&mut self.samples);
+            let frames = interleaved.len() / 2;
+            let rendered =
+                Rendered { sample_rate, frames, interleaved, loudness, normalize_gain_db: None, repairs: Vec::new() };
+            let bytes = offline::wav_bytes(&rendered, WavFormat::Int24).map_err(|e| e.to_string())?;
+            let message = format!(
+                "exported {} ({:.1} s at {:.1} kHz, 24-bit) — {}: in your downloads",
+                self.file_name,
+                rendered.seconds(),
+                sample_rate as f64 / 1000.0,
+                loudness
+            );
+            Ok(Some((self.file_name.clone(), bytes, message)))
+        }
+    }
 }
 
 pub struct ExportPlugin;

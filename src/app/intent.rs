@@ -254,6 +254,7 @@ pub fn apply_intents(
                     Ok(()) => {
                         doc.seen_modified = modified(&doc.path);
                         doc.dirty = false;
+                        doc.saves += 1;
                         doc.status = format!("saved {}", doc.path.display());
                         doc.scene = scene;
                     }

@@ -4,7 +4,8 @@
 //! A pipeline, each layer reading only those before it: `shared` (the nouns) and `camera`; `stems` (the
 //! document in the world); `intent` (the one place edits are applied); `reload` and `workshop` (ask for scenes
 //! to be shown); `input` (devices become intents); `audio` (the bridge to the engine), `record` (takes) and
-//! `export`; then what is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; and `bench`.
+//! `export`; then what is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; and `bench`; in the browser, `web`
+//! (the page's side) last.
 
 pub mod audio;
 pub mod bench;
@@ -21,6 +22,8 @@ pub mod stage;
 pub mod stems;
 pub mod testing;
 pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 pub mod workshop;
 pub mod workshop_ui;
 

@@ -30,6 +30,7 @@ struct SceneWatcher {
     watching: Option<PathBuf>,
     #[cfg(not(target_arch = "wasm32"))]
     watcher: Option<notify::RecommendedWatcher>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     events: Option<bevy::platform::cell::SyncCell<std::sync::mpsc::Receiver<notify_event::Event>>>,
     /// When an event about the file last came, while it settles.
     pending: Option<std::time::Instant>,

@@ -137,7 +137,14 @@ fn build_stage(
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
     let orbit = OrbitCamera::default();
-    commands.spawn((Camera3d::default(), orbit, orbit.transform(), AmbientLight { brightness: 250.0, ..default() }));
+    let camera = commands
+        .spawn((Camera3d::default(), orbit, orbit.transform(), AmbientLight { brightness: 250.0, ..default() }))
+        .id();
+    // In the browser the sound is rendered between frames on the page's one thread: multisampling would cost
+    // frame time (4x the pixels on a software renderer) that the sound needs more than smooth edges.
+    if cfg!(target_arch = "wasm32") {
+        commands.entity(camera).insert(Msaa::Off);
+    }
     commands.spawn((
         DirectionalLight { illuminance: 3_500.0, shadow_maps_enabled: false, ..default() },
         Transform::from_xyz(3.0, 8.0, 4.0).looking_at(Vec3::ZERO, Vec3::Y),

@@ -58,12 +58,14 @@ pub struct StageScene {
     pub seen_modified: Option<SystemTime>,
     /// One-line news for the status bar (saved, reloaded, undone ...).
     pub status: String,
+    /// Times the document was saved (the web page offers each save as a download).
+    pub saves: u64,
 }
 
 impl StageScene {
     pub fn new(path: PathBuf, scene: Scene) -> StageScene {
         let seen_modified = modified(&path);
-        StageScene { path, scene, dirty: false, reload_error: None, seen_modified, status: String::new() }
+        StageScene { path, scene, dirty: false, reload_error: None, seen_modified, status: String::new(), saves: 0 }
     }
 }
 

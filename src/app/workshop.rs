@@ -432,12 +432,18 @@ fn begin_matching(workshop: &mut Compare, stem_audio: &StemAudio) {
     let options = RenderOptions { sample_rate: stem_audio.sample_rate.max(8_000), ..Default::default() };
     let state = Arc::new(Mutex::new(MatchState::default()));
     let shared = state.clone();
-    let spawned = std::thread::Builder::new().name("proxemix loudness match".into()).spawn(move || {
+    let measure = move || {
         let result = ab::match_loudness(&scenes, &audio, &options, &mut |p| {
             shared.lock().unwrap_or_else(|e| e.into_inner()).progress = p as f32;
         });
         shared.lock().unwrap_or_else(|e| e.into_inner()).result = Some(result.map_err(|e| e.to_string()));
-    });
+    };
+    // In the browser there are no threads: the scenes are measured here, holding the page for the renders'
+    // time (a second or two per scene of the demo's length).
+    #[cfg(target_arch = "wasm32")]
+    let spawned: std::io::Result<()> = Ok(measure());
+    #[cfg(not(target_arch = "wasm32"))]
+    let spawned = std::thread::Builder::new().name("proxemix loudness match".into()).spawn(measure);
     if spawned.is_ok() {
         workshop.matching = Some(state);
         workshop.matching_progress = Some(0.0);
