@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: run test test-live setup bench bench-stage bench-latency soak core-is-bevy-free demo-song
+.PHONY: run test test-live test-web web web-build setup bench bench-stage bench-latency soak core-is-bevy-free demo-song
 
 setup:
 	@bash scripts/setup.sh
@@ -21,11 +21,25 @@ test: setup
 	$(CARGO) test -- --skip live::
 	$(MAKE) --no-print-directory test-live
 	$(CARGO) check --no-default-features --target wasm32-unknown-unknown
+	$(MAKE) --no-print-directory test-web
 
 # The real stage heard through a private PulseAudio server and worked with the mouse through xdotool, alone
 # (other tests' load would starve it).
 test-live:
 	$(CARGO) test --test integration live:: -- --test-threads=1
+
+# The browser build (web/dist) driven in Debian's Chromium with software WebGL by playwright-core (pinned in
+# web/test): the page, its sound, a drag, the export against the native render, a share link, a broken file.
+test-web: web-build
+	cd web/test && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 browser.test.mjs
+
+# The stage in the browser: builds web/dist and serves it on http://127.0.0.1:8080 (any static server will do).
+web: setup web-build
+	@echo "open http://127.0.0.1:8080 (Ctrl+C stops the server)"
+	python3 -m http.server 8080 --bind 127.0.0.1 --directory web/dist
+
+web-build:
+	@bash scripts/build-web.sh
 
 # The core and the render/inspect/new commands build without Bevy: nothing Bevy in the dependency tree,
 # and the binary builds.

@@ -5,10 +5,13 @@ set -euo pipefail
 # System packages: Bevy on Linux (ALSA, udev, Wayland, xkbcommon), a fast linker (mold, clang as driver),
 # sox for measuring renders by hand, Xvfb + Mesa's software Vulkan for the screenshot tests, xdotool and xwd to
 # work the real window as a person would and look at it, and a PulseAudio server with ALSA's "pulse" device to
-# hear the stage through a private null sink (benchmarks, live tests).
+# hear the stage through a private null sink (benchmarks, live tests); Chromium (and a font for the page's own
+# text) to drive the browser build in the browser tests.
 packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev
           clang mold sox xvfb xauth mesa-vulkan-drivers libvulkan1 xdotool x11-apps
-          pulseaudio pulseaudio-utils libasound2-plugins)
+          pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-liberation)
+# Node.js drives Chromium in the browser tests (playwright-core); machines that have it keep theirs.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,7 +25,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The wasm target keeps the core honest about the browser (cargo check only).
+# The wasm target: the browser build (make web, and the browser tests in make test).
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown || echo "setup: could not add wasm32-unknown-unknown (wasm check will be skipped)"
+  rustup target add wasm32-unknown-unknown
 fi
