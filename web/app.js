@@ -41,6 +41,13 @@ if (window.AudioBufferSourceNode) {
   };
 }
 
+// What opening files had to say, kept across the reload that opens them.
+function sayAfterReload(text, kind) {
+  const kept = JSON.parse(sessionStorage.getItem('proxemix:notes') || '[]');
+  kept.push([text, kind]);
+  sessionStorage.setItem('proxemix:notes', JSON.stringify(kept));
+}
+
 function say(text, kind = '') {
   const p = document.createElement('p');
   p.textContent = text;
@@ -130,10 +137,13 @@ async function handOverScene(path, text) {
 
 // ---- decoding the stems in workers, the progress bar while they come in ----
 
+// The workers start with the page, so they compile the app's code while the page compiles its own.
+const decoders = Array.from({ length: navigator.hardwareConcurrency >= 4 ? 2 : 1 },
+  () => new Worker('decode-worker.js', { type: 'module' }));
+
 function decodeStems(listed) {
   const paths = [...new Set(listed)]; // stems that share a file decode it once
-  const count = Math.min(paths.length, navigator.hardwareConcurrency >= 4 ? 2 : 1) || 1;
-  const workers = Array.from({ length: count }, () => new Worker('decode-worker.js', { type: 'module' }));
+  const workers = decoders.slice(0, Math.max(1, Math.min(paths.length, decoders.length)));
   const rate = wasm.engine_rate();
   let done = 0;
   const began = performance.now();
@@ -167,7 +177,7 @@ function decodeStems(listed) {
     while (queue.length) await one(worker, queue.shift());
   };
   return Promise.all(workers.map(run)).then(() => {
-    workers.forEach((w) => w.terminate());
+    decoders.forEach((w) => w.terminate());
     page.decodeMs = performance.now() - began;
     progress(null);
   });
@@ -216,7 +226,7 @@ async function openFiles(fileList) {
     scenePath = 'local/my stems.ron';
     try {
       const made = wasm.scene_for_stems(stems.map(([p]) => p), scenePath, 'My stems');
-      for (const why of made.skipped) say(`left out ${why}`, 'note');
+      for (const why of made.skipped) sayAfterReload(`left out ${why}`, 'error');
       const text = new TextEncoder().encode(made.ron);
       wasm.put_file(scenePath, text);
       read.push([scenePath, text]);
@@ -230,7 +240,7 @@ async function openFiles(fileList) {
     const needed = wasm.scene_stems(scenePath);
     const have = new Set(read.map(([p]) => p));
     const missing = needed.filter((p) => p.startsWith('local/') && !have.has(p));
-    if (missing.length) say(`not opened with the scene (they will be silent): ${missing.join(', ')}`, 'error');
+    if (missing.length) sayAfterReload(`not opened with the scene (they will be silent): ${missing.join(', ')}`, 'error');
   } catch (e) {
     return say(String(e), 'error');
   }
@@ -349,6 +359,8 @@ async function startSound() {
 }
 
 async function boot() {
+  for (const [text, kind] of JSON.parse(sessionStorage.getItem('proxemix:notes') || '[]')) say(text, kind);
+  sessionStorage.removeItem('proxemix:notes');
   acceptDrops();
   $('open').onclick = () => $('file-input').click();
   $('file-input').onchange = (e) => openFiles(e.target.files);

@@ -472,6 +472,46 @@ test('a broken scene file is refused with its name and why, and the stage goes o
   assert.deepEqual(staged.problems, []);
 });
 
+// A WAV file made here: a 440 Hz tone, mono, 16-bit.
+function toneWav(seconds, rate = 44_100) {
+  const n = Math.round(seconds * rate);
+  const bytes = Buffer.alloc(44 + 2 * n);
+  bytes.write('RIFF', 0);
+  bytes.writeUInt32LE(36 + 2 * n, 4);
+  bytes.write('WAVEfmt ', 8);
+  bytes.writeUInt32LE(16, 16);
+  bytes.writeUInt16LE(1, 20);
+  bytes.writeUInt16LE(1, 22);
+  bytes.writeUInt32LE(rate, 24);
+  bytes.writeUInt32LE(2 * rate, 28);
+  bytes.writeUInt16LE(2, 32);
+  bytes.writeUInt16LE(16, 34);
+  bytes.write('data', 36);
+  bytes.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) bytes.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + 2 * i);
+  return bytes;
+}
+
+test('your own stems open from disk: staged on an arc, heard, and a file that is not audio named', async () => {
+  const { page } = staged;
+  await page.setInputFiles('#file-input', [
+    { name: 'tone.wav', mimeType: 'audio/wav', buffer: toneWav(12) },
+    { name: 'bass.ogg', mimeType: 'audio/ogg', buffer: fs.readFileSync(path.join(root, 'assets/stems/bass.ogg')) },
+    { name: 'not audio.wav', mimeType: 'audio/wav', buffer: Buffer.from('these are words, not sound') },
+  ]);
+  await page.waitForURL(/local=1/, { timeout: 60_000 });
+  await page.waitForFunction(() => window.__proxemix?.ready && window.__proxemix.status?.frame >= 3, null, { timeout: 240_000 });
+  const s = await status(page);
+  assert.deepEqual(s.bodies.map((b) => b.name), ['bass', 'tone']);
+  assert.equal(s.scene, 'My stems');
+  assert.match(await messages(page), /left out local\/not audio\.wav: not a readable WAV/);
+  await page.click('#start-sound');
+  await page.waitForFunction(() => window.__proxemix.status.positionS > 1, null, { timeout: 60_000 });
+  const level = await page.evaluate(() => window.__tap.level(1500));
+  assert.ok(level > -50, `the opened stems are heard (${level.toFixed(1)} dBFS)`);
+  assert.deepEqual(staged.problems, []);
+});
+
 // A page opened, its sound started with a click (a tap on a phone), a few seconds played, then pictured.
 async function picture(name, options, tap) {
   const shot = await open('?scene=scenes/demo.ron', options);
