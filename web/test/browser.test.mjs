@@ -17,7 +17,8 @@ import { chromium } from 'playwright-core';
 const root = path.resolve(import.meta.dirname, '../..');
 const dist = path.join(root, 'web/dist');
 const out = path.join(root, 'web/test/out');
-const docs = process.env.PROXEMIX_WEB_SCREENSHOTS; // set to docs/ to refresh the README's pictures
+// Set to docs/ (from the repository's root) to refresh the README's pictures.
+const docs = process.env.PROXEMIX_WEB_SCREENSHOTS && path.resolve(root, process.env.PROXEMIX_WEB_SCREENSHOTS);
 const soundSeconds = Number(process.env.PROXEMIX_WEB_SOUND_S || 20);
 fs.mkdirSync(out, { recursive: true });
 
