@@ -1,7 +1,7 @@
 //! The `proxemix` command line: no arguments or a scene opens the stage; `render`, `inspect`, `new`, `bench`.
 //! In a web page there is no command line: the page calls `proxemix::app::web` instead.
 // The browser build has no command line to parse: only `main` below is used there.
-#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports, clippy::let_unit_value))]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -22,7 +22,7 @@ use super::shared::{
     AudioDeviceStatus, DeviceChoice, Meters, StageOptions, StemAudio, TransportCommand, TransportState,
 };
 use super::stems::{BodySize, StageScene, StemBody, WorldRows, world_scene};
-use super::workshop::CueSwitches;
+use super::workshop::{Compare, CueSwitches};
 use crate::mix::import::{self, Audio};
 use crate::scene::Scene;
 
@@ -401,6 +401,7 @@ fn publish_status(
     doc: Res<StageScene>,
     export: Res<ExportJob>,
     state: Res<PageState>,
+    compare: Res<Compare>,
     cameras: Query<(&Camera, &GlobalTransform), With<super::camera::OrbitCamera>>,
     bodies: Query<(&StemBody, &GlobalTransform, &BodySize)>,
 ) {
@@ -432,6 +433,17 @@ fn publish_status(
         None => String::new(),
     };
     set(&out, "exportOutcome", outcome);
+    // A/B: each scene loaded, the one shown, and its loudness before and its trim after the match.
+    let slots = Array::new();
+    for (i, slot) in compare.slots.iter().enumerate() {
+        let row = Object::new();
+        set(&row, "path", slot.path.to_string_lossy().as_ref());
+        set(&row, "shown", i == compare.active);
+        set(&row, "measuredLufs", slot.measured_lufs.map_or(JsValue::NULL, JsValue::from));
+        set(&row, "trimDb", slot.trim_db);
+        slots.push(&row);
+    }
+    set(&out, "compare", slots);
     let list = Array::new();
     if let Some((camera, camera_transform)) = cameras.iter().next() {
         let mut rows: Vec<_> = bodies.iter().collect();

@@ -441,7 +441,10 @@ fn begin_matching(workshop: &mut Compare, stem_audio: &StemAudio) {
     // In the browser there are no threads: the scenes are measured here, holding the page for the renders'
     // time (a second or two per scene of the demo's length).
     #[cfg(target_arch = "wasm32")]
-    let spawned: std::io::Result<()> = Ok(measure());
+    let spawned: std::io::Result<()> = {
+        measure();
+        Ok(())
+    };
     #[cfg(not(target_arch = "wasm32"))]
     let spawned = std::thread::Builder::new().name("proxemix loudness match".into()).spawn(measure);
     if spawned.is_ok() {

@@ -248,6 +248,8 @@ fn server_share(pulse: &PrivatePulse, _recording: &super::pulse::Recording) -> R
             stdin.write_all(if loud { &tone } else { &silence }).map_err(|e| e.to_string())?;
         }
     }
+    // Closing the pipe ends the player (only on the desktop: the browser has no processes).
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::drop_non_drop))]
     drop(stdin);
     std::thread::sleep(Duration::from_millis(300));
     let _ = pacat.kill();

@@ -473,6 +473,26 @@ test('a broken scene file is refused with its name and why, and the stage goes o
   assert.deepEqual(staged.problems, []);
 });
 
+test('A/B in the page: two scenes loaded, matched in loudness, Tab switches', async () => {
+  const ab = await open('?scene=scenes/punchy-drums.ron&compare=scenes/buried-drums.ron');
+  const { page } = ab;
+  await page.waitForFunction(() => window.__proxemix.status.compare.every((s) => s.measuredLufs !== null), null, { timeout: 120_000 });
+  const slots = (await status(page)).compare;
+  assert.deepEqual(slots.map((s) => s.path), ['scenes/punchy-drums.ron', 'scenes/buried-drums.ron']);
+  const matched = slots.map((s) => s.measuredLufs + s.trimDb);
+  figures.abMeasuredLufs = slots.map((s) => +s.measuredLufs.toFixed(1));
+  assert.ok(Math.abs(matched[0] - matched[1]) < 0.6, `both play at one loudness: ${matched.map((l) => l.toFixed(2)).join(' and ')} LUFS`);
+  await page.click('#start-sound'); // the stage has the keyboard once the sound is on
+  await page.waitForFunction(() => window.__proxemix.status.started, null, { timeout: 30_000 });
+  await page.keyboard.down('Tab');
+  await nextFrames(page, 1);
+  await page.keyboard.up('Tab');
+  await page.waitForFunction(() => window.__proxemix.status.compare[1].shown, null, { timeout: 30_000 });
+  assert.equal((await status(page)).path, 'scenes/buried-drums.ron');
+  assert.deepEqual(ab.problems, []);
+  await ab.context.close();
+});
+
 // A WAV file made here: a 440 Hz tone, mono, 16-bit.
 function toneWav(seconds, rate = 44_100) {
   const n = Math.round(seconds * rate);
