@@ -76,40 +76,27 @@ impl ExportJob {
                 }
                 Err(e) => self.outcome = Some(Err(e)),
             }
-            #[allow(clippy::needless_return)]
-            return;
         }
         #[cfg(not(target_arch = "wasm32"))]
-        self.start_thread(scene, scene_path, live, sample_rate, cues, path);
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn start_thread(
-        &mut self,
-        scene: Scene,
-        scene_path: &Path,
-        live: (Vec<Option<StemSource>>, u32),
-        sample_rate: u32,
-        cues: Cues,
-        path: PathBuf,
-    ) {
-        let progress = Arc::new(AtomicU32::new(0));
-        let result = Arc::new(Mutex::new(None));
-        let (p, r, out) = (progress.clone(), result.clone(), path.clone());
-        let scene_path = scene_path.to_owned();
-        let thread = std::thread::Builder::new()
-            .name("proxemix export".into())
-            .spawn(move || {
-                let outcome = sources_at(&scene, &scene_path, live, sample_rate)
-                    .and_then(|audio| export(&scene, &audio, sample_rate, cues, &out, &p));
-                *r.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-            })
-            .ok();
-        if thread.is_none() {
-            self.outcome = Some(Err("could not start the export thread".into()));
-            return;
+        {
+            let progress = Arc::new(AtomicU32::new(0));
+            let result = Arc::new(Mutex::new(None));
+            let (p, r, out) = (progress.clone(), result.clone(), path.clone());
+            let scene_path = scene_path.to_owned();
+            let thread = std::thread::Builder::new()
+                .name("proxemix export".into())
+                .spawn(move || {
+                    let outcome = sources_at(&scene, &scene_path, live, sample_rate)
+                        .and_then(|audio| export(&scene, &audio, sample_rate, cues, &out, &p));
+                    *r.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+                })
+                .ok();
+            if thread.is_none() {
+                self.outcome = Some(Err("could not start the export thread".into()));
+                return;
+            }
+            self.running = Some(Running { progress, result, thread, path });
         }
-        self.running = Some(Running { progress, result, thread, path });
     }
 
     /// Collects a finished export's outcome.

@@ -99,27 +99,16 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError>
     }
 
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title: format!("Proxemix — {}", scene.name),
-                    resolution: (1600, 900).into(),
-                    ..default()
-                }),
-                ..default()
-            })
-            .set(bevy::log::LogPlugin { filter: "warn,proxemix=info".into(), ..default() }),
-    )
-    .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()))
-    .insert_resource(options.clone())
-    .insert_resource(device)
-    .insert_resource(stem_audio)
-    .insert_resource(stage_audio)
-    .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
-    .add_plugins(device::DevicePlugin { choice: options.device.clone(), lost: device_lost && !silent })
-    .add_plugins(testing::TestHooksPlugin)
-    .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
+    let window = Window { resolution: (1600, 900).into(), ..default() };
+    add_window_plugins(&mut app, &scene, window);
+    app.insert_resource(options.clone())
+        .insert_resource(device)
+        .insert_resource(stem_audio)
+        .insert_resource(stage_audio)
+        .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
+        .add_plugins(device::DevicePlugin { choice: options.device.clone(), lost: device_lost && !silent })
+        .add_plugins(testing::TestHooksPlugin)
+        .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
     if let Some(path) = &options.screenshot {
         app.add_plugins(screenshot::ScreenshotPlugin { path: path.clone(), frames: options.frames.max(1) });
     }
@@ -127,6 +116,18 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError>
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(StageError(format!("the stage stopped with error {code}"))),
     }
+}
+
+/// Bevy's plugins for a stage in `window` (titled with the scene's name), its log, picking and egui: the
+/// desktop's window and the web page's canvas alike.
+pub(crate) fn add_window_plugins(app: &mut App, scene: &Scene, window: Window) {
+    let window = Window { title: format!("Proxemix — {}", scene.name), ..window };
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin { primary_window: Some(window), ..default() })
+            .set(bevy::log::LogPlugin { filter: "warn,proxemix=info".into(), ..default() }),
+    )
+    .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()));
 }
 
 /// The plugins that hold the stage's logic (no window, no GPU): the world of stems, input and the audio bridge.

@@ -179,29 +179,17 @@ pub fn start(scene_path: &str, compare: Vec<String>) -> Result<(), JsValue> {
     let choice = DeviceChoice { name: None, sample_rate: Some(WEB_SAMPLE_RATE), buffer_frames: WEB_BUFFER_FRAMES.0 };
     let options = StageOptions { compare: compare.iter().map(PathBuf::from).collect(), ..default() };
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title: format!("Proxemix — {}", scene.name),
-                    canvas: Some("#stage".into()),
-                    fit_canvas_to_parent: true,
-                    ..default()
-                }),
-                ..default()
-            })
-            .set(bevy::log::LogPlugin { filter: "warn,proxemix=info".into(), ..default() }),
-    )
-    .add_plugins((MeshPickingPlugin, bevy_egui::EguiPlugin::default()))
-    .insert_resource(options)
-    .insert_resource(AudioDeviceStatus::default())
-    .insert_resource(stem_audio)
-    .insert_resource(StageAudio::<CpalBackend>::silent())
-    .add_plugins(super::stage_logic::<CpalBackend>(scene_path, scene, slots))
-    // The device's resources and messages (the room panel's picker reads them); nothing is watched here.
-    .add_plugins(super::device::DevicePlugin { choice, lost: false })
-    .add_plugins((super::stage::StageViewPlugin, super::ui::PanelsPlugin, super::export::ExportPlugin))
-    .add_plugins(WebPagePlugin);
+    let canvas = Window { canvas: Some("#stage".into()), fit_canvas_to_parent: true, ..default() };
+    super::add_window_plugins(&mut app, &scene, canvas);
+    app.insert_resource(options)
+        .insert_resource(AudioDeviceStatus::default())
+        .insert_resource(stem_audio)
+        .insert_resource(StageAudio::<CpalBackend>::silent())
+        .add_plugins(super::stage_logic::<CpalBackend>(scene_path, scene, slots))
+        // The device's resources and messages (the room panel's picker reads them); nothing is watched here.
+        .add_plugins(super::device::DevicePlugin { choice, lost: false })
+        .add_plugins((super::stage::StageViewPlugin, super::ui::PanelsPlugin, super::export::ExportPlugin))
+        .add_plugins(WebPagePlugin);
     app.run();
     Ok(())
 }
