@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::mix::import::{self, ImportError};
+use crate::files::FileSource;
+use crate::mix::input::{self, ImportError, StemSource};
 use crate::mix::mapping;
 use crate::mix::offline::{self, RenderOptions, Rendered, WavFormat};
-use crate::mix::source::{self, StemSource};
 use crate::scene::{Room, Scene, Stem};
 
 /// A failure the user can act on; the CLI prints it and exits with code 2.
@@ -30,7 +30,7 @@ impl From<crate::scene::SceneError> for UserError {
 /// Opens every stem of a scene for streaming (headers only, so it is quick however long the song). Each slot is
 /// the stem's source or the reason it cannot be used.
 pub fn load_scene_audio(scene_path: &Path, scene: &Scene, sample_rate: u32) -> Vec<Result<StemSource, ImportError>> {
-    source::open_scene(scene_path, scene, sample_rate)
+    input::open_scene(&FileSource::disk(), scene_path, scene, sample_rate)
 }
 
 /// Loads a scene and opens all of its stems; any stem that fails is an error naming every failing file (an
@@ -135,7 +135,7 @@ pub fn write_handout(
     let mut scene = Scene::load(scene_path)?;
     selection.apply(&mut scene)?;
     let png = crate::handout::staging_png(&scene, 0.0);
-    crate::atomic_write(&picture, &png, false)
+    crate::files::atomic_write(&picture, &png, false)
         .map_err(|e| UserError(format!("{}: cannot write the picture: {e}", picture.display())))?;
     let name = |p: &Path| p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
     let facts = crate::handout::RenderFacts {
@@ -146,7 +146,7 @@ pub fn write_handout(
         cues_off: options.cues.off(),
     };
     let text = crate::handout::markdown(&scene, &facts);
-    crate::atomic_write(&page, text.as_bytes(), false)
+    crate::files::atomic_write(&page, text.as_bytes(), false)
         .map_err(|e| UserError(format!("{}: cannot write the page: {e}", page.display())))?;
     Ok(Handout { wav, picture, page, rendered })
 }
@@ -253,22 +253,29 @@ pub fn new_scene(dir: &Path, scene_path: &Path) -> Result<NewScene, UserError> {
         std::fs::read_dir(dir).map_err(|e| UserError(format!("{}: cannot read folder: {e}", dir.display())))?;
     let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "New scene".into());
-    scene_for_files(files, scene_path, &name).map_err(|e| UserError(format!("{}: {e}", dir.display())))
+    scene_for_files(&FileSource::disk(), files, scene_path, &name)
+        .map_err(|e| UserError(format!("{}: {e}", dir.display())))
 }
 
 /// A scene named `name` at `scene_path` for the audio files among `files` (the others are left out, each
-/// with why): bodies on an arc in the social zone. The web page stages the stems a user opens with it.
-pub fn scene_for_files(mut files: Vec<PathBuf>, scene_path: &Path, name: &str) -> Result<NewScene, UserError> {
+/// with why), read from `source`: bodies on an arc in the social zone. The web page stages the stems a user
+/// opens with it.
+pub fn scene_for_files(
+    source: &FileSource,
+    mut files: Vec<PathBuf>,
+    scene_path: &Path,
+    name: &str,
+) -> Result<NewScene, UserError> {
     files.sort();
     let mut usable = Vec::new();
     let mut skipped = Vec::new();
     for path in files {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-        if !import::AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        if !input::AUDIO_EXTENSIONS.contains(&ext.as_str()) {
             skipped.push((path, "not an audio file (expected .wav, .flac, .ogg or .mp3)".into()));
             continue;
         }
-        match import::probe(&path) {
+        match input::probe(source, &path) {
             Ok(_) => usable.push(path),
             Err(e) => skipped.push((path, e.reason)),
         }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use proxemix::commands::{self, UserError};
 use proxemix::mix::mapping::Cues;
@@ -48,43 +48,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render a scene to a WAV file, exactly as the stage plays it.
-    Render {
-        scene: PathBuf,
-        /// Output WAV file (written to a temporary file, then renamed into place).
-        #[arg(short, long, required_unless_present = "handout")]
-        output: Option<PathBuf>,
-        /// Write a workshop handout into this folder instead: SCENE.wav, SCENE-staging.png (the staging from
-        /// above) and SCENE.md (the intent card, the sections and the cue values per stem).
-        #[arg(long, value_name = "DIR", conflicts_with = "output")]
-        handout: Option<PathBuf>,
-        /// Switch cues off to hear what each one adds (repeatable or comma-separated): level,
-        /// direct-to-reverb, air, pre-delay, width, spoil, proximity, height, direct.
-        #[arg(long, value_name = "CUE", value_delimiter = ',')]
-        without: Vec<String>,
-        #[arg(long, default_value_t = 48_000, value_parser = clap::value_parser!(u32).range(8_000..=192_000))]
-        sample_rate: u32,
-        /// Sample format.
-        #[arg(long, value_enum, default_value_t = Bits::B24)]
-        bits: Bits,
-        /// Length in seconds (default: the song once, plus the reverb tail). Longer than the song loops it.
-        #[arg(long)]
-        seconds: Option<f64>,
-        /// Normalise to this integrated loudness (LUFS) with the master gain, before the limiter.
-        #[arg(long, allow_hyphen_values = true)]
-        normalize: Option<f64>,
-        /// Hear only these stems (repeatable): e.g. `--solo vocal` renders the vocal alone.
-        #[arg(long)]
-        solo: Vec<String>,
-        /// Silence these stems (repeatable): e.g. `--mute vocal` renders the rest.
-        #[arg(long)]
-        mute: Vec<String>,
-        /// Threads for the stems' chains (default: every core); the output is the same whatever the number.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
-        jobs: Option<u32>,
-        /// Frames per render call (does not change the result).
-        #[arg(long, default_value_t = 512, hide = true)]
-        block: usize,
-    },
+    Render(RenderArgs),
     /// Print the cues each stem gets: distance, zone, levels, pan, width, reverb, air, pre-delay.
     Inspect { scene: PathBuf },
     /// List the sound output devices the stage can play through (`--device` takes the first column).
@@ -98,36 +62,82 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Real-time factor of the full chain against plain kira playback (build with --release).
-    Bench {
-        #[arg(long, default_value_t = 30.0)]
-        seconds: f64,
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 64])]
-        stems: Vec<usize>,
-        /// Instead: CPU time per frame of the stage's systems with 64 moving bodies, against an empty frame.
-        #[arg(long)]
-        stage: bool,
-        /// Instead: a 32-stem, 4-minute session against the demo: the stage's launch to first sound (through a
-        /// private PulseAudio null sink) and peak memory, and render's peak memory against the session 30 s long.
-        #[arg(long)]
-        song: bool,
-        /// Instead: motion to sound on the real stage (a body dragged with the mouse, fifty times, heard through
-        /// a private PulseAudio null sink), beside the frame time, the device buffer and the server's own share.
-        #[arg(long)]
-        latency: bool,
-        /// Moves for --latency.
-        #[arg(long, default_value_t = 50)]
-        moves: usize,
-        /// Device buffer (frames) for --latency.
-        #[arg(long, default_value_t = proxemix::mix::graph::DEFAULT_BUFFER_FRAMES)]
-        buffer: u32,
-        /// Instead: the demo on the real stage for this many seconds with a body moving every frame: dropouts,
-        /// underruns, NaN/Inf heard, memory growth.
-        #[arg(long, value_name = "SECONDS")]
-        soak: Option<f64>,
-    },
+    /// Real-time factor of the full chain against plain kira playback (build with --release; `dev` builds only).
+    #[cfg(feature = "dev")]
+    Bench(BenchArgs),
+}
+
+/// `proxemix render`'s options.
+#[derive(Args)]
+struct RenderArgs {
+    scene: PathBuf,
+    /// Output WAV file (written to a temporary file, then renamed into place).
+    #[arg(short, long, required_unless_present = "handout")]
+    output: Option<PathBuf>,
+    /// Write a workshop handout into this folder instead: SCENE.wav, SCENE-staging.png (the staging from
+    /// above) and SCENE.md (the intent card, the sections and the cue values per stem).
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    handout: Option<PathBuf>,
+    /// Switch cues off to hear what each one adds (repeatable or comma-separated): level,
+    /// direct-to-reverb, air, pre-delay, width, spoil, proximity, height, direct.
+    #[arg(long, value_name = "CUE", value_delimiter = ',')]
+    without: Vec<String>,
+    #[arg(long, default_value_t = 48_000, value_parser = clap::value_parser!(u32).range(8_000..=192_000))]
+    sample_rate: u32,
+    /// Sample format.
+    #[arg(long, value_enum, default_value_t = Bits::B24)]
+    bits: Bits,
+    /// Length in seconds (default: the song once, plus the reverb tail). Longer than the song loops it.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Normalise to this integrated loudness (LUFS) with the master gain, before the limiter.
+    #[arg(long, allow_hyphen_values = true)]
+    normalize: Option<f64>,
+    /// Hear only these stems (repeatable): e.g. `--solo vocal` renders the vocal alone.
+    #[arg(long)]
+    solo: Vec<String>,
+    /// Silence these stems (repeatable): e.g. `--mute vocal` renders the rest.
+    #[arg(long)]
+    mute: Vec<String>,
+    /// Threads for the stems' chains (default: every core); the output is the same whatever the number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    jobs: Option<u32>,
+    /// Frames per render call (does not change the result).
+    #[arg(long, default_value_t = 512, hide = true)]
+    block: usize,
+}
+
+/// `proxemix bench`'s options (the `dev` feature).
+#[cfg(feature = "dev")]
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 30.0)]
+    seconds: f64,
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 64])]
+    stems: Vec<usize>,
+    /// Instead: CPU time per frame of the stage's systems with 64 moving bodies, against an empty frame.
+    #[arg(long)]
+    stage: bool,
+    /// Instead: a 32-stem, 4-minute session against the demo: the stage's launch to first sound (through a
+    /// private PulseAudio null sink) and peak memory, and render's peak memory against the session 30 s long.
+    #[arg(long)]
+    song: bool,
+    /// Instead: motion to sound on the real stage (a body dragged with the mouse, fifty times, heard through
+    /// a private PulseAudio null sink), beside the frame time, the device buffer and the server's own share.
+    #[arg(long)]
+    latency: bool,
+    /// Moves for --latency.
+    #[arg(long, default_value_t = 50)]
+    moves: usize,
+    /// Device buffer (frames) for --latency.
+    #[arg(long, default_value_t = proxemix::mix::graph::DEFAULT_BUFFER_FRAMES)]
+    buffer: u32,
+    /// Instead: the demo on the real stage for this many seconds with a body moving every frame: dropouts,
+    /// underruns, NaN/Inf heard, memory growth.
+    #[arg(long, value_name = "SECONDS")]
+    soak: Option<f64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -162,179 +172,169 @@ fn main() -> ExitCode {
     }
 }
 
+/// One command line, one step: each command is its own function below.
 fn run(cli: Cli) -> Result<(), UserError> {
     match cli.command {
-        None => {
-            let options = StageArgs {
-                scenes: cli.scenes,
-                screenshot: cli.screenshot,
-                frames: cli.frames,
-                silent: cli.silent,
-                presenter: cli.presenter,
-                device: cli.device,
-                rate: cli.rate,
-                buffer: cli.buffer,
-            };
-            open_stage(options)
-        }
+        None => open_stage(StageArgs {
+            scenes: cli.scenes,
+            screenshot: cli.screenshot,
+            frames: cli.frames,
+            silent: cli.silent,
+            presenter: cli.presenter,
+            device: cli.device,
+            rate: cli.rate,
+            buffer: cli.buffer,
+        }),
         Some(Command::Inspect { scene }) => {
             let loaded = Scene::load(&scene)?;
             print!("{}", commands::inspect(&loaded));
             Ok(())
         }
-        Some(Command::Render {
-            scene,
-            output,
-            handout,
-            without,
-            sample_rate,
-            bits,
-            seconds,
-            normalize,
-            solo,
-            mute,
-            jobs,
-            block,
-        }) => {
-            let mut cues = Cues::ALL;
-            for name in &without {
-                cues.switch_off(name).map_err(|e| UserError(format!("--without {name}: {e}")))?;
-            }
-            if let Some(s) = seconds
-                && !(s.is_finite() && s > 0.0 && s <= 3600.0)
-            {
-                return Err(UserError(format!("--seconds {s}: give a length between 0 and 3600 seconds")));
-            }
-            if let Some(l) = normalize
-                && !(l.is_finite() && (-70.0..=0.0).contains(&l))
-            {
-                return Err(UserError(format!("--normalize {l}: give a loudness between -70 and 0 LUFS")));
-            }
-            let options = RenderOptions {
-                sample_rate,
-                seconds,
-                block_frames: block.clamp(1, 1 << 16),
-                normalize_lufs: normalize,
-                cues,
-                jobs: jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize),
-            };
-            let format = match bits {
-                Bits::B16 => WavFormat::Int16,
-                Bits::B24 => WavFormat::Int24,
-                Bits::B32f => WavFormat::Float32,
-            };
-            let started = std::time::Instant::now();
-            let bar = progress_bar();
-            let selection = commands::Selection { solo, mute };
-            let rendered = if let Some(dir) = handout {
-                let made = commands::write_handout(&scene, &dir, &options, format, &selection, &mut |p| {
-                    set_progress(&bar, p)
-                })?;
-                finish_progress(&bar);
-                println!("wrote {}, {} and {}", made.wav.display(), made.picture.display(), made.page.display());
-                made.rendered
-            } else {
-                let output = output.expect("clap requires --output without --handout");
-                let rendered = commands::render_to_wav(&scene, &output, &options, format, &selection, &mut |p| {
-                    set_progress(&bar, p)
-                })?;
-                finish_progress(&bar);
-                println!("wrote {} ({:.1} s, {} Hz)", output.display(), rendered.seconds(), rendered.sample_rate);
-                rendered
-            };
-            let elapsed = started.elapsed().as_secs_f64();
-            for repair in &rendered.repairs {
-                println!("repaired: {repair}");
-            }
-            if let Some(g) = rendered.normalize_gain_db {
-                println!("normalised with {g:+.1} dB of master gain");
-            }
-            println!("loudness: {}", rendered.loudness);
-            println!("rendered in {elapsed:.2} s ({:.0}× real time)", rendered.seconds() / elapsed.max(1e-9));
-            Ok(())
-        }
-        Some(Command::New { dir, output, force }) => {
-            if output.exists() && !force {
-                return Err(UserError(format!(
-                    "{}: already exists; choose another name or pass --force (the old file is kept as .bak)",
-                    output.display()
-                )));
-            }
-            let made = commands::new_scene(&dir, &output)?;
-            for (path, why) in &made.skipped {
-                eprintln!("skipped {}: {why}", path.display());
-            }
-            made.scene.save(&output)?;
-            println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
-            Ok(())
-        }
+        Some(Command::Render(args)) => render(args),
+        Some(Command::New { dir, output, force }) => new_scene(&dir, &output, force),
         Some(Command::Devices) => list_devices(),
-        Some(Command::Bench { seconds, rounds, stems, stage, song, latency, moves, buffer, soak }) => {
-            if latency || soak.is_some() {
-                let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
-                return match soak {
-                    Some(s) => proxemix::bench::soak::print(&exe, &proxemix::bench::song::demo_scene(), s),
-                    None => proxemix::bench::latency::print(&exe, moves.max(2), buffer),
-                }
-                .map_err(UserError);
-            }
-            if song {
-                let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
-                return proxemix::bench::song::run(
-                    &proxemix::bench::song::cache_dir(),
-                    &exe,
-                    &proxemix::bench::song::demo_scene(),
-                )
-                .map_err(UserError);
-            }
-            if cfg!(debug_assertions) {
-                eprintln!("note: this is a debug build; run `cargo run --release -- bench` for real figures");
-            }
-            if stage {
-                return bench_stage(rounds);
-            }
-            println!("{:>6} {:>14} {:>14} {:>12}", "stems", "plain kira ×RT", "full chain ×RT", "full ÷ plain");
-            proxemix::bench::run(&stems, seconds, rounds, |row| {
-                println!(
-                    "{:>6} {:>14.1} {:>14.1} {:>11.2}×",
-                    row.stems,
-                    row.plain_rtf,
-                    row.full_rtf,
-                    row.speed_ratio()
-                );
-            });
-            println!();
-            let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "--jobs 1 ×RT", format!("--jobs {jobs} ×RT"), "speed-up");
-            proxemix::bench::run_jobs(&stems, jobs, seconds, rounds, |row| {
-                println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.one_rtf, row.many_rtf, row.speedup());
-            });
-            println!();
-            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "memory ×RT", "streamed ×RT", "ratio");
-            match proxemix::bench::run_streamed(32, seconds, rounds) {
-                Ok(row) => println!(
-                    "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
-                    row.stems,
-                    row.memory_rtf,
-                    row.streamed_rtf,
-                    row.streamed_rtf / row.memory_rtf
-                ),
-                Err(e) => println!("  streamed stems: {e}"),
-            }
-            println!();
-            println!("{:>6} {:>14} {:>14} {:>10}", "stems", "clean ×RT", "spoil 1 ×RT", "cost ratio");
-            proxemix::bench::run_spoil(&[1, 8], seconds, rounds, |row| {
-                println!(
-                    "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
-                    row.stems,
-                    row.clean_rtf,
-                    row.spoiled_rtf,
-                    row.cost_ratio()
-                );
-            });
-            Ok(())
-        }
+        #[cfg(feature = "dev")]
+        Some(Command::Bench(args)) => bench(args),
     }
+}
+
+/// `proxemix render`: the options checked, the scene rendered to a WAV (or a handout), what it measured printed.
+fn render(args: RenderArgs) -> Result<(), UserError> {
+    let options = render_options(&args)?;
+    let format = match args.bits {
+        Bits::B16 => WavFormat::Int16,
+        Bits::B24 => WavFormat::Int24,
+        Bits::B32f => WavFormat::Float32,
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar();
+    let selection = commands::Selection { solo: args.solo, mute: args.mute };
+    let mut progress = |p| set_progress(&bar, p);
+    let rendered = if let Some(dir) = args.handout {
+        let made = commands::write_handout(&args.scene, &dir, &options, format, &selection, &mut progress)?;
+        finish_progress(&bar);
+        println!("wrote {}, {} and {}", made.wav.display(), made.picture.display(), made.page.display());
+        made.rendered
+    } else {
+        let output = args.output.expect("clap requires --output without --handout");
+        let rendered = commands::render_to_wav(&args.scene, &output, &options, format, &selection, &mut progress)?;
+        finish_progress(&bar);
+        println!("wrote {} ({:.1} s, {} Hz)", output.display(), rendered.seconds(), rendered.sample_rate);
+        rendered
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    for repair in &rendered.repairs {
+        println!("repaired: {repair}");
+    }
+    if let Some(g) = rendered.normalize_gain_db {
+        println!("normalised with {g:+.1} dB of master gain");
+    }
+    println!("loudness: {}", rendered.loudness);
+    println!("rendered in {elapsed:.2} s ({:.0}× real time)", rendered.seconds() / elapsed.max(1e-9));
+    Ok(())
+}
+
+/// `render`'s options as the renderer takes them; a length or a loudness out of range is refused, by name.
+fn render_options(args: &RenderArgs) -> Result<RenderOptions, UserError> {
+    let mut cues = Cues::ALL;
+    for name in &args.without {
+        cues.switch_off(name).map_err(|e| UserError(format!("--without {name}: {e}")))?;
+    }
+    if let Some(s) = args.seconds
+        && !(s.is_finite() && s > 0.0 && s <= 3600.0)
+    {
+        return Err(UserError(format!("--seconds {s}: give a length between 0 and 3600 seconds")));
+    }
+    if let Some(l) = args.normalize
+        && !(l.is_finite() && (-70.0..=0.0).contains(&l))
+    {
+        return Err(UserError(format!("--normalize {l}: give a loudness between -70 and 0 LUFS")));
+    }
+    Ok(RenderOptions {
+        sample_rate: args.sample_rate,
+        seconds: args.seconds,
+        block_frames: args.block.clamp(1, 1 << 16),
+        normalize_lufs: args.normalize,
+        cues,
+        jobs: args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize),
+    })
+}
+
+/// `proxemix new`: a scene from a folder, never over an existing file unless forced (which keeps a `.bak`).
+fn new_scene(dir: &std::path::Path, output: &std::path::Path, force: bool) -> Result<(), UserError> {
+    if output.exists() && !force {
+        return Err(UserError(format!(
+            "{}: already exists; choose another name or pass --force (the old file is kept as .bak)",
+            output.display()
+        )));
+    }
+    let made = commands::new_scene(dir, output)?;
+    for (path, why) in &made.skipped {
+        eprintln!("skipped {}: {why}", path.display());
+    }
+    made.scene.save(output)?;
+    println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
+    Ok(())
+}
+
+/// `proxemix bench`: the live and song benchmarks run the stage as a child; the others measure the chain here.
+#[cfg(feature = "dev")]
+fn bench(args: BenchArgs) -> Result<(), UserError> {
+    use proxemix::bench;
+    if args.latency || args.soak.is_some() || args.song {
+        let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
+        let measured = if let Some(s) = args.soak {
+            bench::soak::print(&exe, &bench::song::demo_scene(), s)
+        } else if args.latency {
+            bench::latency::print(&exe, args.moves.max(2), args.buffer)
+        } else {
+            bench::song::run(&bench::song::cache_dir(), &exe, &bench::song::demo_scene())
+        };
+        return measured.map_err(UserError);
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("note: this is a debug build; run `cargo run --release -- bench` for real figures");
+    }
+    if args.stage {
+        return bench_stage(args.rounds);
+    }
+    bench_chain(&args);
+    Ok(())
+}
+
+/// The chain's figures, each beside its baseline in the same run: the full chain against plain kira, many jobs
+/// against one, streamed against in-memory stems, spoil 1 against clean.
+#[cfg(feature = "dev")]
+fn bench_chain(args: &BenchArgs) {
+    use proxemix::bench;
+    let (stems, seconds, rounds) = (&args.stems, args.seconds, args.rounds);
+    println!("{:>6} {:>14} {:>14} {:>12}", "stems", "plain kira ×RT", "full chain ×RT", "full ÷ plain");
+    bench::run(stems, seconds, rounds, |row| {
+        println!("{:>6} {:>14.1} {:>14.1} {:>11.2}×", row.stems, row.plain_rtf, row.full_rtf, row.speed_ratio());
+    });
+    println!();
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    println!("{:>6} {:>14} {:>14} {:>10}", "stems", "--jobs 1 ×RT", format!("--jobs {jobs} ×RT"), "speed-up");
+    bench::run_jobs(stems, jobs, seconds, rounds, |row| {
+        println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.one_rtf, row.many_rtf, row.speedup());
+    });
+    println!();
+    println!("{:>6} {:>14} {:>14} {:>10}", "stems", "memory ×RT", "streamed ×RT", "ratio");
+    match bench::run_streamed(32, seconds, rounds) {
+        Ok(row) => println!(
+            "{:>6} {:>14.1} {:>14.1} {:>9.2}×",
+            row.stems,
+            row.memory_rtf,
+            row.streamed_rtf,
+            row.streamed_rtf / row.memory_rtf
+        ),
+        Err(e) => println!("  streamed stems: {e}"),
+    }
+    println!();
+    println!("{:>6} {:>14} {:>14} {:>10}", "stems", "clean ×RT", "spoil 1 ×RT", "cost ratio");
+    bench::run_spoil(&[1, 8], seconds, rounds, |row| {
+        println!("{:>6} {:>14.1} {:>14.1} {:>9.2}×", row.stems, row.clean_rtf, row.spoiled_rtf, row.cost_ratio());
+    });
 }
 
 /// What the command line asks of the stage.
@@ -387,7 +387,7 @@ fn open_stage(args: StageArgs) -> Result<(), UserError> {
             buffer_frames: args.buffer,
         },
     };
-    proxemix::app::run(first, options).map_err(|e| UserError(e.0))
+    proxemix::app::run(first, options)
 }
 
 #[cfg(not(feature = "app"))]
@@ -402,7 +402,7 @@ fn no_stage() -> UserError {
     )
 }
 
-#[cfg(feature = "app")]
+#[cfg(all(feature = "app", feature = "dev"))]
 fn bench_stage(rounds: usize) -> Result<(), UserError> {
     const STEMS: usize = 64;
     const FRAMES: usize = 600;
@@ -419,7 +419,7 @@ fn bench_stage(rounds: usize) -> Result<(), UserError> {
     Ok(())
 }
 
-#[cfg(not(feature = "app"))]
+#[cfg(all(not(feature = "app"), feature = "dev"))]
 fn bench_stage(_: usize) -> Result<(), UserError> {
     Err(no_stage())
 }

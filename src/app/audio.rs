@@ -1,5 +1,6 @@
-//! The audio bridge: after transform propagation, each frame, the stems' components go through the mapping
-//! into the mix graph (kira over cpal on the stage, over the offline backend in tests); transport and meters.
+//! The audio bridge: after transform propagation, each frame, every stem's row becomes the driver's stem state
+//! and the mix state goes to the mix graph (kira over cpal on the stage, over the offline backend in tests);
+//! what the panels show of each body, mapped apart; transport and meters.
 
 use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
@@ -9,14 +10,14 @@ use kira::backend::Backend;
 use super::shared::{
     AudioNews, HeldLanes, LiveMixes, LiveTimeline, Meters, StageSet, StemAudio, TransportCommand, TransportState,
 };
-use super::stems::{BodySize, GainTrim, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt};
+use super::stems::{StageScene, StemRowItem, StemsRebuilt, WorldRows};
 use super::workshop::{Compare, CueSwitches, QuizState};
 use crate::mix::driver::{MasterState, MixState, StemState};
 use crate::mix::graph::{GraphError, MIN_RAMP_S, MixGraph};
+use crate::mix::input::source::StemSource;
 use crate::mix::mapping::{self, Placement};
-use crate::mix::source::StemSource;
 use crate::scene::Scene;
-use crate::scene::timeline::{RoomValues, StemValues};
+use crate::scene::timeline::{Driven, RoomValues, StemValues};
 
 /// Longest parameter ramp the bridge asks for: a slow frame should not make the sound lag behind the picture.
 pub const MAX_RAMP_S: f32 = 0.05;
@@ -96,7 +97,7 @@ where
             .add_systems(Update, read_playhead::<B>.before(StageSet::Input))
             .add_systems(
                 PostUpdate,
-                (rebuild_after_reload::<B>, bridge::<B>, run_transport::<B>, read_meters::<B>)
+                (rebuild_after_reload::<B>, show_mixes, bridge::<B>, run_transport::<B>, read_meters::<B>)
                     .chain()
                     .in_set(BridgeSet)
                     .after(TransformSystems::Propagate),
@@ -104,8 +105,51 @@ where
     }
 }
 
+/// What the world holds of one stem, as the driver takes it: its own values as the body shows them, and its
+/// solo. The one place a stem's components become the driver's stem state: the bridge sends it to the engine,
+/// `show_mixes` maps it for the panels.
+pub fn stem_state(row: &StemRowItem) -> StemState {
+    let p = row.transform.translation;
+    let values = StemValues {
+        position: (p.x, p.y, p.z),
+        size: row.size.0,
+        spoil: row.spoil.0,
+        muted: row.muted.0,
+        send_db: row.send.0,
+        gain_db: row.gain.0,
+    };
+    StemState { values, solo: row.solo.0, held: Driven::default() }
+}
+
+/// What the panels and halos show: the mapping of the bodies as they stand now (during the quiz, the class's
+/// guesses), in the room as the timeline has it (what a hand holds, as the hand has it). Not on the way to the
+/// sound: the engine maps what it plays itself, in song time.
+fn show_mixes(
+    mut mixes: ResMut<LiveMixes>,
+    doc: Res<StageScene>,
+    cues: Res<CueSwitches>,
+    (live, held): (Res<LiveTimeline>, Res<HeldLanes>),
+    stems: WorldRows,
+) {
+    let count = stems.iter().map(|s| s.body.index + 1).max().unwrap_or(0);
+    let any_solo = stems.iter().any(|s| s.solo.0);
+    let own_room = RoomValues::of(&doc.scene);
+    let room_now = held.room.pick(own_room, live.room.unwrap_or(own_room));
+    let shown_room =
+        crate::scene::Room { return_db: room_now.return_db, reverb_db: room_now.reverb_db, ..doc.scene.room };
+    mixes.0.resize(count, None);
+    for row in &stems {
+        let shown = stem_state(&row);
+        let placement = Placement::of(&shown.values, shown.solo, any_solo);
+        let mix = mapping::stem_mix_with(&placement, &shown_room, cues.0);
+        if mixes.0[row.body.index] != Some(mix) {
+            mixes.0[row.body.index] = Some(mix);
+        }
+    }
+}
+
 /// The bridge: what the stage holds becomes the driver's snapshot (the engine maps it, and plays the timeline
-/// over it in song time), and what the panels and halos show. Changes ramp over one frame (at least
+/// over it in song time). Changes ramp over one frame (at least
 /// [`MIN_RAMP_S`], at most [`MAX_RAMP_S`]) so motion is smooth and never lags. Where the timeline drives a
 /// property the bodies show its value, and the snapshot carries the document's own (the engine applies the
 /// timeline over it, sample-exactly); workshop mode adds the A/B trim to the master and its cue switches, and
@@ -113,19 +157,17 @@ where
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn bridge<B: Backend + Send + 'static>(
     mut audio: ResMut<StageAudio<B>>,
-    mut mixes: ResMut<LiveMixes>,
     mut news: ResMut<AudioNews>,
     doc: Res<StageScene>,
     (compare, cues, quiz): (Res<Compare>, Res<CueSwitches>, Res<QuizState>),
     (live, held): (Res<LiveTimeline>, Res<HeldLanes>),
     time: Res<Time>,
-    stems: Query<(&StemBody, &GlobalTransform, &BodySize, &Spoil, &Muted, &Solo, &GainTrim, &SendTrim)>,
+    stems: WorldRows,
 ) where
     B::Error: std::fmt::Display,
 {
     let ramp_s = time.delta_secs().clamp(MIN_RAMP_S, MAX_RAMP_S);
-    let count = stems.iter().map(|s| s.0.index + 1).max().unwrap_or(0);
-    let any_solo = stems.iter().any(|s| s.5.0);
+    let count = stems.iter().map(|s| s.body.index + 1).max().unwrap_or(0);
     let cues = cues.0;
     let master = MasterState {
         gain_db: doc.scene.master_gain_db,
@@ -133,44 +175,17 @@ pub fn bridge<B: Backend + Send + 'static>(
         spoil: doc.scene.master_spoil,
         ceiling_dbtp: doc.scene.ceiling_dbtp,
     };
-    // What the panels and halos show: the bodies as they stand now (during the quiz, the guesses), in the
-    // room as the timeline has it (what a hand holds, as the hand has it).
-    let own_room = RoomValues::of(&doc.scene);
-    let room_now = held.room.pick(own_room, live.room.unwrap_or(own_room));
-    let shown_room =
-        crate::scene::Room { return_db: room_now.return_db, reverb_db: room_now.reverb_db, ..doc.scene.room };
-    mixes.0.resize(count, None);
     let mut rows = vec![None; count];
-    for (body, transform, size, spoil, muted, solo, gain, send) in &stems {
-        let shown = Placement {
-            position: transform.translation().to_array(),
-            size: size.0,
-            gain_db: gain.0,
-            spoil: spoil.0,
-            send_db: send.0,
-            audible: !muted.0 && (!any_solo || solo.0),
-        };
-        let mix = mapping::stem_mix_with(&shown, &shown_room, cues);
-        if mixes.0[body.index] != Some(mix) {
-            mixes.0[body.index] = Some(mix);
-        }
+    for row in &stems {
+        let (index, shown) = (row.body.index, stem_state(&row));
         // What the engine plays: the stem's own values where the timeline drives them (it applies the timeline
         // itself), the hand's where a take holds them.
-        let p = shown.position;
-        let shown_values = StemValues {
-            position: (p[0], p[1], p[2]),
-            size: size.0,
-            spoil: spoil.0,
-            muted: muted.0,
-            send_db: send.0,
-            gain_db: gain.0,
+        let held = held.stem(index);
+        let values = match doc.scene.stems.get(index).map(StemValues::of) {
+            Some(own) => held.pick(shown.values, live.resolved.driven(index).pick(own, shown.values)),
+            None => shown.values,
         };
-        let held = held.stem(body.index);
-        let values = match doc.scene.stems.get(body.index).map(StemValues::of) {
-            Some(own) => held.pick(shown_values, live.resolved.driven(body.index).pick(own, shown_values)),
-            None => shown_values,
-        };
-        rows[body.index] = Some(StemState { values, solo: solo.0, held });
+        rows[index] = Some(StemState { values, held, ..shown });
     }
     let Some(graph) = audio.0.get().graph.as_mut() else { return };
     let state = match quiz.0.as_ref() {
@@ -186,8 +201,7 @@ pub fn bridge<B: Backend + Send + 'static>(
                 .enumerate()
                 .map(|(i, row)| {
                     row.unwrap_or_else(|| {
-                        let stem = &doc.scene.stems[i.min(doc.scene.stems.len().saturating_sub(1))];
-                        StemState { values: StemValues::of(stem), solo: stem.solo, held: Default::default() }
+                        StemState::of(&doc.scene.stems[i.min(doc.scene.stems.len().saturating_sub(1))])
                     })
                 })
                 .collect(),

@@ -324,99 +324,176 @@ fn watch_device(
 ) {
     let now = Instant::now();
     if let Some(graph) = audio.graph_mut() {
-        let backend = graph.backend_mut();
-        let mut gone = None;
-        while let Some(error) = backend.pop_error() {
-            status.errors += 1;
-            if matches!(error.kind(), cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated) {
-                gone = Some(error.to_string());
-            }
-        }
-        let mut called = false;
-        while let Some(usage) = backend.pop_cpu_usage() {
-            called = true;
-            if usage > 1.0 {
-                status.late_buffers += 1;
-            }
-        }
-        let (position_s, playing) = (graph.position_s(), graph.is_playing());
         let commanded = requests.read().count() > 0;
-        if called {
-            watch.last_callback = Some(now);
+        let heard = listen(graph, &mut watch, &mut status, &transport, commanded, now);
+        if let Some(why) = heard.gone {
+            let_go(&mut audio, &mut watch, &mut status, &why, heard.position_s, heard.playing, now);
         }
-        // A jump (a seek, a loop, a pause, the start) begins the record of the song's zero again.
-        if commanded || !playing || position_s < watch.last_position {
-            watch.song_zero.clear();
-        }
-        watch.last_position = position_s;
-        if called
-            && playing
-            && let Some(zero) = now.checked_sub(Duration::from_secs_f64(position_s))
-        {
-            if watch.song_zero.len() == 16 {
-                watch.song_zero.pop_front();
-            }
-            watch.song_zero.push_back(zero);
-        }
-        if let Some(starting) = watch.starting.as_mut() {
-            let since = *starting.since.get_or_insert(now);
-            starting.frames_called += u32::from(called);
-            if commanded {
-                // The user moved the transport meanwhile: that is where the song is now.
-                starting.resume = None;
-            }
-            if starting.frames_called >= 2 {
-                match starting.resume {
-                    // From the top, as the render starts: no fade-in to hide a click, since nothing played before.
-                    Some(Resume::Top) => graph.start(),
-                    // The song has played since the device opened, but the device held it back while it
-                    // started: it catches up with where it would be now (a seek, as short as one frame late).
-                    Some(Resume::From(from, at)) => {
-                        let song_s = graph.song_seconds();
-                        let to = playhead_after(from, at.elapsed().as_secs_f64(), song_s, transport.looping);
-                        if (to - position_s).abs() > CATCH_UP_S
-                            && let Err(e) = graph.play_from(to)
-                        {
-                            warn!("the sound device plays again but the song could not catch up: {e}");
-                        }
-                        let device = status.device.as_deref().unwrap_or("the sound device");
-                        info!("{device} plays, at {to:.2} s (it held the song at {position_s:.2} s)");
-                    }
-                    None => {}
-                }
-                watch.starting = None;
-                watch.song_zero.clear();
-            } else if gone.is_none() && now - since > STARTING_GRACE {
-                gone = Some(format!("it did not start playing in {:.0} s", STARTING_GRACE.as_secs_f64()));
-            }
-        } else {
-            let last = *watch.last_callback.get_or_insert(now);
-            if gone.is_none() && now - last > SILENT_DEVICE {
-                gone = Some(format!("no sound asked for in {:.1} s", (now - last).as_secs_f64()));
-            }
-        }
-        let Some(why) = gone else { return };
-        // When it stopped: when the song was at zero, before it stopped, plus where it stopped.
-        let stopped_at = match watch.song_zero.iter().min() {
-            Some(&zero) if playing => (zero + Duration::from_secs_f64(position_s)).min(now),
-            _ => now,
-        };
-        audio.release();
-        watch.last_callback = None;
-        watch.song_zero.clear();
-        // A device that never started playing did not move the song: it is where it was meant to resume.
-        let (position_s, stopped_at) = match watch.starting.take().and_then(|s| s.resume) {
-            Some(Resume::From(from, at)) => (from, at),
-            _ => (position_s, stopped_at),
-        };
-        watch.lost = Some(Lost { position_s, playing, at: stopped_at, next_try: now + RETRY_EVERY });
-        let device = status.device.clone().unwrap_or_else(|| "the sound device".into());
-        status.problem = Some(format!("{device} went away ({why}): trying again; Export WAV still works"));
-        warn!("{device} went away ({why})");
         return;
     }
     let Some(lost) = watch.lost.as_mut() else { return };
-    // The transport still answers while there is no device: the song moves on in the clock on the wall.
+    follow_the_wall_clock(lost, &mut transport, &mut requests, now);
+    if now < lost.next_try {
+        return;
+    }
+    lost.next_try = now + RETRY_EVERY;
+    let lost = lost.clone();
+    let stage = (&*choice, &*doc);
+    reconnect(&lost, stage, (&mut audio, &mut watch, &mut status, &mut transport, &mut stem_audio), now);
+}
+
+/// What one frame heard of an open device: where the song was, and why the device is gone, if it is.
+#[cfg(not(target_arch = "wasm32"))]
+struct Heard {
+    position_s: f64,
+    playing: bool,
+    gone: Option<String>,
+}
+
+/// Reads what the open device reported since the last frame (errors, late buffers, whether it asked for
+/// sound), keeps the record of when the song was at zero, starts the song once the device plays steadily, and
+/// says why the device is gone if it is (an error, a start that never came, or silence).
+#[cfg(not(target_arch = "wasm32"))]
+fn listen(
+    graph: &mut MixGraph<CpalBackend>,
+    watch: &mut DeviceWatch,
+    status: &mut AudioDeviceStatus,
+    transport: &TransportState,
+    commanded: bool,
+    now: Instant,
+) -> Heard {
+    let backend = graph.backend_mut();
+    let mut gone = None;
+    while let Some(error) = backend.pop_error() {
+        status.errors += 1;
+        if matches!(error.kind(), cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated) {
+            gone = Some(error.to_string());
+        }
+    }
+    let mut called = false;
+    while let Some(usage) = backend.pop_cpu_usage() {
+        called = true;
+        if usage > 1.0 {
+            status.late_buffers += 1;
+        }
+    }
+    let (position_s, playing) = (graph.position_s(), graph.is_playing());
+    if called {
+        watch.last_callback = Some(now);
+    }
+    // A jump (a seek, a loop, a pause, the start) begins the record of the song's zero again.
+    if commanded || !playing || position_s < watch.last_position {
+        watch.song_zero.clear();
+    }
+    watch.last_position = position_s;
+    if called
+        && playing
+        && let Some(zero) = now.checked_sub(Duration::from_secs_f64(position_s))
+    {
+        if watch.song_zero.len() == 16 {
+            watch.song_zero.pop_front();
+        }
+        watch.song_zero.push_back(zero);
+    }
+    if watch.starting.is_some() {
+        let late = start_when_steady(graph, watch, status, transport, called, commanded, position_s, now);
+        gone = gone.or(late);
+    } else {
+        let last = *watch.last_callback.get_or_insert(now);
+        if gone.is_none() && now - last > SILENT_DEVICE {
+            gone = Some(format!("no sound asked for in {:.1} s", (now - last).as_secs_f64()));
+        }
+    }
+    Heard { position_s, playing, gone }
+}
+
+/// A device that is starting: once it has asked for sound twice the song starts (from the top, or catching
+/// up with where it would be now); if it never does, why.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::too_many_arguments)]
+fn start_when_steady(
+    graph: &mut MixGraph<CpalBackend>,
+    watch: &mut DeviceWatch,
+    status: &AudioDeviceStatus,
+    transport: &TransportState,
+    called: bool,
+    commanded: bool,
+    position_s: f64,
+    now: Instant,
+) -> Option<String> {
+    let starting = watch.starting.as_mut()?;
+    let since = *starting.since.get_or_insert(now);
+    starting.frames_called += u32::from(called);
+    if commanded {
+        // The user moved the transport meanwhile: that is where the song is now.
+        starting.resume = None;
+    }
+    if starting.frames_called < 2 {
+        return (now - since > STARTING_GRACE)
+            .then(|| format!("it did not start playing in {:.0} s", STARTING_GRACE.as_secs_f64()));
+    }
+    match starting.resume {
+        // From the top, as the render starts: no fade-in to hide a click, since nothing played before.
+        Some(Resume::Top) => graph.start(),
+        // The song has played since the device opened, but the device held it back while it started: it
+        // catches up with where it would be now (a seek, as short as one frame late).
+        Some(Resume::From(from, at)) => {
+            let song_s = graph.song_seconds();
+            let to = playhead_after(from, at.elapsed().as_secs_f64(), song_s, transport.looping);
+            if (to - position_s).abs() > CATCH_UP_S
+                && let Err(e) = graph.play_from(to)
+            {
+                warn!("the sound device plays again but the song could not catch up: {e}");
+            }
+            let device = status.device.as_deref().unwrap_or("the sound device");
+            info!("{device} plays, at {to:.2} s (it held the song at {position_s:.2} s)");
+        }
+        None => {}
+    }
+    watch.starting = None;
+    watch.song_zero.clear();
+    None
+}
+
+/// Lets a device that went away go: the song is kept where it was when the device stopped (the playhead goes
+/// on in the wall clock meanwhile), and the stage says so.
+#[cfg(not(target_arch = "wasm32"))]
+fn let_go(
+    audio: &mut StageAudio<CpalBackend>,
+    watch: &mut DeviceWatch,
+    status: &mut AudioDeviceStatus,
+    why: &str,
+    position_s: f64,
+    playing: bool,
+    now: Instant,
+) {
+    // When it stopped: when the song was at zero, before it stopped, plus where it stopped.
+    let stopped_at = match watch.song_zero.iter().min() {
+        Some(&zero) if playing => (zero + Duration::from_secs_f64(position_s)).min(now),
+        _ => now,
+    };
+    audio.release();
+    watch.last_callback = None;
+    watch.song_zero.clear();
+    // A device that never started playing did not move the song: it is where it was meant to resume.
+    let (position_s, stopped_at) = match watch.starting.take().and_then(|s| s.resume) {
+        Some(Resume::From(from, at)) => (from, at),
+        _ => (position_s, stopped_at),
+    };
+    watch.lost = Some(Lost { position_s, playing, at: stopped_at, next_try: now + RETRY_EVERY });
+    let device = status.device.clone().unwrap_or_else(|| "the sound device".into());
+    status.problem = Some(format!("{device} went away ({why}): trying again; Export WAV still works"));
+    warn!("{device} went away ({why})");
+}
+
+/// While there is no device the transport still answers: the song moves on in the clock on the wall.
+#[cfg(not(target_arch = "wasm32"))]
+fn follow_the_wall_clock(
+    lost: &mut Lost,
+    transport: &mut TransportState,
+    requests: &mut MessageReader<TransportCommand>,
+    now: Instant,
+) {
     let here = playhead_after(lost.position_s, (now - lost.at).as_secs_f64(), transport.song_s, transport.looping);
     let here = if lost.playing { here } else { lost.position_s };
     let (mut position_s, mut playing) = (here, lost.playing);
@@ -435,12 +512,24 @@ fn watch_device(
     }
     transport.position_s = position_s;
     transport.playing = playing;
-    if now < lost.next_try {
-        return;
-    }
-    lost.next_try = now + RETRY_EVERY;
-    let lost = lost.clone();
-    match connect(&choice, &doc.path, &doc.scene, Some(&stem_audio)) {
+}
+
+/// What the device watch changes when it opens a device again.
+#[cfg(not(target_arch = "wasm32"))]
+type Reopened<'a> = (
+    &'a mut StageAudio<CpalBackend>,
+    &'a mut DeviceWatch,
+    &'a mut AudioDeviceStatus,
+    &'a mut TransportState,
+    &'a mut StemAudio,
+);
+
+/// Tries to open the device again; if it opens, the song rolls from where it would be now (or waits where it
+/// was paused), and the device is watched as it starts.
+#[cfg(not(target_arch = "wasm32"))]
+fn reconnect(lost: &Lost, (choice, doc): (&DeviceChoice, &StageScene), reopened: Reopened, now: Instant) {
+    let (audio, watch, status, transport, stem_audio) = reopened;
+    match connect(choice, &doc.path, &doc.scene, Some(stem_audio)) {
         Ok((mut fresh, stems, back)) => {
             if let Some(graph) = fresh.graph_mut() {
                 transport.song_s = graph.song_seconds();

@@ -9,10 +9,10 @@ use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 
+use crate::mix::input::source::StemSource;
 use crate::mix::mapping::Cues;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::mix::offline::{self, RenderOptions, WavFormat};
-use crate::mix::source::StemSource;
 use crate::scene::Scene;
 
 /// One export at a time; the panel shows its progress and what came of it.
@@ -140,7 +140,7 @@ fn sources_at(
         return Ok(live);
     }
     let mut failed = Vec::new();
-    let audio = crate::mix::source::open_scene(scene_path, scene, sample_rate)
+    let audio = crate::mix::input::source::open_scene(&super::shared::stage_files(), scene_path, scene, sample_rate)
         .into_iter()
         .zip(&scene.stems)
         .map(|(opened, stem)| opened.map_err(|e| failed.push(format!("stem \"{}\": {e}", stem.name))).ok())
@@ -184,9 +184,9 @@ mod stepped {
 
     use bevy::platform::time::Instant;
 
+    use crate::mix::input::source::StemSource;
     use crate::mix::mapping::Cues;
     use crate::mix::offline::{self, RenderOptions, RenderPass, Rendered, WavFormat};
-    use crate::mix::source::StemSource;
     use crate::scene::Scene;
 
     /// How long a frame may render for: a frame in the browser is ~16 ms and the sound device's buffer ~43 ms.

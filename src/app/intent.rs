@@ -9,11 +9,12 @@ use super::camera::{OrbitCamera, place_camera};
 use super::shared::RecordMode;
 use super::shared::{StageSet, TransportCommand};
 use super::stems::{
-    BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemBody, StemsRebuilt, clamp_position,
-    clamp_size, modified, same_stems, stem_components, world_scene,
+    BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemRowItem, StemsRebuilt, modified,
+    same_stems, stem_components,
 };
-use super::stems::{Selected, StemRow};
+use super::stems::{Selected, StemRowMut, StemRowMutItem};
 use crate::scene::automation::{self, Lane, Prop, Value};
+use crate::scene::timeline::{Driven, StemValues};
 use crate::scene::{Room, Scene, limits};
 
 /// One edit gesture (a drag, a burst of wheel steps, a stick push, a slider grab, a key press): all its edits
@@ -172,29 +173,74 @@ impl Plugin for IntentPlugin {
 }
 
 /// Every stem's editable components, and whether it is selected.
-type StemsMut<'w, 's> = Query<
-    'w,
-    's,
-    (
-        Entity,
-        &'static StemBody,
-        &'static mut Transform,
-        &'static mut BodySize,
-        &'static mut Spoil,
-        &'static mut Muted,
-        &'static mut Solo,
-        &'static mut GainTrim,
-        &'static mut SendTrim,
-        Has<Selected>,
-    ),
->;
+type StemsMut<'w, 's> = Query<'w, 's, StemRowMut>;
+
+/// The scene as the world holds it now: the document's room, master and notes with the stems from the
+/// entities, in file order.
+pub fn world_scene<'w, 's>(doc: &Scene, stems: impl Iterator<Item = StemRowItem<'w, 's>>) -> Scene {
+    let mut rows: Vec<_> = stems.collect();
+    rows.sort_by_key(|r| r.body.index);
+    let mut scene = doc.clone();
+    scene.stems = rows
+        .into_iter()
+        .map(|row| crate::scene::Stem {
+            name: row.body.name.clone(),
+            file: row.body.file.clone(),
+            position: clamp_position(row.transform.translation).into(),
+            size: row.size.0,
+            gain_db: row.gain.0,
+            spoil: row.spoil.0,
+            muted: row.muted.0,
+            solo: row.solo.0,
+            send_db: 0.0,
+            keys: Vec::new(),
+        })
+        .collect();
+    keep_driven(doc, &mut scene);
+    scene
+}
+
+/// What the world holds for a property the timeline drives is where the timeline put it this frame; the
+/// document keeps the stem's own value (and its send trim and keyframes, which the world does not hold).
+pub fn keep_driven(doc: &Scene, scene: &mut Scene) {
+    let resolved = crate::scene::timeline::Resolved::of(doc).unwrap_or_default();
+    for (i, stem) in scene.stems.iter_mut().enumerate() {
+        let Some(own) = doc.stems.get(i).filter(|own| own.name == stem.name) else { continue };
+        stem.send_db = own.send_db;
+        stem.keys = own.keys.clone();
+        let driven = resolved.driven(i);
+        if driven.position {
+            stem.position = own.position;
+        }
+        if driven.size {
+            stem.size = own.size;
+        }
+        if driven.spoil {
+            stem.spoil = own.spoil;
+        }
+        if driven.muted {
+            stem.muted = own.muted;
+        }
+        if driven.gain {
+            stem.gain_db = own.gain_db;
+        }
+    }
+}
+
+/// Keeps a dragged body inside what the scene format accepts (and above the floor).
+pub fn clamp_position(p: Vec3) -> Vec3 {
+    let (lo, hi) = limits::COORD_M;
+    Vec3::new(p.x.clamp(lo, hi), p.y.clamp(0.0, hi), p.z.clamp(lo, hi))
+}
+
+/// Keeps a body's size inside what the scene format accepts.
+pub fn clamp_size(size: f32) -> f32 {
+    size.clamp(limits::SIZE.0, limits::SIZE.1)
+}
 
 /// What the world holds now, as a scene.
 fn current(doc: &Scene, stems: &StemsMut) -> Scene {
-    let rows = stems
-        .iter()
-        .map(|(_, b, t, size, spoil, muted, solo, gain, ..)| -> StemRow { (b, t, size, spoil, muted, solo, gain) });
-    world_scene(doc, rows)
+    world_scene(doc, stems.iter())
 }
 
 /// The one place intents change the stage: edits are clamped to the scene format's limits, the first edit of
@@ -250,7 +296,7 @@ pub fn apply_intents(
             }
             Intent::Save => {
                 let scene = current(&doc.scene, &stems);
-                match scene.save(&doc.path) {
+                match scene.save_to(&super::shared::stage_files(), &doc.path) {
                     Ok(()) => {
                         doc.seen_modified = modified(&doc.path);
                         doc.dirty = false;
@@ -293,22 +339,14 @@ fn show(
     rebuilt: &mut MessageWriter<StemsRebuilt>,
 ) {
     if same_stems(&doc.scene, &target) {
-        for (_, body, mut t, mut size, mut spoil, mut muted, mut solo, mut gain, mut send, _) in stems.iter_mut() {
-            let Some(stem) = target.stems.get(body.index) else { continue };
-            let position = Vec3::from(stem.position_array());
-            if t.translation != position {
-                t.translation = position;
-            }
-            size.set_if_neq(BodySize(stem.size));
-            spoil.set_if_neq(Spoil(stem.spoil));
-            muted.set_if_neq(Muted(stem.muted));
-            solo.set_if_neq(Solo(stem.solo));
-            gain.set_if_neq(GainTrim(stem.gain_db));
-            send.set_if_neq(SendTrim(stem.send_db));
+        for mut row in stems.iter_mut() {
+            let Some(stem) = target.stems.get(row.body.index) else { continue };
+            row.show(&StemValues::of(stem), Driven::ALL);
+            row.solo.set_if_neq(Solo(stem.solo));
         }
     } else {
-        for (entity, ..) in stems.iter() {
-            commands.entity(entity).despawn();
+        for row in stems.iter() {
+            commands.entity(row.entity).despawn();
         }
         for (i, stem) in target.stems.iter().enumerate() {
             commands.spawn(stem_components(i, stem));
@@ -321,8 +359,10 @@ fn show(
 /// The entities `bodies` names, in scene order.
 fn resolve(bodies: &Bodies, stems: &StemsMut) -> Vec<Entity> {
     let mut list: Vec<(usize, Entity)> = match bodies {
-        Bodies::Selected => stems.iter().filter(|s| s.9).map(|s| (s.1.index, s.0)).collect(),
-        Bodies::These(these) => these.iter().filter_map(|e| stems.get(*e).ok().map(|s| (s.1.index, s.0))).collect(),
+        Bodies::Selected => stems.iter().filter(|s| s.selected).map(|s| (s.body.index, s.entity)).collect(),
+        Bodies::These(these) => {
+            these.iter().filter_map(|e| stems.get(*e).ok().map(|s| (s.body.index, s.entity))).collect()
+        }
     };
     list.sort_by_key(|(index, _)| *index);
     list.into_iter().map(|(_, e)| e).collect()
@@ -336,149 +376,179 @@ fn apply_edit(
     spoil_round: &mut u32,
     touched: &mut Vec<(Lane, Value)>,
 ) {
-    let spoil_range = |s: f32| s.clamp(limits::SPOIL.0, limits::SPOIL.1);
-    let one = |x: f32| [x, 0.0, 0.0];
     match edit {
         Edit::Place(places) => {
             for (entity, to) in places {
-                if let Ok(mut row) = stems.get_mut(*entity) {
-                    touched.push((Lane::Stem(row.1.index, Prop::Position), row.2.translation.to_array()));
+                edit_each(stems, [*entity], Prop::Position, touched, |row| {
                     let to = clamp_position(*to);
-                    if row.2.translation != to {
-                        row.2.translation = to;
+                    if row.transform.translation != to {
+                        row.transform.translation = to;
                     }
-                }
+                });
             }
         }
         Edit::MoveBy(bodies, by) => {
-            for entity in resolve(bodies, stems) {
-                if let Ok(mut row) = stems.get_mut(entity) {
-                    touched.push((Lane::Stem(row.1.index, Prop::Position), row.2.translation.to_array()));
-                    row.2.translation = clamp_position(row.2.translation + *by);
-                }
-            }
+            let bodies = resolve(bodies, stems);
+            edit_each(stems, bodies, Prop::Position, touched, |row| {
+                row.transform.translation = clamp_position(row.transform.translation + *by);
+            });
         }
         Edit::SetSize(sizes) => {
             for (entity, size) in sizes {
-                if let Ok(mut row) = stems.get_mut(*entity) {
-                    touched.push((Lane::Stem(row.1.index, Prop::Size), one(row.3.0)));
-                    row.3.set_if_neq(BodySize(clamp_size(*size)));
-                }
+                edit_each(stems, [*entity], Prop::Size, touched, |row| {
+                    row.size.set_if_neq(BodySize(clamp_size(*size)));
+                });
             }
         }
         Edit::ScaleSize(bodies, factor) => {
-            for entity in resolve(bodies, stems) {
-                if let Ok(mut row) = stems.get_mut(entity) {
-                    touched.push((Lane::Stem(row.1.index, Prop::Size), one(row.3.0)));
-                    let size = clamp_size(row.3.0 * factor);
-                    row.3.set_if_neq(BodySize(size));
-                }
-            }
+            let bodies = resolve(bodies, stems);
+            edit_each(stems, bodies, Prop::Size, touched, |row| {
+                let size = clamp_size(row.size.0 * factor);
+                row.size.set_if_neq(BodySize(size));
+            });
         }
         Edit::SetSpoil(amounts) => {
             for (entity, amount) in amounts {
-                if let Ok(mut row) = stems.get_mut(*entity) {
-                    touched.push((Lane::Stem(row.1.index, Prop::Spoil), one(row.4.0)));
-                    row.4.set_if_neq(Spoil(spoil_range(*amount)));
-                }
+                edit_each(stems, [*entity], Prop::Spoil, touched, |row| {
+                    row.spoil.set_if_neq(Spoil(spoil_range(*amount)));
+                });
             }
         }
         Edit::SpoilBy(bodies, by) => {
-            for entity in resolve(bodies, stems) {
-                if let Ok(mut row) = stems.get_mut(entity) {
-                    touched.push((Lane::Stem(row.1.index, Prop::Spoil), one(row.4.0)));
-                    let amount = spoil_range(row.4.0 + by);
-                    row.4.set_if_neq(Spoil(amount));
-                }
-            }
+            let bodies = resolve(bodies, stems);
+            edit_each(stems, bodies, Prop::Spoil, touched, |row| {
+                let amount = spoil_range(row.spoil.0 + by);
+                row.spoil.set_if_neq(Spoil(amount));
+            });
         }
         Edit::SpoilEverywhere => {
             let amounts = crate::mix::effects::spoil::a_little_everywhere(stems.iter().count(), *spoil_round);
             *spoil_round += 1;
-            for (_, body, _, _, mut spoil, ..) in stems.iter_mut() {
-                if let Some(&amount) = amounts.get(body.index) {
-                    touched.push((Lane::Stem(body.index, Prop::Spoil), one(spoil.0)));
-                    spoil.set_if_neq(Spoil(amount));
-                }
-            }
+            let bodies: Vec<Entity> = stems.iter().filter(|r| r.body.index < amounts.len()).map(|r| r.entity).collect();
+            edit_each(stems, bodies, Prop::Spoil, touched, |row| {
+                row.spoil.set_if_neq(Spoil(amounts[row.body.index]));
+            });
         }
         Edit::SetGain(entity, db) => {
-            if let Ok(mut row) = stems.get_mut(*entity) {
-                touched.push((Lane::Stem(row.1.index, Prop::Gain), one(row.7.0)));
-                row.7.set_if_neq(GainTrim(db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1)));
-            }
+            edit_each(stems, [*entity], Prop::Gain, touched, |row| {
+                row.gain.set_if_neq(GainTrim(db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1)));
+            });
         }
-        Edit::ToggleMute(bodies) | Edit::ToggleSolo(bodies) => {
-            let mute = matches!(edit, Edit::ToggleMute(_));
-            let targets = resolve(bodies, stems);
-            let Some(first) = targets.first().and_then(|e| stems.get(*e).ok()) else { return };
-            let now = if mute { !first.5.0 } else { !first.6.0 };
-            for entity in targets {
+        Edit::ToggleMute(bodies) => {
+            let bodies = resolve(bodies, stems);
+            let Some(now) = bodies.first().and_then(|e| stems.get(*e).ok()).map(|first| !first.muted.0) else { return };
+            edit_each(stems, bodies, Prop::Muted, touched, |row| {
+                row.muted.set_if_neq(Muted(now));
+            });
+        }
+        Edit::ToggleSolo(bodies) => {
+            // Solo is not automated: nothing is noted for the recorder.
+            let bodies = resolve(bodies, stems);
+            let Some(now) = bodies.first().and_then(|e| stems.get(*e).ok()).map(|first| !first.solo.0) else { return };
+            for entity in bodies {
                 if let Ok(mut row) = stems.get_mut(entity) {
-                    if mute {
-                        touched.push((Lane::Stem(row.1.index, Prop::Muted), one(if row.5.0 { 1.0 } else { 0.0 })));
-                        row.5.set_if_neq(Muted(now));
-                    } else {
-                        row.6.set_if_neq(Solo(now));
-                    }
+                    row.solo.set_if_neq(Solo(now));
                 }
             }
         }
-        Edit::ClearAutomation(lane) => {
-            automation::clear(&mut doc.scene, *lane);
-            // The property shows (and plays) its own value again.
-            if let Lane::Stem(index, prop) = *lane {
-                let own = lane.own(&doc.scene);
-                for (_, body, mut t, mut size, mut spoil, mut muted, _, mut gain, mut send, _) in stems.iter_mut() {
-                    if body.index != index {
-                        continue;
-                    }
-                    match prop {
-                        Prop::Position => t.translation = Vec3::from_array(own),
-                        Prop::Size => {
-                            size.set_if_neq(BodySize(own[0]));
-                        }
-                        Prop::Spoil => {
-                            spoil.set_if_neq(Spoil(own[0]));
-                        }
-                        Prop::Muted => {
-                            muted.set_if_neq(Muted(own[0] >= 0.5));
-                        }
-                        Prop::Gain => {
-                            gain.set_if_neq(GainTrim(own[0]));
-                        }
-                        Prop::Send => {
-                            send.set_if_neq(SendTrim(own[0]));
-                        }
-                        Prop::Return | Prop::Reverb | Prop::Master => {}
-                    }
-                }
-            }
-        }
+        Edit::ClearAutomation(lane) => clear_lane(*lane, stems, doc),
         Edit::RoomAndMaster { room, master_gain_db, master_spoil } => {
-            let scene = &mut doc.scene;
-            if room.reverb_db != scene.room.reverb_db {
-                touched.push((Lane::Room(Prop::Reverb), one(scene.room.reverb_db)));
-            }
-            if *master_gain_db != scene.master_gain_db {
-                touched.push((Lane::Room(Prop::Master), one(scene.master_gain_db)));
-            }
-            scene.room = Room {
-                reverb_db: room.reverb_db.clamp(limits::REVERB_DB.0, limits::REVERB_DB.1),
-                decay_s: room.decay_s.clamp(limits::DECAY_S.0, limits::DECAY_S.1),
-                size: room.size.clamp(limits::ROOM_SIZE_M.0, limits::ROOM_SIZE_M.1),
-                damping: room.damping.clamp(limits::DAMPING.0, limits::DAMPING.1),
-                ..*room
-            };
-            scene.master_gain_db = master_gain_db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1);
-            scene.master_spoil = spoil_range(*master_spoil);
+            edit_room_and_master(&mut doc.scene, room, *master_gain_db, *master_spoil, touched);
         }
     }
 }
 
+fn spoil_range(amount: f32) -> f32 {
+    amount.clamp(limits::SPOIL.0, limits::SPOIL.1)
+}
+
+/// A one-number value as the recorder notes it.
+fn one(x: f32) -> Value {
+    [x, 0.0, 0.0]
+}
+
+/// Edits each of `bodies` with `change`, noting for the recorder the value `prop` had on each before.
+fn edit_each(
+    stems: &mut StemsMut,
+    bodies: impl IntoIterator<Item = Entity>,
+    prop: Prop,
+    touched: &mut Vec<(Lane, Value)>,
+    mut change: impl FnMut(&mut StemRowMutItem),
+) {
+    for entity in bodies {
+        if let Ok(mut row) = stems.get_mut(entity) {
+            let before = match prop {
+                Prop::Position => row.transform.translation.to_array(),
+                Prop::Size => one(row.size.0),
+                Prop::Spoil => one(row.spoil.0),
+                Prop::Muted => one(if row.muted.0 { 1.0 } else { 0.0 }),
+                Prop::Gain => one(row.gain.0),
+                Prop::Send => one(row.send.0),
+                Prop::Return | Prop::Reverb | Prop::Master => continue,
+            };
+            touched.push((Lane::Stem(row.body.index, prop), before));
+            change(&mut row);
+        }
+    }
+}
+
+/// Clears a lane's automation; the property shows (and plays) its own value again.
+fn clear_lane(lane: Lane, stems: &mut StemsMut, doc: &mut StageScene) {
+    automation::clear(&mut doc.scene, lane);
+    let Lane::Stem(index, prop) = lane else { return };
+    let own = lane.own(&doc.scene);
+    for mut row in stems.iter_mut().filter(|row| row.body.index == index) {
+        match prop {
+            Prop::Position => row.transform.translation = Vec3::from_array(own),
+            Prop::Size => {
+                row.size.set_if_neq(BodySize(own[0]));
+            }
+            Prop::Spoil => {
+                row.spoil.set_if_neq(Spoil(own[0]));
+            }
+            Prop::Muted => {
+                row.muted.set_if_neq(Muted(own[0] >= 0.5));
+            }
+            Prop::Gain => {
+                row.gain.set_if_neq(GainTrim(own[0]));
+            }
+            Prop::Send => {
+                row.send.set_if_neq(SendTrim(own[0]));
+            }
+            Prop::Return | Prop::Reverb | Prop::Master => {}
+        }
+    }
+}
+
+/// The room and the master as the room panel set them, clamped; the reverb and master faders are noted for
+/// the recorder.
+fn edit_room_and_master(
+    scene: &mut Scene,
+    room: &Room,
+    master_gain_db: f32,
+    master_spoil: f32,
+    touched: &mut Vec<(Lane, Value)>,
+) {
+    if room.reverb_db != scene.room.reverb_db {
+        touched.push((Lane::Room(Prop::Reverb), one(scene.room.reverb_db)));
+    }
+    if master_gain_db != scene.master_gain_db {
+        touched.push((Lane::Room(Prop::Master), one(scene.master_gain_db)));
+    }
+    scene.room = Room {
+        reverb_db: room.reverb_db.clamp(limits::REVERB_DB.0, limits::REVERB_DB.1),
+        decay_s: room.decay_s.clamp(limits::DECAY_S.0, limits::DECAY_S.1),
+        size: room.size.clamp(limits::ROOM_SIZE_M.0, limits::ROOM_SIZE_M.1),
+        damping: room.damping.clamp(limits::DAMPING.0, limits::DAMPING.1),
+        ..*room
+    };
+    scene.master_gain_db = master_gain_db.clamp(limits::GAIN_DB.0, limits::GAIN_DB.1);
+    scene.master_spoil = spoil_range(master_spoil);
+}
+
 /// Carries out a change of selection (through commands: it shows from the next system on).
 fn select(commands: &mut Commands, stems: &StemsMut, selection: Selection) {
-    let mut all: Vec<(usize, Entity, bool)> = stems.iter().map(|s| (s.1.index, s.0, s.9)).collect();
+    let mut all: Vec<(usize, Entity, bool)> = stems.iter().map(|s| (s.body.index, s.entity, s.selected)).collect();
     all.sort_by_key(|b| b.0);
     let chosen: Vec<Entity> = match selection {
         Selection::Clear => Vec::new(),

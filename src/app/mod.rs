@@ -4,10 +4,11 @@
 //! A pipeline, each layer reading only those before it: `shared` (the nouns) and `camera`; `stems` (the
 //! document in the world); `intent` (the one place edits are applied); `reload` and `workshop` (ask for scenes
 //! to be shown); `input` (devices become intents); `audio` (the bridge to the engine), `record` (takes) and
-//! `export`; then what is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; and `bench`; in the browser, `web`
-//! (the page's side) last.
+//! `export`; then what is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; in the browser, `web` (the page's
+//! side) last. With the `dev` feature, `bench` (the stage's own benchmark) and `testing` (the live tests' hooks).
 
 pub mod audio;
+#[cfg(feature = "dev")]
 pub mod bench;
 pub mod camera;
 pub mod device;
@@ -20,6 +21,7 @@ pub mod screenshot;
 pub mod shared;
 pub mod stage;
 pub mod stems;
+#[cfg(feature = "dev")]
 pub mod testing;
 pub mod ui;
 #[cfg(target_arch = "wasm32")]
@@ -34,41 +36,23 @@ use bevy::prelude::*;
 use kira::backend::Backend;
 use kira::backend::cpal::CpalBackend;
 
+pub use crate::commands::UserError;
 use crate::scene::Scene;
 use audio::{AudioBridgePlugin, StageAudio};
 use shared::StemAudio;
 pub use shared::{AudioDeviceStatus, StageOptions};
 
-/// Why the stage could not open or stopped, in one line for the user.
-#[derive(Debug)]
-pub struct StageError(pub String);
-
-impl std::fmt::Display for StageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StageError {}
-
-impl From<crate::scene::SceneError> for StageError {
-    fn from(e: crate::scene::SceneError) -> Self {
-        StageError(e.to_string())
-    }
-}
-
 /// Sample rate for decoding when no device dictates one (the export default).
 const FALLBACK_SAMPLE_RATE: u32 = 48_000;
 
 /// Opens the stage on `scene_path` and returns when the window closes.
-pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError> {
+pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> {
     let scene = Scene::load(&scene_path)?;
     let mut slots = vec![(scene_path.clone(), scene.clone())];
     for path in &options.compare {
         let other = Scene::load(path)?;
-        crate::mix::ab::compatible(&scene, &other).map_err(|e| {
-            StageError(format!("{}: cannot compare with {}: {e}", path.display(), scene_path.display()))
-        })?;
+        crate::mix::ab::compatible(&scene, &other)
+            .map_err(|e| UserError(format!("{}: cannot compare with {}: {e}", path.display(), scene_path.display())))?;
         slots.push((path.clone(), other));
     }
     check_display()?;
@@ -107,14 +91,15 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), StageError>
         .insert_resource(stage_audio)
         .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
         .add_plugins(device::DevicePlugin { choice: options.device.clone(), lost: device_lost && !silent })
-        .add_plugins(testing::TestHooksPlugin)
         .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
+    #[cfg(feature = "dev")]
+    app.add_plugins(testing::TestHooksPlugin);
     if let Some(path) = &options.screenshot {
         app.add_plugins(screenshot::ScreenshotPlugin { path: path.clone(), frames: options.frames.max(1) });
     }
     match app.run() {
         AppExit::Success => Ok(()),
-        AppExit::Error(code) => Err(StageError(format!("the stage stopped with error {code}"))),
+        AppExit::Error(code) => Err(UserError(format!("the stage stopped with error {code}"))),
     }
 }
 
@@ -186,11 +171,11 @@ where
 }
 
 /// A window needs a display; without one, say so in one line and point to the command that works anyway.
-fn check_display() -> Result<(), StageError> {
+fn check_display() -> Result<(), UserError> {
     if cfg!(target_os = "linux") {
         let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
         if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
-            return Err(StageError(
+            return Err(UserError(
                 "no display to open the stage on (DISPLAY and WAYLAND_DISPLAY are unset); to hear a scene without \
                  one, render it: proxemix render SCENE -o mix.wav"
                     .into(),

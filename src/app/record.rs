@@ -13,11 +13,12 @@ use std::collections::VecDeque;
 use bevy::prelude::*;
 
 use super::audio::BridgeSet;
+use super::intent::world_scene;
 use super::intent::{Gesture, Intent, RecordCommand, Touched, apply_intents};
 use super::shared::{
     AudioNews, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand, TransportState,
 };
-use super::stems::{History, StageScene, WorldRows, world_scene};
+use super::stems::{History, StageScene, WorldRows};
 use crate::scene::Scene;
 use crate::scene::automation::{self, Lane, Prop, TakeLane, Tolerance, Value};
 use crate::scene::timeline::Resolved;
@@ -386,15 +387,15 @@ fn show_discarded(mut recorder: ResMut<Recorder>, mut doc: ResMut<StageScene>, m
 fn lane_value(lane: Lane, scene: &Scene, world: &WorldRows) -> Value {
     match lane {
         Lane::Stem(index, prop) => {
-            let Some((_, t, size, spoil, muted, _, gain)) = world.iter().find(|r| r.0.index == index) else {
+            let Some(row) = world.iter().find(|r| r.body.index == index) else {
                 return lane.own(scene);
             };
             match prop {
-                Prop::Position => t.translation.to_array(),
-                Prop::Size => [size.0, 0.0, 0.0],
-                Prop::Spoil => [spoil.0, 0.0, 0.0],
-                Prop::Muted => [if muted.0 { 1.0 } else { 0.0 }, 0.0, 0.0],
-                Prop::Gain => [gain.0, 0.0, 0.0],
+                Prop::Position => row.transform.translation.to_array(),
+                Prop::Size => [row.size.0, 0.0, 0.0],
+                Prop::Spoil => [row.spoil.0, 0.0, 0.0],
+                Prop::Muted => [if row.muted.0 { 1.0 } else { 0.0 }, 0.0, 0.0],
+                Prop::Gain => [row.gain.0, 0.0, 0.0],
                 _ => lane.own(scene),
             }
         }

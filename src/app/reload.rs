@@ -114,7 +114,7 @@ fn watch_scene_file(
         return;
     }
     doc.seen_modified = now;
-    match Scene::load(&doc.path) {
+    match Scene::load_from(&super::shared::stage_files(), &doc.path) {
         Ok(scene) => {
             doc.reload_error = None;
             doc.status = format!("reloaded {}", doc.path.display());

@@ -98,7 +98,7 @@ fn take_screenshot(
         ));
     }
     let sidecar = sidecar_path(&plan.path);
-    if let Err(e) = crate::atomic_write(&sidecar, table.as_bytes(), false) {
+    if let Err(e) = crate::files::atomic_write(&sidecar, table.as_bytes(), false) {
         eprintln!("proxemix: {}: {e}", sidecar.display());
     }
     let path = plan.path.clone();

@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
+use crate::files::FileSource;
 use crate::mix::driver::Receipt;
+#[cfg(target_arch = "wasm32")]
+use crate::mix::input::ImportError;
+use crate::mix::input::source::{self, StemSource};
 use crate::mix::mapping::StemMix;
-use crate::mix::source::{self, StemSource};
 use crate::scene::Scene;
 use crate::scene::timeline::{Driven, Resolved, RoomDriven, RoomValues};
 
@@ -124,6 +127,45 @@ pub enum TransportCommand {
     SetLooping(bool),
 }
 
+/// Where the stage reads its scenes and stems and saves its scene: the disk, or in the browser the files the
+/// page handed over (the core is given them; it keeps no files of its own).
+pub fn stage_files() -> FileSource {
+    #[cfg(target_arch = "wasm32")]
+    return PAGE_FILES.clone();
+    #[cfg(not(target_arch = "wasm32"))]
+    FileSource::disk()
+}
+
+/// The files the page handed over (a browser has no filesystem): the stage reads its scenes and stems from
+/// them, and a save keeps the scene here for the page to offer as a download.
+#[cfg(target_arch = "wasm32")]
+pub static PAGE_FILES: std::sync::LazyLock<FileSource> = std::sync::LazyLock::new(FileSource::in_memory);
+
+/// Stems decoded elsewhere (the page's worker, off the thread that draws and plays), handed over as frames;
+/// the stage takes them from here before decoding anything itself. By file and engine rate.
+#[cfg(target_arch = "wasm32")]
+type DecodedElsewhere = Vec<(PathBuf, u32, Result<crate::mix::Audio, String>)>;
+#[cfg(target_arch = "wasm32")]
+static DECODED_ELSEWHERE: std::sync::Mutex<DecodedElsewhere> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps what decoding `path` at `engine_rate` gave elsewhere: the audio, or why the file cannot be used.
+#[cfg(target_arch = "wasm32")]
+pub fn hand_over_decoded(path: &Path, engine_rate: u32, result: Result<crate::mix::Audio, String>) {
+    let path = crate::files::normalise(path);
+    let mut kept = DECODED_ELSEWHERE.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|(p, rate, _)| !(*p == path && *rate == engine_rate));
+    kept.push((path, engine_rate, result));
+}
+
+/// What decoding `path` at `engine_rate` gave elsewhere, if it was handed over.
+#[cfg(target_arch = "wasm32")]
+fn decoded_elsewhere(path: &Path, engine_rate: u32) -> Option<Result<crate::mix::Audio, ImportError>> {
+    let path = crate::files::normalise(path);
+    let kept = DECODED_ELSEWHERE.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, _, result) = kept.iter().find(|(p, rate, _)| *p == path && *rate == engine_rate)?;
+    Some(result.clone().map_err(|reason| ImportError { path, reason }))
+}
+
 /// The stems' sources (files opened for streaming at the graph's rate, shared with export) and the stems that
 /// could not be opened.
 #[derive(Resource, Default, Clone)]
@@ -140,7 +182,21 @@ impl StemAudio {
     /// Opens every stem of `scene` at `sample_rate` (headers only); a stem that fails stays silent and is
     /// reported.
     pub fn load(scene_path: &Path, scene: &Scene, sample_rate: u32) -> StemAudio {
-        let results = source::open_scene(scene_path, scene, sample_rate);
+        let files = stage_files();
+        // In the browser, the page's worker has decoded the stems already: take those, decode the rest here.
+        #[cfg(target_arch = "wasm32")]
+        let results: Vec<_> = scene
+            .stems
+            .iter()
+            .map(|stem| {
+                let path = Scene::resolve_file(scene_path, stem);
+                decoded_elsewhere(&path, sample_rate)
+                    .map(|decoded| decoded.map(StemSource::Memory))
+                    .unwrap_or_else(|| source::open_files(&files, &[path], sample_rate).remove(0))
+            })
+            .collect();
+        #[cfg(not(target_arch = "wasm32"))]
+        let results = source::open_scene(&files, scene_path, scene, sample_rate);
         let mut problems = Vec::new();
         let audio = results
             .into_iter()

@@ -1,12 +1,14 @@
-//! The scene in the ECS: one entity per stem, the document behind them (file, last good scene, unsaved
-//! marker), the undo history, and the scene as the world holds it.
+//! The scene in the ECS: one entity per stem and its row (every component of it, by name), the document behind
+//! them (file, last good scene, unsaved marker) and the undo history.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use bevy::ecs::query::QueryData;
 use bevy::prelude::*;
 
-use crate::scene::{Scene, Stem, limits};
+use crate::scene::timeline::{Driven, StemValues};
+use crate::scene::{Scene, Stem};
 
 /// A stem on the stage; `index` is its place in the scene file (and in the mix graph).
 #[derive(Component, Debug, Clone)]
@@ -126,84 +128,55 @@ impl History {
     }
 }
 
-/// Every stem's components as the world holds them (what [`world_scene`] reads).
-pub type WorldRows<'w, 's> = Query<
-    'w,
-    's,
-    (
-        &'static StemBody,
-        &'static Transform,
-        &'static BodySize,
-        &'static Spoil,
-        &'static Muted,
-        &'static Solo,
-        &'static GainTrim,
-    ),
->;
-
-/// Components of one stem as the world holds them.
-pub type StemRow<'a> = (&'a StemBody, &'a Transform, &'a BodySize, &'a Spoil, &'a Muted, &'a Solo, &'a GainTrim);
-
-/// The scene as the world holds it now: the document's room, master and notes with the stems from the
-/// entities, in file order.
-pub fn world_scene<'a>(doc: &Scene, stems: impl Iterator<Item = StemRow<'a>>) -> Scene {
-    let mut rows: Vec<_> = stems.collect();
-    rows.sort_by_key(|r| r.0.index);
-    let mut scene = doc.clone();
-    scene.stems = rows
-        .into_iter()
-        .map(|(body, t, size, spoil, muted, solo, gain)| Stem {
-            name: body.name.clone(),
-            file: body.file.clone(),
-            position: clamp_position(t.translation).into(),
-            size: size.0,
-            gain_db: gain.0,
-            spoil: spoil.0,
-            muted: muted.0,
-            solo: solo.0,
-            send_db: 0.0,
-            keys: Vec::new(),
-        })
-        .collect();
-    keep_driven(doc, &mut scene);
-    scene
+/// One stem as the world holds it, every component by name, to edit: the one apply system and the timeline's
+/// follower write through it. Its read-only twin is [`StemRow`].
+#[derive(QueryData)]
+#[query_data(mutable)]
+pub struct StemRowMut {
+    pub entity: Entity,
+    pub body: &'static StemBody,
+    pub transform: &'static mut Transform,
+    pub size: &'static mut BodySize,
+    pub spoil: &'static mut Spoil,
+    pub muted: &'static mut Muted,
+    pub solo: &'static mut Solo,
+    pub gain: &'static mut GainTrim,
+    pub send: &'static mut SendTrim,
+    pub selected: Has<Selected>,
 }
 
-/// What the world holds for a property the timeline drives is where the timeline put it this frame; the
-/// document keeps the stem's own value (and its send trim and keyframes, which the world does not hold).
-pub fn keep_driven(doc: &Scene, scene: &mut Scene) {
-    let resolved = crate::scene::timeline::Resolved::of(doc).unwrap_or_default();
-    for (i, stem) in scene.stems.iter_mut().enumerate() {
-        let Some(own) = doc.stems.get(i).filter(|own| own.name == stem.name) else { continue };
-        stem.send_db = own.send_db;
-        stem.keys = own.keys.clone();
-        let driven = resolved.driven(i);
-        if driven.position {
-            stem.position = own.position;
+/// One stem as the world holds it, read-only: what the panels, the bridge, the recorder and saving read.
+/// (The same type a [`StemRowMut`] query yields from `iter()`, so one set of functions serves both.)
+pub type StemRow = StemRowMutReadOnly;
+/// What a [`StemRow`] query yields for one stem.
+pub type StemRowItem<'w, 's> = StemRowMutReadOnlyItem<'w, 's>;
+/// Every stem, read-only.
+pub type WorldRows<'w, 's> = Query<'w, 's, StemRow>;
+
+impl StemRowMutItem<'_, '_> {
+    /// Shows `values` on the body, only the properties `which` names, touching only what differs (so change
+    /// detection sees real edits only).
+    pub fn show(&mut self, values: &StemValues, which: Driven) {
+        let position = Vec3::new(values.position.0, values.position.1, values.position.2);
+        if which.position && self.transform.translation != position {
+            self.transform.translation = position;
         }
-        if driven.size {
-            stem.size = own.size;
+        if which.size {
+            self.size.set_if_neq(BodySize(values.size));
         }
-        if driven.spoil {
-            stem.spoil = own.spoil;
+        if which.spoil {
+            self.spoil.set_if_neq(Spoil(values.spoil));
         }
-        if driven.muted {
-            stem.muted = own.muted;
+        if which.muted {
+            self.muted.set_if_neq(Muted(values.muted));
         }
-        if driven.gain {
-            stem.gain_db = own.gain_db;
+        if which.send {
+            self.send.set_if_neq(SendTrim(values.send_db));
+        }
+        if which.gain {
+            self.gain.set_if_neq(GainTrim(values.gain_db));
         }
     }
-}
-
-/// Keeps a dragged body inside what the scene format accepts (and above the floor).
-pub fn clamp_position(p: Vec3) -> Vec3 {
-    let (lo, hi) = limits::COORD_M;
-    Vec3::new(p.x.clamp(lo, hi), p.y.clamp(0.0, hi), p.z.clamp(lo, hi))
-}
-
-pub fn clamp_size(size: f32) -> f32 {
-    size.clamp(limits::SIZE.0, limits::SIZE.1)
 }
 
 /// The components that carry one stem of `scene`.

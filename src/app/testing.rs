@@ -94,5 +94,5 @@ fn write_stats(mut stats: ResMut<Stats>, device: Option<Res<AudioDeviceStatus>>,
         stats.frames,
         meters.underruns
     );
-    let _ = crate::atomic_write(&stats.path, line.as_bytes(), false);
+    let _ = crate::files::atomic_write(&stats.path, line.as_bytes(), false);
 }

@@ -22,7 +22,7 @@ use super::shared::{
     StemAudio, TransportCommand, TransportState, UiFocus,
 };
 use super::stage::{ZONE_RINGS, body_radius, stem_colour};
-use super::stems::{BodySize, GainTrim, History, Muted, Selected, Solo, Spoil, StageScene, StemBody};
+use super::stems::{History, StageScene, WorldRows};
 use super::workshop_ui::{self, WorkshopPanel};
 use crate::scene::automation::{Lane, Prop};
 use crate::scene::limits;
@@ -126,21 +126,7 @@ struct ViewPanel<'w, 's> {
     window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
 }
 
-type StemQuery<'w, 's> = Query<
-    'w,
-    's,
-    (
-        Entity,
-        &'static StemBody,
-        &'static Transform,
-        &'static BodySize,
-        &'static Spoil,
-        &'static Muted,
-        &'static Solo,
-        &'static GainTrim,
-        Has<Selected>,
-    ),
->;
+type StemQuery<'w, 's> = WorldRows<'w, 's>;
 
 /// One undo step per slider or field gesture: a new gesture when the drag starts or a value is typed or
 /// clicked, the same one while the drag goes on.
@@ -489,11 +475,12 @@ fn stem_list(ui: &mut egui::Ui, doc: &mut DocumentPanel, meters: &Meters, stems:
     ui.label(egui::RichText::new("click a body or a name; shift adds").weak().small());
     ui.separator();
     let mut rows: Vec<_> = stems.iter().collect();
-    rows.sort_by_key(|row| row.1.index);
+    rows.sort_by_key(|row| row.body.index);
     let add = doc.keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for (entity, body, _, _, _, muted, solo, gain, selected) in rows {
-            let index = body.index;
+        for row in rows {
+            let (entity, body, index) = (row.entity, row.body, row.body.index);
+            let (muted, solo, gain, selected) = (row.muted, row.solo, row.gain, row.selected);
             ui.horizontal(|ui| {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
                 ui.painter().circle_filled(rect.center(), 7.0, egui_colour(stem_colour(index)));
@@ -555,7 +542,7 @@ fn inspector(
 ) {
     ui.add_space(4.0);
     ui.heading("Inspector");
-    let selected = stems.iter().filter(|s| s.8).min_by_key(|s| s.1.index).map(|s| s.0);
+    let selected = stems.iter().filter(|s| s.selected).min_by_key(|s| s.body.index).map(|s| s.entity);
     match selected {
         None => {
             ui.label("Select a body to see what its place does to it.");
@@ -571,7 +558,8 @@ fn inspector(
 }
 
 fn body_inspector(ui: &mut egui::Ui, doc: &mut DocumentPanel, mixes: &LiveMixes, stems: &StemQuery, entity: Entity) {
-    let Ok((_, body, transform, size, spoil, ..)) = stems.get(entity) else { return };
+    let Ok(row) = stems.get(entity) else { return };
+    let (body, transform, size, spoil) = (row.body, row.transform, row.size, row.spoil);
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 16.0), egui::Sense::hover());
         ui.painter().circle_filled(rect.center(), 8.0, egui_colour(stem_colour(body.index)));
@@ -789,10 +777,7 @@ fn export_section(
     let exists = target.is_file();
     let label = if exists { "Replace and export (24-bit)" } else { "Export (24-bit)" };
     if ui.add_enabled(!path.trim().is_empty() && !stem_audio.audio.is_empty(), egui::Button::new(label)).clicked() {
-        let scene = super::stems::world_scene(
-            &doc.doc.scene,
-            stems.iter().map(|(_, b, t, size, spoil, muted, solo, gain, _)| (b, t, size, spoil, muted, solo, gain)),
-        );
+        let scene = super::intent::world_scene(&doc.doc.scene, stems.iter());
         // Exactly what is heard (the timeline, the cue switches), except the A/B trim: that only levels the
         // comparison, the scene's own master gain is what it says.
         let cues = workshop.cues.0;
@@ -840,10 +825,10 @@ fn draw_labels(ctx: &egui::Context, view: &ViewPanel, stems: &StemQuery, central
     if let Some(at) = project(Vec3::new(0.0, 0.0, 0.35)) {
         painter.text(at, egui::Align2::CENTER_TOP, "you", egui::FontId::proportional(14.0), egui::Color32::WHITE);
     }
-    for (_, body, transform, size, _, muted, ..) in stems.iter() {
-        let r = body_radius(size.0);
-        let Some(at) = project(transform.translation + Vec3::new(r * 0.8, r * 0.8, 0.0)) else { continue };
-        let colour = if muted.0 { egui::Color32::from_gray(130) } else { egui::Color32::WHITE };
+    for row in stems.iter() {
+        let (body, r) = (row.body, body_radius(row.size.0));
+        let Some(at) = project(row.transform.translation + Vec3::new(r * 0.8, r * 0.8, 0.0)) else { continue };
+        let colour = if row.muted.0 { egui::Color32::from_gray(130) } else { egui::Color32::WHITE };
         let font = egui::FontId::proportional(15.0);
         // A dark outline so names read on any background.
         for offset in [egui::vec2(1.0, 1.0), egui::vec2(-1.0, 1.0), egui::vec2(1.0, -1.0), egui::vec2(-1.0, -1.0)] {

@@ -18,12 +18,15 @@ use wasm_bindgen::prelude::*;
 use super::audio::StageAudio;
 use super::export::ExportJob;
 use super::intent::Intent;
+use super::intent::world_scene;
 use super::shared::{
     AudioDeviceStatus, DeviceChoice, Meters, StageOptions, StemAudio, TransportCommand, TransportState,
 };
-use super::stems::{BodySize, StageScene, StemBody, WorldRows, world_scene};
+use super::shared::{PAGE_FILES, hand_over_decoded};
+use super::stems::{BodySize, StageScene, StemBody, WorldRows};
 use super::workshop::{Compare, CueSwitches};
-use crate::mix::import::{self, Audio};
+use crate::files::FileSource;
+use crate::mix::input::{self as import, Audio};
 use crate::scene::Scene;
 
 /// The rate the page's sound plays and its stems are decoded at (cpal's WebAudio host asks the browser for
@@ -84,7 +87,7 @@ fn js_error(e: impl std::fmt::Display) -> JsValue {
 /// Keeps a file the page fetched or the user opened, under its path relative to the page.
 #[wasm_bindgen]
 pub fn put_file(path: &str, bytes: &[u8]) {
-    crate::page_files::put(Path::new(path), bytes.to_vec());
+    PAGE_FILES.put(Path::new(path), bytes.to_vec());
 }
 
 /// The stem files a scene (already handed over) needs, relative to the page; or why the scene cannot be used,
@@ -92,13 +95,11 @@ pub fn put_file(path: &str, bytes: &[u8]) {
 #[wasm_bindgen]
 pub fn scene_stems(scene_path: &str) -> Result<Array, JsValue> {
     let path = Path::new(scene_path);
-    let scene = Scene::load(path).map_err(js_error)?;
+    let scene = Scene::load_from(&PAGE_FILES, path).map_err(js_error)?;
     Ok(scene
         .stems
         .iter()
-        .map(|stem| {
-            JsValue::from_str(&crate::page_files::normalise(&Scene::resolve_file(path, stem)).to_string_lossy())
-        })
+        .map(|stem| JsValue::from_str(&crate::files::normalise(&Scene::resolve_file(path, stem)).to_string_lossy()))
         .collect())
 }
 
@@ -108,7 +109,7 @@ pub fn scene_stems(scene_path: &str) -> Result<Array, JsValue> {
 #[wasm_bindgen]
 pub fn scene_for_stems(files: Vec<String>, scene_path: &str, name: &str) -> Result<Object, JsValue> {
     let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
-    let made = crate::commands::scene_for_files(paths, Path::new(scene_path), name).map_err(js_error)?;
+    let made = crate::commands::scene_for_files(&PAGE_FILES, paths, Path::new(scene_path), name).map_err(js_error)?;
     let out = Object::new();
     set(&out, "ron", made.scene.to_ron());
     let skipped: Array = made.skipped.iter().map(|(p, why)| JsValue::from(format!("{}: {why}", p.display()))).collect();
@@ -126,11 +127,10 @@ pub fn engine_rate() -> u32 {
 /// sourceRate, repairs}`, or why the file cannot be used, naming it.
 #[wasm_bindgen]
 pub fn decode_stem(path: &str, bytes: &[u8], engine_rate: u32) -> Result<Object, JsValue> {
-    let file = Path::new(path);
-    crate::page_files::put(file, bytes.to_vec());
-    let decoded = import::load_reporting(file, engine_rate);
-    crate::page_files::remove(file);
-    let (audio, repairs) = decoded.map_err(js_error)?;
+    // The worker is an instance of its own: the file is handed to the decoder here, not kept.
+    let (file, files) = (Path::new(path), FileSource::in_memory());
+    files.put(file, bytes.to_vec());
+    let (audio, repairs) = import::load_reporting(&files, file, engine_rate).map_err(js_error)?;
     let interleaved: Vec<f32> = audio.frames.iter().flat_map(|f| [f.left, f.right]).collect();
     let out = Object::new();
     set(&out, "interleaved", Float32Array::from(interleaved.as_slice()));
@@ -150,13 +150,13 @@ pub fn hand_over_stem(path: &str, engine_rate: u32, interleaved: &[f32], source_
         source_channels: source_channels as usize,
         source_sample_rate: source_rate,
     };
-    import::hand_over_decoded(Path::new(path), engine_rate, Ok(audio));
+    hand_over_decoded(Path::new(path), engine_rate, Ok(audio));
 }
 
 /// Tells the app why a stem could not be decoded (the stem stays silent and the stage says why).
 #[wasm_bindgen]
 pub fn hand_over_failure(path: &str, engine_rate: u32, reason: &str) {
-    import::hand_over_decoded(Path::new(path), engine_rate, Err(reason.to_string()));
+    hand_over_decoded(Path::new(path), engine_rate, Err(reason.to_string()));
 }
 
 /// Opens the stage in the page's `#stage` canvas on `scene_path` (handed over, with its stems), with
@@ -164,11 +164,11 @@ pub fn hand_over_failure(path: &str, engine_rate: u32, reason: &str) {
 #[wasm_bindgen]
 pub fn start(scene_path: &str, compare: Vec<String>) -> Result<(), JsValue> {
     let scene_path = PathBuf::from(scene_path);
-    let scene = Scene::load(&scene_path).map_err(js_error)?;
+    let scene = Scene::load_from(&PAGE_FILES, &scene_path).map_err(js_error)?;
     let mut slots = vec![(scene_path.clone(), scene.clone())];
     for other in &compare {
         let path = PathBuf::from(other);
-        let loaded = Scene::load(&path).map_err(js_error)?;
+        let loaded = Scene::load_from(&PAGE_FILES, &path).map_err(js_error)?;
         crate::mix::ab::compatible(&scene, &loaded)
             .map_err(|e| js_error(format!("{other}: cannot compare with {}: {e}", scene_path.display())))?;
         slots.push((path, loaded));
@@ -367,7 +367,7 @@ fn hand_over_files(mut export: ResMut<ExportJob>, mut state: ResMut<PageState>, 
     if doc.saves != state.saves {
         state.saves = doc.saves;
         // What the save kept (the page's copy of the file).
-        if let Some(bytes) = crate::page_files::get(&doc.path) {
+        if let Some(bytes) = PAGE_FILES.get(&doc.path) {
             let name = file_name(&doc.path);
             PAGE.with_borrow_mut(|page| {
                 page.downloads.push_back(Download { kind: "scene", name, bytes: bytes.to_vec() })

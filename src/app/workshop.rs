@@ -9,10 +9,9 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
 use super::intent::Intent;
+use super::intent::world_scene;
 use super::shared::{HeldLanes, LiveTimeline, StageOptions, StageSet, StemAudio, TransportState};
-use super::stems::{
-    BodySize, GainTrim, History, Muted, SendTrim, Spoil, StageScene, StemBody, WorldRows, modified, world_scene,
-};
+use super::stems::{History, StageScene, StemRowMut, WorldRows, modified};
 use crate::mix::ab::{self, Matched};
 use crate::mix::mapping::Cues;
 use crate::mix::offline::RenderOptions;
@@ -488,7 +487,7 @@ fn drive_timeline(
     held: Res<HeldLanes>,
     mut live: ResMut<LiveTimeline>,
     mut primed: Local<bool>,
-    mut stems: Query<(&StemBody, &mut Transform, &mut BodySize, &mut Spoil, &mut Muted, &mut SendTrim, &mut GainTrim)>,
+    mut stems: Query<StemRowMut>,
 ) {
     if doc.is_changed() || !*primed {
         live.resolved = Arc::new(Resolved::of(&doc.scene).unwrap_or_default());
@@ -504,29 +503,11 @@ fn drive_timeline(
     if quiz.0.is_some() || !live.resolved.has_keys() {
         return;
     }
-    for (body, mut transform, mut size, mut spoil, mut muted, mut send, mut gain) in &mut stems {
-        let driven = live.resolved.driven(body.index);
-        let Some(own) = doc.scene.stems.get(body.index).filter(|_| driven.any()) else { continue };
-        let held = held.stem(body.index);
-        let v = live.resolved.stem_at(body.index, StemValues::of(own), t);
-        let position = Vec3::new(v.position.0, v.position.1, v.position.2);
-        if driven.position && !held.position && transform.translation != position {
-            transform.translation = position;
-        }
-        if driven.size && !held.size {
-            size.set_if_neq(BodySize(v.size));
-        }
-        if driven.spoil && !held.spoil {
-            spoil.set_if_neq(Spoil(v.spoil));
-        }
-        if driven.muted && !held.muted {
-            muted.set_if_neq(Muted(v.muted));
-        }
-        if driven.send && !held.send {
-            send.set_if_neq(SendTrim(v.send_db));
-        }
-        if driven.gain && !held.gain {
-            gain.set_if_neq(GainTrim(v.gain_db));
-        }
+    for mut row in &mut stems {
+        let index = row.body.index;
+        let driven = live.resolved.driven(index);
+        let Some(own) = doc.scene.stems.get(index).filter(|_| driven.any()) else { continue };
+        // What a hand holds during a take, the hand shows.
+        row.show(&live.resolved.stem_at(index, StemValues::of(own), t), driven.except(held.stem(index)));
     }
 }

@@ -14,10 +14,10 @@ use kira::track::TrackBuilder;
 use kira::{AudioManager, AudioManagerSettings, Capacities, Frame};
 
 use crate::mix::graph::{GraphConfig, INTERNAL_BUFFER_FRAMES};
-use crate::mix::import::Audio;
+use crate::mix::input::Audio;
+use crate::mix::input::source::StemSource;
 use crate::mix::mapping::EAR_HEIGHT_M;
 use crate::mix::offline::{OfflineBackend, OfflineGraph, OfflineSettings};
-use crate::mix::source::StemSource;
 use crate::scene::{Room, Scene, Stem};
 
 pub const SAMPLE_RATE: u32 = 48_000;

@@ -198,11 +198,44 @@ fn colour_of(index: usize) -> [f32; 3] {
     STEM_COLOURS[index % STEM_COLOURS.len()].map(|c| c as f32 / 255.0)
 }
 
-/// The last time anything on the timeline happens (a keyframe or a section's end).
-fn song_end(resolved: &Resolved, stems: usize) -> f64 {
-    let sections = resolved.sections.last().map_or(0.0, |s| s.end_s);
-    let room = resolved.room_keys().last().map_or(0.0, |k| k.0);
-    (0..stems).map(|i| resolved.stem_keys(i).last().map_or(0.0, |k| k.0)).fold(sections.max(room), f64::max)
+/// Scale of the picture's strokes and gaps (1 = the picture's own size).
+const S: f32 = 1.0;
+
+/// Where the plot sits in the picture and how many pixels a metre takes: the listener at (`cx`, `cy`).
+#[derive(Clone, Copy)]
+struct Plot {
+    /// Left, top, right, bottom (pixels).
+    rect: (f32, f32, f32, f32),
+    cx: f32,
+    cy: f32,
+    px_per_m: f32,
+}
+
+impl Plot {
+    /// Every body (and its path), the listener and the social zone ahead fitted into the plot area, with a
+    /// little room behind the listener: stagings face forward, so the picture does too.
+    fn fit(scene: &Scene, w: usize, h: usize) -> Plot {
+        let (mut x_max, mut z_min, mut z_max) = (Zone::SOCIAL_M * 0.8, -Zone::SOCIAL_M * 1.1, 1.2f32);
+        for stem in &scene.stems {
+            let points = std::iter::once(stem.position).chain(stem.keys.iter().filter_map(|k| k.position));
+            for p in points {
+                x_max = x_max.max(p.0.abs() + 0.8);
+                z_min = z_min.min(p.2 - 0.8);
+                z_max = z_max.max(p.2 + 0.8);
+            }
+        }
+        let rect = (0.0, 110.0 * S, w as f32, h as f32 - 70.0 * S);
+        let (plot_w, plot_h) = (rect.2 - rect.0, rect.3 - rect.1);
+        let px_per_m = (plot_w / (2.0 * x_max)).min(plot_h / (z_max - z_min));
+        let cx = w as f32 / 2.0;
+        let cy = rect.1 + plot_h / 2.0 - (z_min + z_max) / 2.0 * px_per_m;
+        Plot { rect, cx, cy, px_per_m }
+    }
+
+    /// A point on the floor (metres) in the picture (pixels).
+    fn pixel(&self, x: f32, z: f32) -> (f32, f32) {
+        (self.cx + x * self.px_per_m, self.cy + z * self.px_per_m)
+    }
 }
 
 /// The staging seen from above at song time `t_s` (the listener at the centre facing up), as PNG bytes:
@@ -212,79 +245,83 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
     let resolved = Resolved::of(scene).unwrap_or_default();
     let at = resolved.scene_at(scene, t_s);
     let mixes = mapping::scene_mix(&at);
-    let s = 1usize;
-    let (w, h) = (PICTURE_W, PICTURE_H);
-    let mut canvas = Canvas::new(w, h);
-    // Fit every body (and its path), the listener and the social zone ahead into the plot area, with a
-    // little room behind the listener: stagings face forward, so the picture does too.
-    let (mut x_max, mut z_min, mut z_max) = (Zone::SOCIAL_M * 0.8, -Zone::SOCIAL_M * 1.1, 1.2f32);
-    for stem in &scene.stems {
-        let points = std::iter::once(stem.position).chain(stem.keys.iter().filter_map(|k| k.position));
-        for p in points {
-            x_max = x_max.max(p.0.abs() + 0.8);
-            z_min = z_min.min(p.2 - 0.8);
-            z_max = z_max.max(p.2 + 0.8);
-        }
-    }
-    let plot = (0.0, 110.0 * s as f32, w as f32, h as f32 - 70.0 * s as f32);
-    let (plot_w, plot_h) = (plot.2 - plot.0, plot.3 - plot.1);
-    let px_per_m = (plot_w / (2.0 * x_max)).min(plot_h / (z_max - z_min));
-    let cx = w as f32 / 2.0;
-    let cy = plot.1 + plot_h / 2.0 - (z_min + z_max) / 2.0 * px_per_m;
-    let to_px = |x: f32, z: f32| (cx + x * px_per_m, cy + z * px_per_m);
-    canvas.clip_to(Some(plot));
+    let mut canvas = Canvas::new(PICTURE_W, PICTURE_H);
+    let plot = Plot::fit(scene, PICTURE_W, PICTURE_H);
+    canvas.clip_to(Some(plot.rect));
+    draw_grid_and_zones(&mut canvas, &plot);
+    draw_listener(&mut canvas, &plot);
+    draw_paths(&mut canvas, &plot, scene, &resolved, t_s);
+    let drawn = draw_bodies(&mut canvas, &plot, &at, &mixes);
+    draw_labels(&mut canvas, &at, &mixes, &drawn);
+    canvas.clip_to(None);
+    draw_title(&mut canvas, scene, &resolved, t_s);
+    encode_png(PICTURE_W, PICTURE_H, &canvas.rgb())
+}
 
-    // A metre grid inside the plot, then Hall's zones.
+/// A metre grid inside the plot, then Hall's zones.
+fn draw_grid_and_zones(canvas: &mut Canvas, plot: &Plot) {
+    let (cx, cy, px_per_m, w) = (plot.cx, plot.cy, plot.px_per_m, PICTURE_W);
+    let plot_rect = plot.rect;
     let metres = |px: f32| (px / px_per_m).ceil() as i32;
     for i in -metres(cx)..=metres(w as f32 - cx) {
         let x = cx + i as f32 * px_per_m;
-        canvas.line((x, plot.1), (x, plot.3), 1.0 * s as f32, FAINT, 0.18, false);
+        canvas.line((x, plot_rect.1), (x, plot_rect.3), 1.0 * S, FAINT, 0.18, false);
     }
-    for i in -metres(cy - plot.1)..=metres(plot.3 - cy) {
+    for i in -metres(cy - plot_rect.1)..=metres(plot_rect.3 - cy) {
         let y = cy + i as f32 * px_per_m;
-        canvas.line((plot.0, y), (plot.2, y), 1.0 * s as f32, FAINT, 0.18, false);
+        canvas.line((plot_rect.0, y), (plot_rect.2, y), 1.0 * S, FAINT, 0.18, false);
     }
     for (radius, label) in
         [(Zone::INTIMATE_M, "intimate 0.45 m"), (Zone::PERSONAL_M, "personal 1.2 m"), (Zone::SOCIAL_M, "social 3.6 m")]
     {
-        canvas.ring(cx, cy, radius * px_per_m, 2.0 * s as f32, FAINT, 0.8);
-        let (lx, ly) = to_px(radius * std::f32::consts::FRAC_1_SQRT_2, -radius * std::f32::consts::FRAC_1_SQRT_2);
-        canvas.text(lx + 6.0 * s as f32, ly, label, TEXT_PX, FAINT);
+        canvas.ring(cx, cy, radius * px_per_m, 2.0 * S, FAINT, 0.8);
+        let (lx, ly) = plot.pixel(radius * std::f32::consts::FRAC_1_SQRT_2, -radius * std::f32::consts::FRAC_1_SQRT_2);
+        canvas.text(lx + 6.0 * S, ly, label, TEXT_PX, FAINT);
     }
-    // The listener: a head with a nose pointing forward (up the picture).
+}
+
+/// The listener: a head with a nose pointing forward (up the picture).
+fn draw_listener(canvas: &mut Canvas, plot: &Plot) {
+    let (cx, cy, px_per_m) = (plot.cx, plot.cy, plot.px_per_m);
     let head = 0.12 * px_per_m;
     canvas.disc(cx, cy - head * 1.05, head * 0.35, 0.0, INK, 1.0);
     canvas.disc(cx, cy, head, 0.0, INK, 1.0);
     let you = canvas.text_width("you", TEXT_PX);
-    canvas.text(cx - you / 2.0, cy + head + 6.0 * s as f32, "you", TEXT_PX, INK);
+    canvas.text(cx - you / 2.0, cy + head + 6.0 * S, "you", TEXT_PX, INK);
+}
 
-    // Paths of moving bodies over the whole song (a page has no playhead), under everything else: a line
-    // dashed through the corners the timeline glides between, a dot at each.
-    let (from, to) = (0.0, song_end(&resolved, scene.stems.len()).max(t_s));
+/// Paths of moving bodies over the whole song (a page has no playhead), under everything else: a line dashed
+/// through the corners the timeline glides between, a dot at each.
+fn draw_paths(canvas: &mut Canvas, plot: &Plot, scene: &Scene, resolved: &Resolved, t_s: f64) {
+    let (from, to) = (0.0, resolved.last_event_s(scene.stems.len()).max(t_s));
     for (i, stem) in scene.stems.iter().enumerate() {
         let path = resolved.position_path(i, StemValues::of(stem), from, to);
         for pair in path.windows(2) {
-            let (a, b) = (to_px(pair[0].1[0], pair[0].1[2]), to_px(pair[1].1[0], pair[1].1[2]));
-            canvas.line(a, b, 2.0 * s as f32, colour_of(i), 0.7, true);
+            let (a, b) = (plot.pixel(pair[0].1[0], pair[0].1[2]), plot.pixel(pair[1].1[0], pair[1].1[2]));
+            canvas.line(a, b, 2.0 * S, colour_of(i), 0.7, true);
         }
         for (_, corner) in &path {
-            let (x, y) = to_px(corner[0], corner[2]);
-            canvas.disc(x, y, 2.5 * s as f32, 0.0, colour_of(i), 0.8);
+            let (x, y) = plot.pixel(corner[0], corner[2]);
+            canvas.disc(x, y, 2.5 * S, 0.0, colour_of(i), 0.8);
         }
     }
-    // Bodies, far ones first so near ones sit on top.
+}
+
+/// Bodies, far ones first so near ones sit on top; where each was drawn (index, x, y, radius).
+fn draw_bodies(canvas: &mut Canvas, plot: &Plot, at: &Scene, mixes: &[StemMix]) -> Vec<(usize, f32, f32, f32)> {
+    let px_per_m = plot.px_per_m;
     let mut order: Vec<usize> = (0..at.stems.len()).collect();
     order.sort_by(|a, b| mixes[*b].distance_m.total_cmp(&mixes[*a].distance_m));
     let mut drawn = Vec::with_capacity(order.len());
     for &i in &order {
         let (stem, mix) = (&at.stems[i], &mixes[i]);
-        let (x, y) = to_px(stem.position.0, stem.position.2);
-        let r = (body_radius(stem.size) * px_per_m).max(6.0 * s as f32);
+        let (x, y) = plot.pixel(stem.position.0, stem.position.2);
+        let r = (body_radius(stem.size) * px_per_m).max(6.0 * S);
         let colour = colour_of(i);
         let halo = r * (1.0 + 3.0 * reverb_share(mix.drr_db));
         canvas.disc(x, y, halo, 0.0, colour, 0.16);
         if stem.muted {
-            canvas.ring(x, y, r, 3.0 * s as f32, [0.5, 0.5, 0.55], 0.9);
+            canvas.ring(x, y, r, 3.0 * S, [0.5, 0.5, 0.55], 0.9);
         } else {
             if stem.spoil > 0.0 {
                 // Spikes around the body, as long as the spoil, like the stage's rough shell.
@@ -293,22 +330,26 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
                     let angle = k as f32 / spikes as f32 * std::f32::consts::TAU + i as f32;
                     let length = r * (1.1 + 0.6 * stem.spoil * (1.0 + 0.5 * ((k * 7 + i) % 3) as f32));
                     let tip = (x + angle.cos() * length, y + angle.sin() * length);
-                    canvas.line((x, y), tip, 3.0 * s as f32, colour, 0.9, false);
+                    canvas.line((x, y), tip, 3.0 * S, colour, 0.9, false);
                 }
             }
             canvas.disc(x, y, r, 0.0, colour, 1.0);
         }
         drawn.push((i, x, y, r));
     }
-    // Labels last, each where it overlaps no body and no other label (right, left, above, below, further out).
+    drawn
+}
+
+/// Labels last, each where it overlaps no body and no other label (right, left, above, below, further out).
+fn draw_labels(canvas: &mut Canvas, at: &Scene, mixes: &[StemMix], drawn: &[(usize, f32, f32, f32)]) {
     let mut taken: Vec<(f32, f32, f32, f32)> = drawn.iter().map(|&(_, x, y, r)| (x - r, y - r, x + r, y + r)).collect();
     let line_h = TEXT_PX * 1.25;
-    for &(i, x, y, r) in &drawn {
+    for &(i, x, y, r) in drawn {
         let (stem, mix) = (&at.stems[i], &mixes[i]);
         let label = stem.name.clone();
         let detail = format!("{:.1} m{}", mix.distance_m, if stem.muted { " · muted" } else { "" });
         let width = canvas.text_width(&label, TEXT_PX).max(canvas.text_width(&detail, TEXT_PX));
-        let gap = 8.0 * s as f32;
+        let gap = 8.0 * S;
         let candidates = [
             (x + r + gap, y - line_h),
             (x - r - gap - width, y - line_h),
@@ -328,20 +369,20 @@ pub fn staging_png(scene: &Scene, t_s: f64) -> Vec<u8> {
         canvas.text(lx, ly, &label, TEXT_PX, INK);
         canvas.text(lx, ly + line_h, &detail, TEXT_PX, FAINT);
     }
+}
 
-    // Title and legend.
-    canvas.clip_to(None);
+/// The title (the intent card's, or the scene's name), when the picture was taken, and the legend.
+fn draw_title(canvas: &mut Canvas, scene: &Scene, resolved: &Resolved, t_s: f64) {
+    let h = PICTURE_H;
     let title = scene.intent.as_ref().map_or(scene.name.as_str(), |i| i.title.as_str());
-    canvas.text(30.0 * s as f32, 22.0 * s as f32, title, TITLE_PX, INK);
+    canvas.text(30.0 * S, 22.0 * S, title, TITLE_PX, INK);
     let when = match resolved.section_at(t_s) {
         Some(section) => format!("Seen from above at {:.1} s ({}) · forward is up", t_s, section.name),
         None => format!("Seen from above at {t_s:.1} s · forward is up"),
     };
-    canvas.text(30.0 * s as f32, 68.0 * s as f32, &when, TEXT_PX, FAINT);
+    canvas.text(30.0 * S, 68.0 * S, &when, TEXT_PX, FAINT);
     let legend = "disc = body size    halo = reverb share    spikes = spoil    grey ring = muted    dashes = paths, dots = keyframes";
-    canvas.text(30.0 * s as f32, h as f32 - 42.0 * s as f32, legend, TEXT_PX, FAINT);
-
-    encode_png(PICTURE_W, PICTURE_H, &canvas.rgb())
+    canvas.text(30.0 * S, h as f32 - 42.0 * S, legend, TEXT_PX, FAINT);
 }
 
 fn encode_png(w: usize, h: usize, rgb: &[u8]) -> Vec<u8> {

@@ -2,8 +2,8 @@
 //! integrated loudness (the quietest one's, so nothing is pushed into the limiter) and louder never wins.
 
 use super::graph::GraphError;
+use super::input::source::StemSource;
 use super::offline::{self, RenderOptions};
-use super::source::StemSource;
 use crate::scene::Scene;
 
 /// The match is done when every scene is this close to the target (LU).

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use super::mapping::{Cues, Placement};
+use super::mapping::Cues;
 use crate::scene::timeline::{Driven, Resolved, RoomDriven, RoomValues, StemValues};
-use crate::scene::{Room, Scene};
+use crate::scene::{Room, Scene, Stem};
 
 /// One stem as the user left it (what the timeline can drive, plus its solo).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,16 +21,9 @@ pub struct StemState {
 }
 
 impl StemState {
-    /// The placement the mapping takes, with `values` (the stem's own, or the timeline's at some time).
-    pub fn placement(&self, values: &StemValues, any_solo: bool) -> Placement {
-        Placement {
-            position: [values.position.0, values.position.1, values.position.2],
-            size: values.size,
-            gain_db: values.gain_db,
-            spoil: values.spoil,
-            send_db: values.send_db,
-            audible: !values.muted && (!any_solo || self.solo),
-        }
+    /// A scene stem as the user left it: its own values and its solo, nothing held.
+    pub fn of(stem: &Stem) -> StemState {
+        StemState { values: StemValues::of(stem), solo: stem.solo, held: Driven::default() }
     }
 }
 
@@ -84,11 +77,7 @@ impl MixState {
     /// A scene's mix with `cues`, playing `timeline` (the scene's own, resolved once by the caller).
     pub fn of(scene: &Scene, cues: Cues, timeline: Option<Arc<Resolved>>) -> MixState {
         MixState {
-            stems: scene
-                .stems
-                .iter()
-                .map(|s| StemState { values: StemValues::of(s), solo: s.solo, held: Driven::default() })
-                .collect(),
+            stems: scene.stems.iter().map(StemState::of).collect(),
             room: scene.room,
             master: MasterState {
                 gain_db: scene.master_gain_db,

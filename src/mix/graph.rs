@@ -16,11 +16,43 @@ use super::effects::spoil::{self, Hearing, Spoil};
 use super::effects::stem_chain::{StemChain, StemMeter, StemParams};
 use super::engine::unit::StemUnit;
 use super::engine::{EngineBuilder, EngineHandle, MAX_CHUNK, TransportCommand, TransportState};
+use super::input::source::{self, SourceControl, StemSource};
+use super::input::stream::{Pass, StreamHealth};
 use super::mapping::Cues;
-use super::source::{self, SourceControl, StemSource};
-use super::stream::{Pass, StreamHealth};
 use super::translate;
 use crate::scene::Scene;
+
+/// Where a song ends, in frames at the graph's rate, worked out once: the graph's clock and loop and the
+/// render's length both read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SongEnd {
+    /// The end of the longest stem (0 without audio).
+    pub stems: u64,
+    /// The end of the last section (0 without sections).
+    pub sections: u64,
+}
+
+impl SongEnd {
+    /// The ends of `scene` playing `sources` at `sample_rate`.
+    pub fn of(scene: &Scene, sources: &[Option<StemSource>], sample_rate: u32) -> SongEnd {
+        let sections_s = crate::scene::timeline::Resolved::of(scene).map_or(0.0, |r| r.sections_end_s());
+        SongEnd {
+            stems: sources.iter().flatten().map(StemSource::frames).max().unwrap_or(0),
+            sections: (sections_s * sample_rate as f64).round() as u64,
+        }
+    }
+
+    /// The song runs to the end of its longest stem, or of its last section if the staging goes on after the
+    /// music (the banter, the applause): its clock keeps time there, and a loop wraps there. No audio, no song.
+    pub fn song_frames(&self) -> u64 {
+        if self.stems == 0 { 0 } else { self.stems.max(self.sections) }
+    }
+
+    /// A whole render: the music and `tail_frames` of its reverb, or to the last section's end if that is later.
+    pub fn render_frames(&self, tail_frames: u64) -> u64 {
+        (self.stems + tail_frames).max(self.sections)
+    }
+}
 
 /// Parameter ramps are never shorter than one 60 Hz video frame, so moving a body never zippers.
 pub const MIN_RAMP_S: f32 = 1.0 / 60.0;
@@ -164,14 +196,7 @@ where
             backend_settings,
         })
         .map_err(|e| GraphError::Backend(e.to_string()))?;
-        // The song runs to the end of its longest stem, or of its last section if the staging goes on after
-        // the music (the banter, the applause): its clock keeps time there, and a loop wraps there.
-        let sections_end = crate::scene::timeline::Resolved::of(scene)
-            .ok()
-            .and_then(|r| r.sections.last().map(|s| (s.end_s * sr as f64).round() as u64))
-            .unwrap_or(0);
-        let stems_end = sources.iter().flatten().map(StemSource::frames).max().unwrap_or(0);
-        let song_frames = if stems_end == 0 { 0 } else { stems_end.max(sections_end) };
+        let song_frames = SongEnd::of(scene, sources, sr).song_frames();
         let pass = Pass { generation: 0, start: 0, looping: config.looping, song_frames };
         let mut voices = Vec::with_capacity(scene.stems.len());
         let mut units = Vec::with_capacity(scene.stems.len());

@@ -1,4 +1,5 @@
-//! Placement → StemMix: the laws (DESIGN.md) that turn where a body stands, and how big it is, into how it sounds.
+//! Placement → StemMix: the laws (the README's "The laws, heard") that turn where a body stands, and how big it
+//! is, into how it sounds.
 //!
 //! Everything here is a pure function of numbers, so the stage, `inspect`, the offline render and the tests all
 //! agree. Units: metres, seconds, hertz, decibels. The listener stands at the origin facing -Z (Bevy's forward)
@@ -7,6 +8,7 @@
 use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 use std::fmt;
 
+use crate::scene::timeline::StemValues;
 use crate::scene::{Room, Scene, Stem};
 
 /// Ear height of the seated listener. Heights are measured from the floor, so a body at this height is level
@@ -128,7 +130,26 @@ pub struct Placement {
     pub audible: bool,
 }
 
+/// Whether a stem is heard: not muted, and soloed itself when any stem is. The one audible rule: the stage, the
+/// driver and the render all ask it here.
+pub fn audible(muted: bool, solo: bool, any_solo: bool) -> bool {
+    !muted && (!any_solo || solo)
+}
+
 impl Placement {
+    /// The placement of a stem with `values` (its own, or the timeline's at some time) and `solo`
+    /// (`any_solo`: some stem is soloed).
+    pub fn of(values: &StemValues, solo: bool, any_solo: bool) -> Placement {
+        Placement {
+            position: [values.position.0, values.position.1, values.position.2],
+            size: values.size,
+            gain_db: values.gain_db,
+            spoil: values.spoil,
+            send_db: values.send_db,
+            audible: audible(values.muted, solo, any_solo),
+        }
+    }
+
     /// A scene stem's placement (`any_solo`: some stem of the scene is soloed).
     pub fn from_stem(stem: &Stem, any_solo: bool) -> Placement {
         Placement {
@@ -137,7 +158,7 @@ impl Placement {
             gain_db: stem.gain_db,
             spoil: stem.spoil,
             send_db: stem.send_db,
-            audible: !stem.muted && (!any_solo || stem.solo),
+            audible: audible(stem.muted, stem.solo, any_solo),
         }
     }
 }

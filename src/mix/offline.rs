@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use kira::backend::{Backend, Renderer};
 
-use super::graph::{GraphConfig, GraphError, MixGraph};
+use super::graph::{GraphConfig, GraphError, MixGraph, SongEnd};
+use super::input::source::StemSource;
 use super::mapping::Cues;
-use super::source::StemSource;
 use crate::scene::Scene;
 
 /// A backend with no device: the caller pumps the renderer block by block, so time is sample counts only.
@@ -216,11 +216,6 @@ impl Rendered {
     }
 }
 
-/// Length of the song (longest stem) in frames.
-pub fn song_frames(sources: &[Option<StemSource>]) -> usize {
-    sources.iter().flatten().map(|a| a.frames() as usize).max().unwrap_or(0)
-}
-
 /// How long the reverb rings after the music stops: its RT60, capped, and a little for the limiter.
 pub fn tail_seconds(scene: &Scene) -> f64 {
     let reverb_off = scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0;
@@ -296,18 +291,12 @@ pub fn render_into(
 /// reverb tail, or to the end of the last section if the timeline goes on longer, or the length asked for.
 fn plan(scene: &Scene, sources: &[Option<StemSource>], options: &RenderOptions) -> (GraphConfig, usize) {
     let sr = options.sample_rate;
-    let song = song_frames(sources);
+    let end = SongEnd::of(scene, sources, sr);
+    let song = end.stems as usize;
     let total_frames = match options.seconds {
         Some(s) => (s * sr as f64).round() as usize,
-        // The song and its reverb tail, or to the end of the last section if the timeline goes on longer
-        // (what happens after the song ends is part of a staging: the banter, the applause).
-        None => {
-            let sections_end = crate::scene::timeline::Resolved::of(scene)
-                .ok()
-                .and_then(|r| r.sections.last().map(|s| s.end_s))
-                .unwrap_or(0.0);
-            (song + (tail_seconds(scene) * sr as f64).round() as usize).max((sections_end * sr as f64).round() as usize)
-        }
+        // What happens after the song ends is part of a staging too (the banter, the applause).
+        None => end.render_frames((tail_seconds(scene) * sr as f64).round() as u64) as usize,
     };
     let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
     let config = GraphConfig {
@@ -331,7 +320,7 @@ pub fn render_wav(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, GraphError> {
     let mut outcome = None;
-    let written = crate::write_atomically(path, false, |file| {
+    let written = crate::files::write_atomically(path, false, |file| {
         let mut wav = WavSink::new(file, options.sample_rate, format)?;
         let mut write = |block: &[f32]| wav.write(block).map_err(|e| GraphError::Output(e.to_string()));
         match render_into(scene, sources, options, &mut write, progress) {
@@ -517,7 +506,7 @@ pub enum WavFormat {
 /// Writes a render held in memory as a WAV file via a temporary file and a rename, so a failed export never
 /// leaves a broken file under the final name and never replaces a good one.
 pub fn write_wav(path: &Path, rendered: &Rendered, format: WavFormat) -> std::io::Result<()> {
-    crate::write_atomically(path, false, |file| {
+    crate::files::write_atomically(path, false, |file| {
         let mut wav = WavSink::new(file, rendered.sample_rate, format)?;
         wav.write(&rendered.interleaved)?;
         wav.finish()

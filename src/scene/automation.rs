@@ -2,8 +2,8 @@
 //! place of what it covered, gliding back to what was there; and clearing a property's keyframes. Pure: the
 //! recorder on the stage hands it points in song time, and what comes out is an ordinary, hand-editable scene.
 
+use super::model::{At, FORMAT_VERSION, Key, RoomKey, Scene, limits};
 use super::timeline::{Resolved, RoomValues, StemValues};
-use super::{At, FORMAT_VERSION, Key, RoomKey, Scene, limits};
 
 /// A property the timeline can drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@
 //! offline render and the stage evaluate this, so what plays is what exports. Pure: it knows the scene file and
 //! nothing of the mixer.
 
-use super::{At, Ease, Invalid, Key, Length, RoomKey, Scene, Stem, Tempo, limits};
+use super::model::{At, Ease, Invalid, Key, Length, RoomKey, Scene, Stem, Tempo, limits};
 
 /// A section with its times in seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +38,21 @@ pub struct Driven {
 }
 
 impl Driven {
+    /// Every property.
+    pub const ALL: Driven = Driven { position: true, size: true, spoil: true, muted: true, send: true, gain: true };
+
+    /// These, less those `other` names (what the timeline drives, less what a hand holds).
+    pub fn except(&self, other: Driven) -> Driven {
+        Driven {
+            position: self.position && !other.position,
+            size: self.size && !other.size,
+            spoil: self.spoil && !other.spoil,
+            muted: self.muted && !other.muted,
+            send: self.send && !other.send,
+            gain: self.gain && !other.gain,
+        }
+    }
+
     /// Whether it drives anything.
     pub fn any(&self) -> bool {
         self.position || self.size || self.spoil || self.muted || self.send || self.gain
@@ -284,6 +299,20 @@ impl Resolved {
             d.master |= k.master_gain_db.is_some();
         }
         d
+    }
+
+    /// Where the last section ends (0 without sections): a staging may go on after the music stops.
+    pub fn sections_end_s(&self) -> f64 {
+        self.sections.last().map_or(0.0, |s| s.end_s)
+    }
+
+    /// The last time anything on the timeline happens: a keyframe of any of `stems` stems, of the room, or a
+    /// section's end.
+    pub fn last_event_s(&self, stems: usize) -> f64 {
+        let room = self.room_keys().last().map_or(0.0, |k| k.0);
+        (0..stems)
+            .map(|i| self.stem_keys(i).last().map_or(0.0, |k| k.0))
+            .fold(self.sections_end_s().max(room), f64::max)
     }
 
     /// The stems' keyframes with their times (scene order; each list sorted by time).

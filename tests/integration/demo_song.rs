@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use proxemix::commands::{self, Selection};
+use proxemix::files::FileSource;
 use proxemix::mix::StemSource;
-use proxemix::mix::import;
+use proxemix::mix::input as import;
 use proxemix::mix::offline::{self, RenderOptions};
 use proxemix::scene::Scene;
 
@@ -21,7 +22,7 @@ fn energy(x: &[f32]) -> f64 {
 #[test]
 fn stems_are_aligned_equal_length_and_within_peak_limits() {
     let paths: Vec<PathBuf> = STEMS.iter().map(|s| root().join(format!("assets/stems/{s}.ogg"))).collect();
-    let loaded = import::load_all(&paths, 48_000);
+    let loaded = import::load_all(&FileSource::disk(), &paths, 48_000);
     let mut lengths = Vec::new();
     for (name, audio) in STEMS.iter().zip(loaded) {
         let audio = audio.unwrap_or_else(|e| panic!("{e}"));

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use proxemix::mix::import;
+use proxemix::files::FileSource;
+use proxemix::mix::input as import;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -64,7 +65,7 @@ fn resampling_keeps_pitch_and_level_and_removes_nothing_audible() {
 #[test]
 fn stems_load_in_parallel_with_separate_results() {
     let paths = vec![fixture("wav16.wav"), fixture("nope.wav"), fixture("vorbis.ogg")];
-    let results = import::load_all(&paths, 48_000);
+    let results = import::load_all(&FileSource::disk(), &paths, 48_000);
     assert!(results[0].is_ok());
     assert!(results[1].as_ref().unwrap_err().to_string().contains("nope.wav"));
     assert!(results[2].is_ok());

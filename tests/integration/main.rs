@@ -5,6 +5,7 @@ mod common;
 mod demo_song;
 mod import;
 mod laws;
+mod layers;
 #[cfg(feature = "app")]
 mod live;
 mod realtime;

@@ -11,8 +11,8 @@ use proxemix::app::record::Recorder;
 use proxemix::app::shared::{RecordMode, RecordingState, TransportState};
 use proxemix::app::stems::{Selected, StageScene, StemBody};
 use proxemix::mix::graph::{GraphConfig, MixGraph};
+use proxemix::mix::input::source::StemSource;
 use proxemix::mix::offline::{OfflineBackend, OfflineSettings};
-use proxemix::mix::source::StemSource;
 use proxemix::scene::automation::{self, Lane, Prop, Tolerance};
 use proxemix::scene::{At, Scene};
 
@@ -52,7 +52,10 @@ impl Stage {
     fn open(scene_path: &std::path::Path, looping: bool) -> Stage {
         let scene = Scene::load(scene_path).unwrap();
         let sources: Vec<Option<StemSource>> =
-            proxemix::mix::source::open_scene(scene_path, &scene, SR).into_iter().map(|s| Some(s.unwrap())).collect();
+            proxemix::mix::input::open_scene(&proxemix::files::FileSource::disk(), scene_path, &scene, SR)
+                .into_iter()
+                .map(|s| Some(s.unwrap()))
+                .collect();
         let factory: GraphFactory<OfflineBackend> = Box::new(move |scene, audio| {
             let config = GraphConfig { looping, ..GraphConfig::offline(SR) };
             MixGraph::new(OfflineSettings { sample_rate: SR }, scene, audio, config)

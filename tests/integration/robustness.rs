@@ -1,6 +1,6 @@
 //! Determinism, clean output, the limiter's ceiling, and hostile scenes and audio.
 
-use proxemix::mix::import;
+use proxemix::mix::input as import;
 use proxemix::mix::offline::{self, RenderOptions};
 use proxemix::scene::Scene;
 
@@ -140,7 +140,8 @@ fn hostile_audio_files_are_refused_with_a_reason() {
         assert!(text.contains(reason), "{file}: {text}");
     }
     // A NaN is repaired, not refused: the file plays, with the sample silenced and reported.
-    let (repaired, repairs) = import::load_reporting(&dir.path("nan.wav"), SR).unwrap();
+    let (repaired, repairs) =
+        import::load_reporting(&proxemix::files::FileSource::disk(), &dir.path("nan.wav"), SR).unwrap();
     assert_eq!(repaired.frames[500], kira::Frame::ZERO);
     assert_eq!(repairs.non_finite, 1, "{repairs}");
     assert!(repairs.to_string().contains("non-finite"), "{repairs}");
@@ -226,8 +227,8 @@ fn seeks_and_pauses_keep_every_stem_on_the_same_sample() {
     let inverted: Vec<f32> = signal.iter().map(|v| -v).collect();
     let frames = |s: &[f32]| s.iter().map(|v| kira::Frame { left: *v, right: *v }).collect::<Vec<_>>();
     let audio = vec![
-        Some(proxemix::mix::import::Audio::from_frames(SR, frames(&signal)).into()),
-        Some(proxemix::mix::import::Audio::from_frames(SR, frames(&inverted)).into()),
+        Some(proxemix::mix::input::Audio::from_frames(SR, frames(&signal)).into()),
+        Some(proxemix::mix::input::Audio::from_frames(SR, frames(&inverted)).into()),
     ];
     let pos = (0.4, 1.2, -1.7);
     for (with_inverse, label) in [(true, "both"), (false, "one muted")] {

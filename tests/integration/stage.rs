@@ -14,7 +14,7 @@ use proxemix::app::audio::{GraphFactory, StageAudio};
 use proxemix::app::stems::{Muted, Selected, StemBody};
 use proxemix::app::{headless_app, input};
 use proxemix::mix::graph::{GraphConfig, MixGraph};
-use proxemix::mix::import::Audio;
+use proxemix::mix::input::Audio;
 use proxemix::mix::mapping::EAR_HEIGHT_M;
 use proxemix::mix::offline::{OfflineBackend, OfflineSettings};
 use proxemix::scene::Scene;

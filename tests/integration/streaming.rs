@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proxemix::mix::GraphConfig;
+use proxemix::mix::input::source::StemSource;
 use proxemix::mix::offline::{self, OfflineGraph, RenderOptions, WavFormat};
-use proxemix::mix::source::StemSource;
 use proxemix::scene::Scene;
 
 use crate::common::*;
@@ -119,7 +119,7 @@ fn the_streaming_decoder_converts_rates_exactly_as_a_whole_clip_conversion() {
         let mut w = hound::WavWriter::create(&path, spec).unwrap();
         samples.iter().for_each(|&s| w.write_sample(s).unwrap());
         w.finalize().unwrap();
-        let streamed = proxemix::mix::import::load(&path, 48_000).unwrap();
+        let streamed = proxemix::mix::input::load(&path, 48_000).unwrap();
         let input = rubato::audioadapter_buffers::direct::InterleavedSlice::new(&samples, channels, frames).unwrap();
         let mut whole = rubato::Fft::<f32>::new(44_100, 48_000, 1024, channels, rubato::FixedSync::Input).unwrap();
         let expected = whole.process_all(&input, frames, None).unwrap().take_data();

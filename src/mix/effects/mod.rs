@@ -1,8 +1,11 @@
-//! Our kira effects: the spoil stages, the fused per-stem chain, the shared reverb, and the master chain (gain, limiter, meter).
+//! The DSP: the spoil stages, the fused per-stem chain, the shared reverb and the master chain (gain, limiter,
+//! meter). Plain structs, not kira effects: the engine (one kira sound, [`crate::mix::engine`]) owns them all, and
+//! hands each its parameters through `set` (from the driver's snapshot, between blocks, with a ramp length) and
+//! its audio through `process`.
 //!
-//! Real-time rules for everything in here: `process` never allocates, locks, logs or does I/O; every
-//! parameter arrives through a kira command writer and is ramped sample by sample (so output does not depend
-//! on how the renderer chunks the audio); no NaN, Inf or subnormal leaves an effect.
+//! Real-time rules for everything in here: `process` and `set` never allocate, lock, log or do I/O; parameters
+//! are ramped sample by sample ([`Ramps`]), on a grid counted from the start of the song, so the output does not
+//! depend on how the renderer chunks the audio; no NaN, Inf or subnormal leaves an effect.
 
 // DSP loops here walk several parallel arrays by one index; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
@@ -199,6 +202,17 @@ impl<T: DelaySample> DelayLine<T> {
     #[inline(always)]
     pub fn tap(&self, delay: usize) -> T {
         self.buf[(self.write.wrapping_sub(delay)) & self.mask]
+    }
+
+    /// The four samples around a read at `delay` (at least 1): `[tap(delay − 1), tap(delay), tap(delay + 1),
+    /// tap(delay + 2)]`, read as one run where the line does not wrap there.
+    #[inline(always)]
+    pub fn taps4(&self, delay: usize) -> [T; 4] {
+        let oldest = self.write.wrapping_sub(delay + 2) & self.mask;
+        match self.buf.get(oldest..oldest + 4) {
+            Some(run) => [run[3], run[2], run[1], run[0]],
+            None => [self.tap(delay - 1), self.tap(delay), self.tap(delay + 1), self.tap(delay + 2)],
+        }
     }
 
     /// Linear interpolation between taps, for smoothly moving delays.

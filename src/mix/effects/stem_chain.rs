@@ -473,7 +473,7 @@ impl StemChain {
     }
 
     /// Processes `input` in place (the direct sound) and writes the send into `wet` (same length); blocks of
-    /// at most the `max_block` given to [`StemChain::init`]. Returns whether anything was sent.
+    /// at most the `max_block` given to `StemChain::init`. Returns whether anything was sent.
     pub fn process(&mut self, input: &mut [Frame], wet: &mut [[f32; 2]]) -> bool {
         let sends_before = self.active.send;
         if sends_before {

@@ -18,8 +18,8 @@ use super::driver::{DriverInbox, MasterState, MixState, Receipt};
 use super::effects::master::Master;
 use super::effects::reverb::Reverb;
 use super::effects::spoil::{Hearing, Spoil};
+use super::input::stream::Pass;
 use super::mapping::{self, Cues, Placement};
-use super::stream::Pass;
 use super::translate;
 use crate::scene::Room;
 use crew::Crew;
@@ -218,7 +218,7 @@ impl Engine {
                 Some(tl) => stem.held.pick(stem.values, tl.stem_at(i, stem.values, t)),
                 None => stem.values,
             };
-            let placement = stem.placement(&values, any_solo);
+            let placement = Placement::of(&values, stem.solo, any_solo);
             let Some(before) = self.applied.stems.get_mut(i) else { continue };
             if !room_changed && *before == Some(placement) {
                 continue;

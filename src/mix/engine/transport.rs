@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
-use crate::mix::stream::Pass;
+use crate::mix::input::stream::Pass;
 
 /// What the transport is doing, as the control side sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use kira::Frame;
 use super::transport::ChunkPlan;
 use crate::mix::effects::spoil::Spoil;
 use crate::mix::effects::stem_chain::StemChain;
-use crate::mix::source::SourceReader;
+use crate::mix::input::source::SourceReader;
 
 /// The most frames processed at once (kira's internal buffer size; longer calls are split).
 pub const MAX_CHUNK: usize = 128;

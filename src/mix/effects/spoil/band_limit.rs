@@ -3,7 +3,7 @@
 //! A cut-off of 0 Hz (high-pass) or at Nyquist (low-pass) switches that side off exactly, so the stage is
 //! the identity at the start of the spoil curve.
 
-use super::Stage;
+use super::stage::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 /// Where the band closes in.

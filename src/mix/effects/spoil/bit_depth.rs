@@ -3,7 +3,7 @@
 //! Fractional depths are allowed so the macro can glide; at 23 bits or more the stage is off (the grid would
 //! be finer than a float's mantissa resolves anyway). Silence stays silent: zero is on the grid.
 
-use super::Stage;
+use super::stage::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 /// How many bits are kept.

@@ -9,7 +9,7 @@
 //! The half-band filters are linear phase: the wet signal is delayed by exactly [`LATENCY_FRAMES`], and the
 //! dry signal that `mix` blends in is taken from the same history at the same delay, so blending never combs.
 
-use super::{MAX_BLOCK, Stage};
+use super::stage::{MAX_BLOCK, Stage};
 
 /// Length of the half-band filter at 2× (4·12 − 1 taps).
 pub const TAPS: usize = 47;

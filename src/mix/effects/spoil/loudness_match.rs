@@ -1,7 +1,7 @@
 //! Loudness match: keeps the spoiled signal as loud as the clean one, so that spoiling never wins a
 //! comparison by being louder.
 //!
-//! Both signals are K-weighted (the BS.1770 pre-filter and RLB high-pass, on the mid) and their powers are
+//! Both signals are K-weighted (the BS.1770 pre-filter and RLB high-pass, on each channel) and their powers are
 //! averaged over about 0.4 s, gated the way BS.1770 gates its blocks: only while the clean signal is present
 //! (its 50 ms power above −80 dB and within 30 dB of its recent peak) do the averages move, so silences,
 //! fades and the hiss in them do not pump the gain. The spoiled signal is scaled by √(clean / spoiled),
@@ -12,7 +12,9 @@
 //! listener hears the stem, not before it is placed: otherwise a far stem, whose air filter takes a top
 //! octave the band-limited spoiled signal no longer has, would come out louder spoiled than clean.
 
-use super::CONTROL_FRAMES;
+use kira::Frame;
+
+use super::stage::CONTROL_FRAMES;
 use crate::mix::effects::one_pole_coefficient;
 
 /// The spectral colour the stem chain gives the direct sound after the spoil stages, in the chain's own terms:
@@ -48,7 +50,8 @@ impl Hearing {
     };
 }
 
-/// [`Hearing`] as filters: the same one-pole tilt, proximity shelf and air as the stem chain's.
+/// [`Hearing`] as filters: the same one-pole tilt, proximity shelf and air as the stem chain's (coefficients;
+/// the states are [`KWeighting`]'s, one per lane).
 #[derive(Clone, Copy, Debug, Default)]
 struct HearingFilter {
     tilt_a: f32,
@@ -58,7 +61,6 @@ struct HearingFilter {
     prox_lift: f32,
     air_a: f32,
     air_mix: f32,
-    state: [f32; 3],
 }
 
 impl HearingFilter {
@@ -72,17 +74,6 @@ impl HearingFilter {
         self.prox_lift = gain(h.proximity_gain) - 1.0;
         self.air_a = one_pole_coefficient(h.air_cutoff_hz, sample_rate);
         self.air_mix = finite(h.air_amount).clamp(0.0, 1.0);
-    }
-
-    #[inline(always)]
-    fn run(&mut self, x: f32) -> f32 {
-        let [t, p, a] = &mut self.state;
-        *t += self.tilt_a * (x - *t);
-        let mut y = self.tilt_hi * x + self.tilt_diff * *t;
-        *p += self.prox_a * (y - *p);
-        y += self.prox_lift * *p;
-        *a += self.air_a * (y - *a);
-        y + self.air_mix * (*a - y)
     }
 }
 
@@ -100,31 +91,30 @@ const MAX_GAIN: f32 = 15.85; // +24 dB
 /// Largest gain change per control period, as a ratio (0.05 dB).
 const MAX_STEP_RATIO: f32 = 1.005_773;
 
-/// A transposed direct-form II biquad.
+/// A biquad's coefficients (transposed direct form II; the states are [`KWeighting`]'s, one per lane).
 #[derive(Clone, Copy, Debug, Default)]
 struct Biquad {
     b: [f32; 3],
     a: [f32; 2],
-    s: [f32; 2],
 }
 
-impl Biquad {
-    #[inline(always)]
-    fn run(&mut self, x: f32) -> f32 {
-        let y = self.b[0] * x + self.s[0];
-        self.s[0] = self.b[1] * x - self.a[0] * y + self.s[1];
-        self.s[1] = self.b[2] * x - self.a[1] * y;
-        y
-    }
-}
+/// Lanes run side by side through [`KWeighting`]: the clean left and right, the spoiled left and right.
+const LANES: usize = 4;
 
 /// The stem's colour, then the BS.1770 K-weighting filter at any sample rate (the coefficients derived as
-/// libebur128 does).
+/// libebur128 does), on four signals at once: the same operations on each lane, in the same order, so the
+/// compiler runs them as one vector and each lane comes out as a filter of its own would give it.
 #[derive(Clone, Copy, Debug)]
 struct KWeighting {
     hearing: HearingFilter,
     shelf: Biquad,
     highpass: Biquad,
+    /// Per lane: the tilt, proximity and air one-poles, then the shelf's and the high-pass's two states.
+    tilt: [f32; LANES],
+    prox: [f32; LANES],
+    air: [f32; LANES],
+    shelf_s: [[f32; LANES]; 2],
+    highpass_s: [[f32; LANES]; 2],
 }
 
 impl KWeighting {
@@ -139,29 +129,68 @@ impl KWeighting {
             b: [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
                 .map(|v| v as f32),
             a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0].map(|v| v as f32),
-            s: [0.0; 2],
         };
         let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
         let k = (std::f64::consts::PI * f0 / fs).tan();
         let a0 = 1.0 + k / q + k * k;
-        let highpass = Biquad {
-            b: [1.0, -2.0, 1.0],
-            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0].map(|v| v as f32),
-            s: [0.0; 2],
-        };
+        let highpass =
+            Biquad { b: [1.0, -2.0, 1.0], a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0].map(|v| v as f32) };
         let mut hearing = HearingFilter::default();
         hearing.set(&Hearing::FLAT, sample_rate);
-        KWeighting { hearing, shelf, highpass }
+        let zero = [0.0; LANES];
+        KWeighting {
+            hearing,
+            shelf,
+            highpass,
+            tilt: zero,
+            prox: zero,
+            air: zero,
+            shelf_s: [zero; 2],
+            highpass_s: [zero; 2],
+        }
     }
 
+    /// `frames` samples of each lane through the colour, the shelf and the high-pass: `input(n)` gives frame
+    /// `n`'s lanes, `output` takes the filtered ones. The states live in registers for the whole block.
     #[inline(always)]
-    fn run(&mut self, x: f32) -> f32 {
-        self.highpass.run(self.shelf.run(self.hearing.run(x)))
+    fn run_block(
+        &mut self,
+        frames: usize,
+        input: impl Fn(usize) -> [f32; LANES],
+        mut output: impl FnMut([f32; LANES]),
+    ) {
+        let (h, sh, hp) = (self.hearing, self.shelf, self.highpass);
+        let (mut tilt, mut prox, mut air) = (self.tilt, self.prox, self.air);
+        let (mut s0, mut s1, mut t0, mut t1) =
+            (self.shelf_s[0], self.shelf_s[1], self.highpass_s[0], self.highpass_s[1]);
+        for n in 0..frames {
+            let x = input(n);
+            let mut out = [0.0; LANES];
+            for i in 0..LANES {
+                tilt[i] += h.tilt_a * (x[i] - tilt[i]);
+                let mut y = h.tilt_hi * x[i] + h.tilt_diff * tilt[i];
+                prox[i] += h.prox_a * (y - prox[i]);
+                y += h.prox_lift * prox[i];
+                air[i] += h.air_a * (y - air[i]);
+                let y = y + h.air_mix * (air[i] - y);
+                let z = sh.b[0] * y + s0[i];
+                s0[i] = sh.b[1] * y - sh.a[0] * z + s1[i];
+                s1[i] = sh.b[2] * y - sh.a[1] * z;
+                let w = hp.b[0] * z + t0[i];
+                t0[i] = hp.b[1] * z - hp.a[0] * w + t1[i];
+                t1[i] = hp.b[2] * z - hp.a[1] * w;
+                out[i] = w;
+            }
+            output(out);
+        }
+        (self.tilt, self.prox, self.air) = (tilt, prox, air);
+        (self.shelf_s, self.highpass_s) = ([s0, s1], [t0, t1]);
     }
 
     fn flush(&mut self) {
-        for s in self.shelf.s.iter_mut().chain(self.highpass.s.iter_mut()).chain(self.hearing.state.iter_mut()) {
-            *s = crate::mix::effects::flush(*s);
+        let states = [&mut self.tilt, &mut self.prox, &mut self.air];
+        for lane in states.into_iter().chain(&mut self.shelf_s).chain(&mut self.highpass_s) {
+            *lane = lane.map(crate::mix::effects::flush);
         }
     }
 }
@@ -169,8 +198,10 @@ impl KWeighting {
 #[derive(Clone, Debug)]
 /// Keeps the spoiled signal at the clean one's K-weighted loudness, as heard through the stem's colour.
 pub struct LoudnessMatch {
-    clean: KWeighting,
-    spoiled: KWeighting,
+    /// Each channel of each signal (clean left and right, spoiled left and right) through its own lane: the
+    /// power of both channels is what BS.1770 sums, and what differs between the channels (a side that spoiling
+    /// makes or changes) is heard too.
+    weighting: KWeighting,
     fresh: KWeighting,
     /// This period's sums of squares and frame count so far.
     clean_sum: f32,
@@ -193,8 +224,7 @@ impl LoudnessMatch {
         let periods_per_s = sample_rate / CONTROL_FRAMES as f32;
         let k = KWeighting::new(sample_rate);
         LoudnessMatch {
-            clean: k,
-            spoiled: k,
+            weighting: k,
             fresh: k,
             clean_sum: 0.0,
             spoiled_sum: 0.0,
@@ -212,9 +242,8 @@ impl LoudnessMatch {
 
     /// Measures both signals through the stem's direct-path colour from now on.
     pub fn set_hearing(&mut self, hearing: &Hearing, sample_rate: f32) {
-        for k in [&mut self.clean, &mut self.spoiled, &mut self.fresh] {
-            k.hearing.set(hearing, sample_rate);
-        }
+        self.fresh.hearing.set(hearing, sample_rate);
+        self.weighting.hearing.set(hearing, sample_rate);
     }
 
     /// The gain applied now (1 when the signals have not been compared yet).
@@ -225,33 +254,32 @@ impl LoudnessMatch {
     /// Starts over: no history, unity gain.
     pub fn reset(&mut self) {
         let fresh = self.fresh;
-        (self.clean, self.spoiled) = (fresh, fresh);
+        self.weighting = fresh;
         (self.clean_sum, self.spoiled_sum, self.frames) = (0.0, 0.0, 0);
         (self.clean_power, self.spoiled_power, self.clean_short, self.clean_peak) = (0.0, 0.0, 0.0, 0.0);
         self.gain = 1.0;
     }
 
-    /// Measures frames of the clean and the spoiled mid (any number, in any chunks: the sums run on sample by
-    /// sample, so how a period is split into calls changes nothing).
-    pub fn measure(&mut self, clean_mid: &[f32], spoiled_mid: &[f32]) {
-        // Both filter chains in one loop: two independent recursions run side by side.
-        let (mut clean, mut spoiled) = (self.clean_sum, self.spoiled_sum);
-        for (&a, &b) in clean_mid.iter().zip(spoiled_mid) {
-            let (a, b) = (self.clean.run(a), self.spoiled.run(b));
-            clean += a * a;
-            spoiled += b * b;
-        }
-        self.clean_sum = clean;
-        self.spoiled_sum = spoiled;
-        self.frames += clean_mid.len();
+    /// Measures frames of the clean and the spoiled signal, both channels (any number of frames, in any chunks:
+    /// the sums run on sample by sample, so how a period is split into calls changes nothing).
+    pub fn measure(&mut self, clean: &[Frame], spoiled_left: &[f32], spoiled_right: &[f32]) {
+        let (mut clean_sum, mut spoiled_sum) = (self.clean_sum, self.spoiled_sum);
+        let frames = clean.len().min(spoiled_left.len()).min(spoiled_right.len());
+        let input = |n: usize| [clean[n].left, clean[n].right, spoiled_left[n], spoiled_right[n]];
+        self.weighting.run_block(frames, input, |[a, b, c, d]| {
+            clean_sum += 0.5 * (a * a + b * b);
+            spoiled_sum += 0.5 * (c * c + d * d);
+        });
+        self.clean_sum = clean_sum;
+        self.spoiled_sum = spoiled_sum;
+        self.frames += frames;
     }
 
     /// Closes a control period's measurement and returns the gain for the next one. With `engaged` false
     /// the gain heads back to exactly 1.
     pub fn finish_period(&mut self, engaged: bool) -> f32 {
         // Filter states are flushed on the period grid, never where a chunk happens to end.
-        self.clean.flush();
-        self.spoiled.flush();
+        self.weighting.flush();
         let frames = self.frames.max(1) as f32;
         let (clean, spoiled) = (self.clean_sum / frames, self.spoiled_sum / frames);
         (self.clean_sum, self.spoiled_sum, self.frames) = (0.0, 0.0, 0);
@@ -287,7 +315,8 @@ mod tests {
 
     impl LoudnessMatch {
         fn update(&mut self, clean: &[f32], spoiled: &[f32], engaged: bool) -> f32 {
-            self.measure(clean, spoiled);
+            let clean: Vec<Frame> = clean.iter().map(|&v| Frame::new(v, v)).collect();
+            self.measure(&clean, spoiled, spoiled);
             self.finish_period(engaged)
         }
     }

@@ -20,6 +20,7 @@ pub mod drive;
 pub mod loudness_match;
 pub mod noise;
 pub mod sample_rate;
+pub mod stage;
 pub mod wow_flutter;
 
 use kira::Frame;
@@ -32,31 +33,8 @@ pub use loudness_match::Hearing;
 use loudness_match::LoudnessMatch;
 use noise::{Noise, NoiseSettings};
 use sample_rate::{SampleRate, SampleRateSettings};
+pub use stage::{CONTROL_FRAMES, MAX_BLOCK, Stage};
 use wow_flutter::{WowFlutter, WowFlutterSettings};
-
-/// The most frames a stage processes in one call (callers split longer blocks).
-pub const MAX_BLOCK: usize = 128;
-/// The macro moves its stages, and the wow its delay, on a grid of this many frames counted from the start,
-/// so the output never depends on how the renderer chunks the audio.
-pub const CONTROL_FRAMES: usize = 32;
-
-/// One character stage: stereo, block by block, parameters set between blocks (never allocating there).
-pub trait Stage: Sized + Send + 'static {
-    /// What the macro sets on this stage.
-    type Settings: Copy + Send + 'static;
-    /// Builds the stage for `sample_rate` (allocates what it will need).
-    fn new(sample_rate: f32, settings: &Self::Settings) -> Self;
-    /// Takes new settings (between blocks).
-    fn set(&mut self, settings: &Self::Settings);
-    /// Processes at most [`MAX_BLOCK`] frames in place.
-    fn process(&mut self, left: &mut [f32], right: &mut [f32]);
-    /// Forgets its state (after a fault).
-    fn reset(&mut self);
-    /// Constant delay the stage adds (frames).
-    fn latency_frames(&self) -> usize {
-        0
-    }
-}
 
 /// Every stage's settings at one point of the macro.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -186,8 +164,6 @@ pub struct Spoil {
     stage_io: Vec<[f32; 2]>,
     left: Vec<f32>,
     right: Vec<f32>,
-    clean_mid: Vec<f32>,
-    spoiled_mid: Vec<f32>,
 }
 
 impl Spoil {
@@ -215,14 +191,24 @@ impl Spoil {
         self.periods_left = periods;
     }
 
-    /// Processes `input` in place, any length.
+    /// Processes `input` in place, any length. While the amount holds still the stages take up to
+    /// [`MAX_BLOCK`] frames at once (only the loudness gain moves period by period); while it glides, or the
+    /// macro switches on or off, one control period at a time. The output is the same either way.
     pub fn process_frames(&mut self, input: &mut [Frame]) {
         let mut rest = input;
         while !rest.is_empty() {
             let into_period = (self.clock % CONTROL_FRAMES as u64) as usize;
-            let n = (CONTROL_FRAMES - into_period).min(rest.len());
+            let steady = self.engaged && self.periods_left == 0 && self.amount > 0.0;
+            let n = if steady { rest.len().min(MAX_BLOCK) } else { (CONTROL_FRAMES - into_period).min(rest.len()) };
             let (head, tail) = rest.split_at_mut(n);
-            self.process_period(head);
+            if steady {
+                if into_period == 0 {
+                    self.start_period();
+                }
+                self.process_steady(head);
+            } else {
+                self.process_period(head);
+            }
             rest = tail;
         }
     }
@@ -253,11 +239,9 @@ impl Spoil {
             matcher,
             history: DelayLine::with_capacity(drive::LATENCY_FRAMES + wow_capacity + CONTROL_FRAMES),
             latency: drive::LATENCY_FRAMES + wow_flutter::centre_frames(sample_rate),
-            stage_io: vec![[0.0; 2]; CONTROL_FRAMES],
-            left: vec![0.0; CONTROL_FRAMES],
-            right: vec![0.0; CONTROL_FRAMES],
-            clean_mid: vec![0.0; CONTROL_FRAMES],
-            spoiled_mid: vec![0.0; CONTROL_FRAMES],
+            stage_io: vec![[0.0; 2]; MAX_BLOCK],
+            left: vec![0.0; MAX_BLOCK],
+            right: vec![0.0; MAX_BLOCK],
         }
     }
 
@@ -273,31 +257,31 @@ impl Spoil {
 
     /// Processes frames that lie within one control period.
     fn process_period(&mut self, frames: &mut [Frame]) {
-        let n = frames.len();
-        let into_period = (self.clock % CONTROL_FRAMES as u64) as usize;
-        if into_period == 0 {
+        if self.clock.is_multiple_of(CONTROL_FRAMES as u64) {
             self.start_period();
         }
-        let io = &mut self.stage_io[..n];
-        for (slot, f) in io.iter_mut().zip(frames.iter()) {
-            *slot = [f.left, f.right];
-        }
-        self.history.push_block(io);
-        self.clock += n as u64;
         if !self.engaged {
+            self.remember(frames);
             // Bypassed: exactly the input, delayed like the engaged path.
-            self.history.read_block(n - 1 + self.latency, io);
+            let io = &mut self.stage_io[..frames.len()];
+            self.history.read_block(frames.len() - 1 + self.latency, io);
             for (f, [l, r]) in frames.iter_mut().zip(io.iter()) {
                 *f = Frame::new(*l, *r);
             }
             return;
         }
+        self.process_steady(frames);
+    }
+
+    /// Processes frames through the engaged stages with the amount holding still (any grid point inside only
+    /// moves the loudness gain), then matches their loudness period by period.
+    fn process_steady(&mut self, frames: &mut [Frame]) {
+        let start = self.clock;
+        self.remember(frames);
+        let n = frames.len();
         let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
         for (f, (l, r)) in frames.iter().zip(left.iter_mut().zip(right.iter_mut())) {
             (*l, *r) = (f.left, f.right);
-        }
-        for (m, f) in self.clean_mid[..n].iter_mut().zip(frames.iter()) {
-            *m = 0.5 * (f.left + f.right);
         }
         self.drive.process(left, right);
         self.band.process(left, right);
@@ -305,11 +289,37 @@ impl Spoil {
         self.rate.process(left, right);
         self.wow.process(left, right);
         self.noise.process(left, right);
-        for (m, (l, r)) in self.spoiled_mid[..n].iter_mut().zip(left.iter().zip(right.iter())) {
-            *m = 0.5 * (l + r);
+        let mut done = 0;
+        while done < n {
+            let into_period = ((start + done as u64) % CONTROL_FRAMES as u64) as usize;
+            if into_period == 0 && done > 0 {
+                self.start_period();
+            }
+            let end = (done + CONTROL_FRAMES - into_period).min(n);
+            self.match_loudness(&mut frames[done..end], done, into_period);
+            done = end;
         }
-        self.matcher.measure(&self.clean_mid[..n], &self.spoiled_mid[..n]);
-        // The loudness gain glides across the period, frame by frame of the period (not of the chunk).
+    }
+
+    /// Keeps the input's history (the bypass reads it; the drive and the wow refill from it) and moves the
+    /// clock on.
+    fn remember(&mut self, frames: &[Frame]) {
+        let io = &mut self.stage_io[..frames.len()];
+        for (slot, f) in io.iter_mut().zip(frames.iter()) {
+            *slot = [f.left, f.right];
+        }
+        self.history.push_block(io);
+        self.clock += frames.len() as u64;
+    }
+
+    /// Measures a stretch of one period (clean in `frames`, spoiled in the scratch from `offset`), and writes the
+    /// spoiled frames at the loudness gain, which glides across the period frame by frame of the period (not of
+    /// the chunk).
+    fn match_loudness(&mut self, frames: &mut [Frame], offset: usize, into_period: usize) {
+        let n = frames.len();
+        let (left, right) = (&self.left[offset..offset + n], &self.right[offset..offset + n]);
+        // The input is still in `frames`: the clean signal, as it came.
+        self.matcher.measure(frames, left, right);
         let (from, to) = self.gain;
         let step = (to - from) / CONTROL_FRAMES as f32;
         let mut finite = true;
@@ -559,7 +569,10 @@ mod loudness_tests {
             })
             .collect();
         let tone = sine(500.0, 0.25, 48_000 * 6);
-        for (name, x) in [("white", white), ("tone", tone)] {
+        // A low sine, loud and quiet: at spoil 1 its harmonics outweigh it, where K-weighting lifts them.
+        let low = sine(220.0, 0.5, 48_000 * 6);
+        let low_quiet = sine(220.0, 0.0125, 48_000 * 6);
+        for (name, x) in [("white", white), ("tone", tone), ("220 Hz", low), ("220 Hz quiet", low_quiet)] {
             let input: Vec<Frame> = x.iter().map(|&v| Frame::new(v, v)).collect();
             let clean = lufs(&input);
             let mut report = Vec::new();
@@ -575,5 +588,54 @@ mod loudness_tests {
             }
             eprintln!("{name}: {}", report.join(", "));
         }
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::tests::sine;
+    use super::*;
+
+    /// Where spoil 1's time goes, stage by stage, beside the whole macro (`cargo test --release -- --ignored
+    /// spoil_cost --nocapture`): a profile to read, not a figure to hold.
+    #[test]
+    #[ignore]
+    fn spoil_cost_by_stage() {
+        let x = sine(220.0, 0.3, 48_000 * 20);
+        let input: Vec<Frame> = x.iter().map(|&v| Frame::new(v, -v)).collect();
+        let s = curves(1.0, 48_000.0, 1);
+        let time = |label: &str, run: &mut dyn FnMut(&mut [f32], &mut [f32])| {
+            let (mut l, mut r): (Vec<f32>, Vec<f32>) = input.iter().map(|f| (f.left, f.right)).unzip();
+            let started = std::time::Instant::now();
+            for (lc, rc) in l.chunks_mut(CONTROL_FRAMES).zip(r.chunks_mut(CONTROL_FRAMES)) {
+                run(lc, rc);
+            }
+            let ns = started.elapsed().as_nanos() as f64 / input.len() as f64;
+            eprintln!("{label:>14}: {ns:6.1} ns a frame ({:.1})", l.iter().sum::<f32>());
+        };
+        let sr = 48_000.0;
+        let (mut drive, mut band) = (Drive::new(sr, &s.drive), BandLimit::new(sr, &s.band));
+        let (mut bits, mut rate) = (BitDepth::new(sr, &s.bits), SampleRate::new(sr, &s.rate));
+        let (mut wow, mut noise) = (WowFlutter::new(sr, &s.wow), Noise::new(sr, &s.noise));
+        let mut matcher = LoudnessMatch::new(sr);
+        time("drive", &mut |l, r| drive.process(l, r));
+        time("band-limit", &mut |l, r| band.process(l, r));
+        time("bit depth", &mut |l, r| bits.process(l, r));
+        time("sample rate", &mut |l, r| rate.process(l, r));
+        time("wow", &mut |l, r| wow.process(l, r));
+        time("noise", &mut |l, r| noise.process(l, r));
+        let clean = input[..CONTROL_FRAMES].to_vec();
+        time("loudness match", &mut |l, r| {
+            matcher.measure(&clean, l, r);
+            let _ = matcher.finish_period(true);
+        });
+        let mut whole = Spoil::new(1.0, Hearing::FLAT, 1, 48_000);
+        let mut frames = input.clone();
+        let started = std::time::Instant::now();
+        for chunk in frames.chunks_mut(512) {
+            whole.process_frames(chunk);
+        }
+        let ns = started.elapsed().as_nanos() as f64 / input.len() as f64;
+        eprintln!("{:>14}: {ns:6.1} ns a frame", "the macro");
     }
 }

@@ -1,7 +1,7 @@
 //! Noise: tape-like hiss (white noise, gently rolled off above 9 kHz, different on each side) and sparse
 //! vinyl-like crackle, from a seeded generator so the same seed gives the same noise in every render.
 
-use super::Stage;
+use super::stage::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 /// How much hiss and crackle, and the seed that makes them repeatable.
@@ -39,17 +39,15 @@ impl Generator {
     fn next(&mut self) -> u64 {
         rand::Rng::next_u64(&mut self.0)
     }
-    /// Two independent uniforms in [-1, 1) from one draw (its top and its middle 24 bits).
+    /// Three independent uniforms from one draw (its top, middle and low 21 bits): two in [-1, 1) for the two
+    /// channels' hiss, one in [0, 1) for the crackle's roll. One draw a frame: the generator's 128-bit multiply
+    /// was a good part of the stage's cost.
     #[inline(always)]
-    fn bipolar_pair(&mut self) -> (f32, f32) {
+    fn frame(&mut self) -> (f32, f32, f32) {
         let r = self.next();
-        let scale = 2.0 / (1u64 << 24) as f32;
-        ((r >> 40) as f32 * scale - 1.0, ((r >> 16) & 0xFF_FFFF) as f32 * scale - 1.0)
-    }
-    /// Uniform in [0, 1).
-    #[inline(always)]
-    fn unipolar(&mut self) -> f32 {
-        (self.next() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+        let scale = 1.0 / (1u64 << 21) as f32;
+        let bits = |shift: u32| ((r >> shift) & 0x1F_FFFF) as f32 * scale;
+        (2.0 * bits(43) - 1.0, 2.0 * bits(22) - 1.0, bits(1))
     }
 }
 
@@ -113,8 +111,7 @@ impl Stage for Noise {
         let a = self.hiss_a;
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
             // Always draw the same numbers per frame, so the sequence depends on the frame count only.
-            let (wl, wr) = self.generator.bipolar_pair();
-            let roll = self.generator.unipolar();
+            let (wl, wr, roll) = self.generator.frame();
             self.hiss_state[0] += a * (wl - self.hiss_state[0]);
             self.hiss_state[1] += a * (wr - self.hiss_state[1]);
             if roll < self.crackle_chance {

@@ -4,7 +4,7 @@
 //! The hold rate may be any real number: a phase accumulator decides which input frames are taken, so the
 //! rate glides smoothly. At or above the base rate every frame is taken (the identity).
 
-use super::Stage;
+use super::stage::Stage;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 /// The rate samples are held at.

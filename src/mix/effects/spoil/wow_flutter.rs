@@ -3,12 +3,12 @@
 //!
 //! The delay swings around a fixed centre ([`centre_frames`]), so the stage's latency is constant and the
 //! pitch deviation is the delay's rate of change: a swing of ±d seconds at f Hz bends the pitch by up to
-//! 2π·f·d. The modulation is computed on a fixed grid of frames (a sine every [`super::CONTROL_FRAMES`],
+//! 2π·f·d. The modulation is computed on a fixed grid of frames (a sine every [`super::stage::CONTROL_FRAMES`],
 //! straight lines between) counted from the start, so it does not depend on how the audio is chunked.
 //! Reads use 4-point cubic Hermite interpolation; with no depth the delay is a whole number of frames and
 //! the read is exact.
 
-use super::{CONTROL_FRAMES, Stage};
+use super::stage::{CONTROL_FRAMES, Stage};
 use crate::mix::effects::DelayLine;
 
 /// Wow rate (Hz): a slow swing, below one turn per second.
@@ -130,30 +130,28 @@ impl Stage for WowFlutter {
 
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         let grid = CONTROL_FRAMES as u64;
+        // The read position and the clock in locals: the line's writes cannot be mistaken for them.
+        let (mut delay, mut step, mut clock) = (self.delay, self.delay_step, self.clock);
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            if self.clock.is_multiple_of(grid) {
+            if clock.is_multiple_of(grid) {
                 // Land exactly on this grid point, then head for the next one.
-                self.delay = self.delay_at(self.clock);
-                self.delay_step = (self.delay_at(self.clock + grid) - self.delay) / grid as f32;
+                delay = self.delay_at(clock);
+                step = (self.delay_at(clock + grid) - delay) / grid as f32;
             }
             self.line.push([*l, *r]);
-            let whole = self.delay as usize;
-            let t = self.delay - whole as f32;
+            let whole = delay as usize;
+            let t = delay - whole as f32;
             if t == 0.0 {
                 [*l, *r] = self.line.tap(whole);
             } else {
-                let (a, b, c, d) = (
-                    self.line.tap(whole - 1),
-                    self.line.tap(whole),
-                    self.line.tap(whole + 1),
-                    self.line.tap(whole + 2),
-                );
+                let [a, b, c, d] = self.line.taps4(whole);
                 *l = hermite(a[0], b[0], c[0], d[0], t);
                 *r = hermite(a[1], b[1], c[1], d[1], t);
             }
-            self.delay += self.delay_step;
-            self.clock += 1;
+            delay += step;
+            clock += 1;
         }
+        (self.delay, self.delay_step, self.clock) = (delay, step, clock);
     }
 
     fn reset(&mut self) {

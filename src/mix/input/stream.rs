@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use kira::Frame;
 
-use super::decode::{Repairs, StemDecoder, StemInfo};
+use super::decode::StemDecoder;
+use super::probe::StemInfo;
+use super::repair::Repairs;
 
 /// Frames per block in the ring.
 pub const BLOCK_FRAMES: usize = 1024;
@@ -329,7 +331,7 @@ fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block
                     break;
                 }
             }
-            Ok::<usize, super::import::ImportError>(scratch.len())
+            Ok::<usize, super::error::ImportError>(scratch.len())
         })();
         match result {
             Ok(0) => next = None,

@@ -6,9 +6,16 @@ use std::sync::Arc;
 
 use kira::Frame;
 
-use super::decode::StemInfo;
-use super::import::{Audio, ImportError};
+use super::decode::StemDecoder;
+use super::error::ImportError;
+use super::load::Audio;
+#[cfg(target_arch = "wasm32")]
+use super::load::load_all;
+use super::probe::StemInfo;
+#[cfg(not(target_arch = "wasm32"))]
+use super::probe::stem_info;
 use super::stream::{Pass, StemStream, StreamHealth, StreamReader};
+use crate::files::FileSource;
 use crate::scene::Scene;
 
 /// A stem's audio at the engine rate.
@@ -69,7 +76,7 @@ impl StemSource {
         match self {
             StemSource::Memory(_) => Ok(self),
             StemSource::File(info) => {
-                let mut decoder = super::decode::StemDecoder::open(&info)?;
+                let mut decoder = StemDecoder::open(&info)?;
                 let mut frames = Vec::with_capacity(info.frames as usize);
                 while decoder.read(&mut frames, 1 << 16)? > 0 {}
                 Ok(StemSource::Memory(Audio {
@@ -85,20 +92,25 @@ impl StemSource {
 
 /// Opens every stem file of a scene for streaming at `sample_rate`: only the headers are read, so this is quick
 /// whatever the length of the song. In the browser (no threads to stream with) the stems are decoded whole.
-pub fn open_scene(scene_path: &Path, scene: &Scene, sample_rate: u32) -> Vec<Result<StemSource, ImportError>> {
+pub fn open_scene(
+    files: &FileSource,
+    scene_path: &Path,
+    scene: &Scene,
+    sample_rate: u32,
+) -> Vec<Result<StemSource, ImportError>> {
     let paths: Vec<PathBuf> = scene.stems.iter().map(|s| Scene::resolve_file(scene_path, s)).collect();
-    open_files(&paths, sample_rate)
+    open_files(files, &paths, sample_rate)
 }
 
 /// [`open_scene`] for a list of files.
-pub fn open_files(paths: &[PathBuf], sample_rate: u32) -> Vec<Result<StemSource, ImportError>> {
+pub fn open_files(files: &FileSource, paths: &[PathBuf], sample_rate: u32) -> Vec<Result<StemSource, ImportError>> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         paths
             .iter()
             .map(|p| {
                 // A decoder bug on hostile input must cost one stem, not the program.
-                std::panic::catch_unwind(|| super::decode::stem_info(p, sample_rate)).unwrap_or_else(|_| {
+                std::panic::catch_unwind(|| stem_info(files, p, sample_rate)).unwrap_or_else(|_| {
                     Err(ImportError { path: p.clone(), reason: "the decoder crashed on this file".into() })
                 })
             })
@@ -107,7 +119,7 @@ pub fn open_files(paths: &[PathBuf], sample_rate: u32) -> Vec<Result<StemSource,
     }
     #[cfg(target_arch = "wasm32")]
     {
-        super::import::load_all(paths, sample_rate).into_iter().map(|r| r.map(StemSource::Memory)).collect()
+        load_all(files, paths, sample_rate).into_iter().map(|r| r.map(StemSource::Memory)).collect()
     }
 }
 

@@ -1,0 +1,314 @@
+//! The scene file: read (from the disk or the bytes handed over), parsed, validated, written back as RON that
+//! people can read and diff, atomically.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::model::*;
+use super::timeline;
+use crate::files::FileSource;
+
+/// Why a scene could not be read; every variant names the file.
+#[derive(Debug)]
+pub enum SceneError {
+    /// The file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        message: String,
+    },
+    /// The file is not valid RON (where, and why).
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where (from 1).
+        line: usize,
+        /// Where in the line (from 1).
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// A value is out of range (its field path, and why).
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field path, e.g. `stems[2].position (x)`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl fmt::Display for SceneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SceneError::Io { path, message } => write!(f, "{}: {message}", path.display()),
+            SceneError::Syntax { path, line, column, message } => {
+                write!(f, "{}:{line}:{column}: {message}", path.display())
+            }
+            SceneError::Invalid { path, field, message } => {
+                write!(f, "{}: {field}: {message}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SceneError {}
+
+impl Scene {
+    /// Reads, parses and validates a scene file from the disk.
+    pub fn load(path: &Path) -> Result<Scene, SceneError> {
+        Scene::load_from(&FileSource::disk(), path)
+    }
+
+    /// Reads, parses and validates a scene file from `files` (the disk, or what the web page handed over).
+    pub fn load_from(files: &FileSource, path: &Path) -> Result<Scene, SceneError> {
+        let io = |message: String| SceneError::Io { path: path.to_owned(), message };
+        let size = files.len(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
+        if size > MAX_SCENE_BYTES {
+            return Err(io(format!("{size} bytes is too large for a scene file (the limit is {MAX_SCENE_BYTES})")));
+        }
+        let text = files.read_to_string(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
+        Scene::parse(&text, path)
+    }
+
+    /// Parses and validates scene text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Scene, SceneError> {
+        // Implicit Some: a keyframe says `spoil: 0.4`, not `spoil: Some(0.4)`.
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let scene: Scene = options.from_str(text).map_err(|e| SceneError::Syntax {
+            path: path.to_owned(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        scene.validate().map_err(|Invalid { field, message }| SceneError::Invalid {
+            path: path.to_owned(),
+            field,
+            message,
+        })?;
+        Ok(scene)
+    }
+
+    /// Checks every value against [`limits`]; the first problem is reported with its field path.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        use limits::*;
+        if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&self.version) {
+            return Err(invalid(
+                "version",
+                format!(
+                    "format version {} is not supported (this build reads versions {OLDEST_VERSION} to {FORMAT_VERSION})",
+                    self.version
+                ),
+            ));
+        }
+        if self.version < 2 {
+            let v2_field = if self.timeline.is_some() {
+                Some("timeline")
+            } else if self.intent.is_some() {
+                Some("intent")
+            } else {
+                self.stems.iter().position(|s| !s.keys.is_empty()).map(|_| "stems[].keys")
+            };
+            if let Some(field) = v2_field {
+                return Err(invalid(field, "needs format version 2 (write `version: 2`)".into()));
+            }
+        }
+        check_range("room.return_db", self.room.return_db, EFFECTS_DB)?;
+        check_range("room.size", self.room.size, ROOM_SIZE_M)?;
+        check_range("room.decay_s", self.room.decay_s, DECAY_S)?;
+        check_range("room.damping", self.room.damping, DAMPING)?;
+        check_range("room.reverb_db", self.room.reverb_db, REVERB_DB)?;
+        check_range("master_gain_db", self.master_gain_db, GAIN_DB)?;
+        check_range("master_spoil", self.master_spoil, SPOIL)?;
+        check_range("ceiling_dbtp", self.ceiling_dbtp, CEILING_DBTP)?;
+        if self.stems.len() > MAX_STEMS {
+            return Err(invalid("stems", format!("{} stems; at most {MAX_STEMS} are supported", self.stems.len())));
+        }
+        for (i, stem) in self.stems.iter().enumerate() {
+            let at = |field: &str| format!("stems[{i}].{field}");
+            if stem.name.trim().is_empty() {
+                return Err(invalid(&at("name"), "must not be empty".into()));
+            }
+            if let Some(first) = self.stems[..i].iter().position(|s| s.name == stem.name) {
+                return Err(invalid(
+                    &at("name"),
+                    format!("\"{}\" is already the name of stems[{first}]; names identify stems", stem.name),
+                ));
+            }
+            if stem.file.trim().is_empty() {
+                return Err(invalid(&at("file"), "must name an audio file".into()));
+            }
+            for (axis, v) in ["x", "y", "z"].iter().zip(stem.position_array()) {
+                check_range(&format!("{} ({axis})", at("position")), v, COORD_M)?;
+            }
+            check_range(&at("size"), stem.size, SIZE)?;
+            check_range(&at("gain_db"), stem.gain_db, GAIN_DB)?;
+            check_range(&at("spoil"), stem.spoil, SPOIL)?;
+            check_range(&at("send_db"), stem.send_db, EFFECTS_DB)?;
+            if stem.keys.len() > MAX_KEYS {
+                return Err(invalid(&at("keys"), format!("{} keyframes; at most {MAX_KEYS}", stem.keys.len())));
+            }
+            for (k, key) in stem.keys.iter().enumerate() {
+                let at = |field: &str| format!("stems[{i}].keys[{k}].{field}");
+                if let Some(p) = key.position {
+                    for (axis, v) in ["x", "y", "z"].iter().zip([p.0, p.1, p.2]) {
+                        check_range(&format!("{} ({axis})", at("position")), v, COORD_M)?;
+                    }
+                }
+                if let Some(v) = key.size {
+                    check_range(&at("size"), v, SIZE)?;
+                }
+                if let Some(v) = key.spoil {
+                    check_range(&at("spoil"), v, SPOIL)?;
+                }
+                if let Some(v) = key.send_db {
+                    check_range(&at("send_db"), v, EFFECTS_DB)?;
+                }
+                if let Some(v) = key.gain_db {
+                    check_range(&at("gain_db"), v, GAIN_DB)?;
+                }
+            }
+        }
+        if let Some(timeline) = &self.timeline {
+            if timeline.room.len() > MAX_KEYS {
+                return Err(invalid("timeline.room", format!("{} keyframes; at most {MAX_KEYS}", timeline.room.len())));
+            }
+            for (k, key) in timeline.room.iter().enumerate() {
+                if let Some(v) = key.return_db {
+                    check_range(&format!("timeline.room[{k}].return_db"), v, EFFECTS_DB)?;
+                }
+                if let Some(v) = key.reverb_db {
+                    check_range(&format!("timeline.room[{k}].reverb_db"), v, REVERB_DB)?;
+                }
+                if let Some(v) = key.master_gain_db {
+                    check_range(&format!("timeline.room[{k}].master_gain_db"), v, GAIN_DB)?;
+                }
+            }
+        }
+        // Times, tempo and section names: resolving the timeline checks them all.
+        timeline::Resolved::of(self)?;
+        Ok(())
+    }
+
+    /// The audio file of `stem`, resolved against the directory of the scene file.
+    pub fn resolve_file(scene_path: &Path, stem: &Stem) -> PathBuf {
+        let file = Path::new(&stem.file);
+        if file.is_absolute() { file.to_owned() } else { scene_path.parent().unwrap_or(Path::new(".")).join(file) }
+    }
+
+    /// The scene as RON text, formatted for people: one line per stem, per keyframe, per section and per cue,
+    /// which is how people read and diff a staging.
+    pub fn to_ron(&self) -> String {
+        use std::fmt::Write as _;
+        // Compact values with implicit Some (the reader enables it too), so a keyframe says `spoil: 0.4`.
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let ron = |value: &dyn erased::Ron| value.to_ron(&options);
+        let list = |out: &mut String, indent: &str, items: Vec<String>| {
+            out.push_str("[\n");
+            for item in items {
+                let _ = writeln!(out, "{indent}    {item},");
+            }
+            let _ = write!(out, "{indent}]");
+        };
+        let mut out = String::from("(\n");
+        let _ = writeln!(out, "    version: {},", self.version);
+        let _ = writeln!(out, "    name: {},", ron(&self.name));
+        let _ = writeln!(out, "    notes: {},", ron(&self.notes));
+        let _ = writeln!(out, "    room: {},", ron(&self.room));
+        out.push_str("    stems: [\n");
+        for stem in &self.stems {
+            let bare = Stem { keys: Vec::new(), ..stem.clone() };
+            let line = ron(&bare);
+            if stem.keys.is_empty() {
+                let _ = writeln!(out, "        {line},");
+            } else {
+                let _ = write!(out, "        {}, keys: ", line.trim_end_matches(')'));
+                list(&mut out, "        ", stem.keys.iter().map(|k| ron(k)).collect());
+                out.push_str("),\n");
+            }
+        }
+        out.push_str("    ],\n");
+        let _ = writeln!(out, "    master_gain_db: {},", ron(&self.master_gain_db));
+        let _ = writeln!(out, "    master_spoil: {},", ron(&self.master_spoil));
+        let _ = writeln!(out, "    ceiling_dbtp: {},", ron(&self.ceiling_dbtp));
+        if let Some(intent) = &self.intent {
+            out.push_str("    intent: (\n");
+            let _ = writeln!(out, "        title: {},", ron(&intent.title));
+            let _ = writeln!(out, "        communicates: {},", ron(&intent.communicates));
+            out.push_str("        cues: ");
+            list(&mut out, "        ", intent.cues.iter().map(|c| ron(c)).collect());
+            out.push_str(",\n    ),\n");
+        }
+        if let Some(timeline) = &self.timeline {
+            out.push_str("    timeline: (\n");
+            if let Some(tempo) = &timeline.tempo {
+                let _ = writeln!(out, "        tempo: {},", ron(tempo));
+            }
+            out.push_str("        sections: ");
+            list(&mut out, "        ", timeline.sections.iter().map(|s| ron(s)).collect());
+            out.push_str(",\n");
+            if !timeline.room.is_empty() {
+                out.push_str("        room: ");
+                list(&mut out, "        ", timeline.room.iter().map(|k| ron(k)).collect());
+                out.push_str(",\n");
+            }
+            out.push_str("    ),\n");
+        }
+        out.push_str(")\n");
+        out
+    }
+
+    /// Writes the scene to the disk atomically: a temporary file beside the target, then a rename.
+    /// An existing file is kept as `NAME.bak`.
+    pub fn save(&self, path: &Path) -> Result<(), SceneError> {
+        self.save_to(&FileSource::disk(), path)
+    }
+
+    /// [`Scene::save`] into `files`: the disk, or (in the browser) the page's files, which offer it as a download.
+    pub fn save_to(&self, files: &FileSource, path: &Path) -> Result<(), SceneError> {
+        self.validate().map_err(|Invalid { field, message }| SceneError::Invalid {
+            path: path.to_owned(),
+            field,
+            message,
+        })?;
+        let io = |e: std::io::Error| SceneError::Io { path: path.to_owned(), message: format!("cannot save: {e}") };
+        files.write(path, self.to_ron().as_bytes(), true).map_err(io)
+    }
+}
+
+fn invalid(field: &str, message: String) -> Invalid {
+    Invalid { field: field.to_owned(), message }
+}
+
+fn check_range(field: &str, value: f32, (lo, hi): (f32, f32)) -> Result<(), Invalid> {
+    if !value.is_finite() {
+        return Err(invalid(field, format!("{value} is not a finite number")));
+    }
+    if value < lo || value > hi {
+        return Err(invalid(field, format!("{value} is outside the allowed range {lo} ..= {hi}")));
+    }
+    Ok(())
+}
+
+/// Serialising values of different types through one closure in [`Scene::to_ron`].
+mod erased {
+    pub trait Ron {
+        fn to_ron(&self, options: &ron::Options) -> String;
+    }
+
+    impl<T: serde::Serialize> Ron for T {
+        fn to_ron(&self, options: &ron::Options) -> String {
+            // One line with spaces after the colons and commas, quotes left as typed.
+            let inline = ron::ser::PrettyConfig::new()
+                .depth_limit(0)
+                .struct_names(false)
+                .escape_strings(false)
+                .new_line(" ".to_string())
+                .indentor(String::new());
+            // Plain data with no maps or non-finite floats (validated): it always serialises.
+            options.to_string_pretty(self, inline).expect("scene values serialise")
+        }
+    }
+}
