@@ -90,13 +90,12 @@ impl WowFlutter {
     }
 }
 
-/// Cubic Hermite interpolation at `t` ∈ [0, 1) between `y1` and `y2`; exactly `y1` at t = 0.
+/// The four-point, third-order Hermite (Catmull-Rom) weights for a read `t` (0..1) past the second point:
+/// `y = w[0]·y0 + w[1]·y1 + w[2]·y2 + w[3]·y3`. Worked out once a frame and shared by both channels.
 #[inline(always)]
-fn hermite(y0: f32, y1: f32, y2: f32, y3: f32, t: f32) -> f32 {
-    let c1 = 0.5 * (y2 - y0);
-    let c2 = y0 - 2.5 * y1 + 2.0 * y2 - 0.5 * y3;
-    let c3 = 0.5 * (y3 - y0) + 1.5 * (y1 - y2);
-    ((c3 * t + c2) * t + c1) * t + y1
+fn hermite_weights(t: f32) -> [f32; 4] {
+    let (t2, t3) = (t * t, t * t * t);
+    [0.5 * (2.0 * t2 - t3 - t), 0.5 * (3.0 * t3 - 5.0 * t2) + 1.0, 0.5 * (4.0 * t2 - 3.0 * t3 + t), 0.5 * (t3 - t2)]
 }
 
 impl Stage for WowFlutter {
@@ -144,9 +143,9 @@ impl Stage for WowFlutter {
             if t == 0.0 {
                 [*l, *r] = self.line.tap(whole);
             } else {
-                let [a, b, c, d] = self.line.taps4(whole);
-                *l = hermite(a[0], b[0], c[0], d[0], t);
-                *r = hermite(a[1], b[1], c[1], d[1], t);
+                let ([a, b, c, d], w) = (self.line.taps4(whole), hermite_weights(t));
+                *l = w[0] * a[0] + w[1] * b[0] + w[2] * c[0] + w[3] * d[0];
+                *r = w[0] * a[1] + w[1] * b[1] + w[2] * c[1] + w[3] * d[1];
             }
             delay += step;
             clock += 1;
