@@ -37,7 +37,13 @@ pub fn load_scene_audio(scene_path: &Path, scene: &Scene, sample_rate: u32) -> V
 /// export must not silently leave a stem out).
 pub fn load_for_render(scene_path: &Path, sample_rate: u32) -> Result<(Scene, Vec<Option<StemSource>>), UserError> {
     let scene = Scene::load(scene_path)?;
-    let results = load_scene_audio(scene_path, &scene, sample_rate);
+    let sources = open_stems(scene_path, &scene, sample_rate)?;
+    Ok((scene, sources))
+}
+
+/// Opens every stem of `scene` for a render; any stem that fails is an error naming every failing file.
+pub fn open_stems(scene_path: &Path, scene: &Scene, sample_rate: u32) -> Result<Vec<Option<StemSource>>, UserError> {
+    let results = load_scene_audio(scene_path, scene, sample_rate);
     let failures: Vec<String> = results
         .iter()
         .zip(&scene.stems)
@@ -52,7 +58,57 @@ pub fn load_for_render(scene_path: &Path, sample_rate: u32) -> Result<(Scene, Ve
             failures.join("\n")
         )));
     }
-    Ok((scene, results.into_iter().map(Result::ok).collect()))
+    Ok(results.into_iter().map(Result::ok).collect())
+}
+
+/// Every file a render of `scene` reads: the scene file and each stem's file. An output may be none of them.
+pub fn render_inputs(scene_path: &Path, scene: &Scene) -> Vec<PathBuf> {
+    std::iter::once(scene_path.to_owned())
+        .chain(scene.stems.iter().map(|s| Scene::resolve_file(scene_path, s)))
+        .collect()
+}
+
+/// Refuses an output that would destroy an input or that cannot be written ([`crate::files::check_output`]),
+/// before any work starts.
+pub fn check_output(out: &Path, inputs: &[PathBuf]) -> Result<(), UserError> {
+    crate::files::check_output(out, inputs).map_err(|why| UserError(format!("{}: {why}", out.display())))
+}
+
+/// Refuses, before a render starts, a WAV that a WAV file cannot hold (32-bit lengths) or that the disk has no
+/// room for.
+pub fn check_size(out: &Path, frames: usize, format: WavFormat) -> Result<(), UserError> {
+    let data = (frames as u64).saturating_mul(2 * format.bytes_per_sample());
+    if data > offline::MAX_WAV_DATA_BYTES {
+        return Err(UserError(format!(
+            "{}: the render would take {}, past the 4 GB a WAV file can hold; render less (--seconds), at a lower \
+             --sample-rate or with fewer --bits",
+            out.display(),
+            size(data)
+        )));
+    }
+    let needed = format.file_bytes(frames as u64);
+    let folder = crate::files::folder_of(out);
+    if let Some(free) = crate::files::available_space(&folder)
+        && free < needed
+    {
+        return Err(UserError(format!(
+            "{}: the render needs {} and {} has {} free",
+            out.display(),
+            size(needed),
+            folder.display(),
+            size(free)
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes in the unit that reads best (kB, MB, GB).
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000_000 => format!("{:.2} GB", b as f64 / 1e9),
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.0} kB", (b as f64 / 1e3).ceil()),
+    }
 }
 
 /// Which stems to hear, on top of the scene's own mute and solo (e.g. "the vocal alone", "all but the vocal").
@@ -86,7 +142,9 @@ impl Selection {
     }
 }
 
-/// `proxemix render`: renders a scene to a WAV file and returns the render (for its loudness).
+/// `proxemix render`: renders a scene to a WAV file and returns the render (for its loudness). Everything that
+/// can be known before the render is checked first: the output (not an input, not a folder or device, its folder
+/// writable), the stems, the length, the size against a WAV's limit and the free space.
 pub fn render_to_wav(
     scene_path: &Path,
     out: &Path,
@@ -95,12 +153,13 @@ pub fn render_to_wav(
     selection: &Selection,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, UserError> {
-    // Cheap checks first: nobody should wait for every stem to decode to hear that the output is a folder.
-    if out.is_dir() {
-        return Err(UserError(format!("{}: is a directory; give a file name for the WAV", out.display())));
-    }
-    let (mut scene, sources) = load_for_render(scene_path, options.sample_rate)?;
+    let mut scene = Scene::load(scene_path)?;
     selection.apply(&mut scene).map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
+    check_output(out, &render_inputs(scene_path, &scene))?;
+    let sources = open_stems(scene_path, &scene, options.sample_rate)?;
+    let frames = offline::planned_frames(&scene, &sources, options)
+        .map_err(|e| UserError(format!("{}: {e}", scene_path.display())))?;
+    check_size(out, frames, format)?;
     offline::render_wav(out, &scene, &sources, options, format, progress).map_err(|e| UserError(e.to_string()))
 }
 
@@ -112,28 +171,44 @@ pub struct Handout {
     pub rendered: Rendered,
 }
 
+/// The three files of a handout of `scene_path` in `dir`: the WAV, the staging picture and the page.
+pub fn handout_files(scene_path: &Path, dir: &Path) -> [PathBuf; 3] {
+    let stem = scene_path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+    [dir.join(format!("{stem}.wav")), dir.join(format!("{stem}-staging.png")), dir.join(format!("{stem}.md"))]
+}
+
 /// `proxemix render SCENE --handout DIR`: the WAV, a top-down picture of the staging and a Markdown page with
-/// the intent card and the cue values, named after the scene file, each written atomically.
+/// the intent card and the cue values, named after the scene file, each written atomically. A handout file that
+/// would replace an input is refused, and one that exists is replaced only with `replace` (`--force`); both are
+/// checked before anything is rendered.
 pub fn write_handout(
     scene_path: &Path,
     dir: &Path,
     options: &RenderOptions,
     format: WavFormat,
     selection: &Selection,
+    replace: bool,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Handout, UserError> {
     if dir.is_file() {
         return Err(UserError(format!("{}: is a file; --handout takes a folder", dir.display())));
     }
-    let stem = scene_path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
-    std::fs::create_dir_all(dir)
-        .map_err(|e| UserError(format!("{}: cannot create the handout folder: {e}", dir.display())))?;
-    let wav = dir.join(format!("{stem}.wav"));
-    let picture = dir.join(format!("{stem}-staging.png"));
-    let page = dir.join(format!("{stem}.md"));
-    let rendered = render_to_wav(scene_path, &wav, options, format, selection, progress)?;
+    let [wav, picture, page] = handout_files(scene_path, dir);
     let mut scene = Scene::load(scene_path)?;
     selection.apply(&mut scene)?;
+    let inputs = render_inputs(scene_path, &scene);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| UserError(format!("{}: cannot create the handout folder: {e}", dir.display())))?;
+    for file in [&wav, &picture, &page] {
+        check_output(file, &inputs)?;
+        if !replace && std::fs::symlink_metadata(file).is_ok() {
+            return Err(UserError(format!(
+                "{}: already exists; pass --force to replace the handout's files, or choose another folder",
+                file.display()
+            )));
+        }
+    }
+    let rendered = render_to_wav(scene_path, &wav, options, format, selection, progress)?;
     let png = crate::handout::staging_png(&scene, 0.0);
     crate::files::atomic_write(&picture, &png, false)
         .map_err(|e| UserError(format!("{}: cannot write the picture: {e}", picture.display())))?;
@@ -151,12 +226,29 @@ pub fn write_handout(
     Ok(Handout { wav, picture, page, rendered })
 }
 
+/// `text` safe to print on a terminal: control characters (escape sequences, bells, carriage returns) and the
+/// invisible marks that reorder text are shown escaped (`\u{1b}`), never acted on. Line breaks are kept when
+/// `keep_lines`.
+pub fn printable(text: &str, keep_lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && !(keep_lines && c == '\n')) || reorders {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `proxemix inspect`: one row per stem with the cues the mapping gives it.
 pub fn inspect(scene: &Scene) -> String {
     let mixes = mapping::scene_mix(scene);
     let acoustics = mapping::room_acoustics(&scene.room);
     let mut s = String::new();
-    let _ = writeln!(s, "{} — {}", scene.name, scene.notes.trim());
+    let p = |text: &str| printable(text.trim(), false);
+    let _ = writeln!(s, "{} — {}", p(&scene.name), p(&scene.notes));
     let _ = writeln!(
         s,
         "room {} m, RT60 {} s, damping {}: critical distance {:.2} m{}",
@@ -167,15 +259,15 @@ pub fn inspect(scene: &Scene) -> String {
         if scene.room.reverb_db <= crate::scene::limits::REVERB_DB.0 { ", reverb off" } else { "" }
     );
     if let Some(intent) = &scene.intent {
-        let _ = writeln!(s, "intent: {} — {}", intent.title, intent.communicates.trim());
+        let _ = writeln!(s, "intent: {} — {}", p(&intent.title), p(&intent.communicates));
         for cue in &intent.cues {
-            let _ = writeln!(s, "  {}: {}", cue.cue, cue.why.trim());
+            let _ = writeln!(s, "  {}: {}", p(&cue.cue), p(&cue.why));
         }
     }
     let resolved = crate::scene::timeline::Resolved::of(scene).unwrap_or_default();
     if !resolved.sections.is_empty() {
         let spans: Vec<String> =
-            resolved.sections.iter().map(|x| format!("{} {:.2}–{:.2} s", x.name, x.start_s, x.end_s)).collect();
+            resolved.sections.iter().map(|x| format!("{} {:.2}–{:.2} s", p(&x.name), x.start_s, x.end_s)).collect();
         let _ = writeln!(s, "sections: {}", spans.join(", "));
     }
     let driven: Vec<String> = scene
@@ -183,7 +275,7 @@ pub fn inspect(scene: &Scene) -> String {
         .iter()
         .enumerate()
         .filter(|(i, _)| resolved.driven(*i).any())
-        .map(|(i, stem)| format!("{} ({} keyframes)", stem.name, scene.stems[i].keys.len()))
+        .map(|(i, stem)| format!("{} ({} keyframes)", p(&stem.name), scene.stems[i].keys.len()))
         .collect();
     if !driven.is_empty() {
         let _ = writeln!(
@@ -213,7 +305,7 @@ pub fn inspect(scene: &Scene) -> String {
         let _ = writeln!(
             s,
             "{:<16} {:>7.2} {:<9} {:>8} {:>6.2} {:>6.2} {:>9} {:>7.1} {:>9} {:>10.1} {:>+6.1} {:>6.2}",
-            truncate(&stem.name, 16),
+            truncate(&p(&stem.name), 16),
             m.distance_m,
             m.zone.name(),
             db(m.dry_db),
@@ -230,7 +322,7 @@ pub fn inspect(scene: &Scene) -> String {
     // What each spoil amount does, stage by stage (at 48 kHz).
     let describe = |amount: f32| crate::mix::effects::spoil::curves(amount, 48_000.0, 0).describe();
     for (stem, m) in scene.stems.iter().zip(&mixes).filter(|(_, m)| m.spoil > 0.0) {
-        let _ = writeln!(s, "spoil {:<10} {:.2}: {}", truncate(&stem.name, 10), m.spoil, describe(m.spoil));
+        let _ = writeln!(s, "spoil {:<10} {:.2}: {}", truncate(&p(&stem.name), 10), m.spoil, describe(m.spoil));
     }
     let _ = writeln!(s, "master spoil {:.2}: {}", scene.master_spoil, describe(scene.master_spoil));
     s
@@ -271,6 +363,15 @@ pub fn scene_for_files(
     let mut skipped = Vec::new();
     for path in files {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        // A scene names its files in UTF-8: a name that is not cannot be written into one (and a lossy copy
+        // would name a file that does not exist).
+        if relative_path(&path, scene_dir_of(scene_path)).to_str().is_none() {
+            skipped.push((
+                path,
+                "its name (or its folder's) is not valid UTF-8, which a scene file cannot hold; rename it".into(),
+            ));
+            continue;
+        }
         if !input::AUDIO_EXTENSIONS.contains(&ext.as_str()) {
             skipped.push((path, "not an audio file (expected .wav, .flac, .ogg or .mp3)".into()));
             continue;
@@ -284,7 +385,7 @@ pub fn scene_for_files(
         let why: Vec<String> = skipped.iter().map(|(p, r)| format!("{}: {r}", p.display())).collect();
         return Err(UserError(format!("no usable audio files found ({})", why.join("; "))));
     }
-    let scene_dir = scene_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let scene_dir = scene_dir_of(scene_path);
     let n = usable.len();
     let mut names: Vec<String> = Vec::with_capacity(n);
     // An arc in front of the listener, inside the social zone (1.2-3.6 m), from -60° to +60°; 1.8 m is just
@@ -333,6 +434,11 @@ pub fn scene_for_files(
         timeline: None,
     };
     Ok(NewScene { scene, skipped })
+}
+
+/// The folder a scene's relative file names start from.
+fn scene_dir_of(scene_path: &Path) -> &Path {
+    scene_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Where `proxemix new` puts every body.

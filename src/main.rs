@@ -90,6 +90,12 @@ struct RenderArgs {
     /// Length in seconds (default: the song once, plus the reverb tail). Longer than the song loops it.
     #[arg(long)]
     seconds: Option<f64>,
+    /// The longest render allowed, in minutes (a scene asking for more is refused before anything is rendered).
+    #[arg(long, value_name = "MINUTES", default_value_t = 60.0)]
+    max_minutes: f64,
+    /// With --handout: replace the handout's files if they are already there.
+    #[arg(long, requires = "handout")]
+    force: bool,
     /// Normalise to this integrated loudness (LUFS) with the master gain, before the limiter.
     #[arg(long, allow_hyphen_values = true)]
     normalize: Option<f64>,
@@ -163,13 +169,45 @@ fn main() {
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    if cli.command.is_some() {
+        quiet_panics();
+    }
+    // A panic that nothing below caught is a bug: said in one line, with the exit code of a failure.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)))
+        .unwrap_or_else(|payload| Err(UserError(format!("internal error: {}", panic_text(payload.as_ref())))));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("proxemix: {e}");
+            eprintln!("proxemix: {}", commands::printable(&e.to_string(), true));
             ExitCode::from(2)
         }
     }
+}
+
+/// The commands report a panic as an error naming what crashed (a stem's decoder, a stem's chain), so the
+/// default hook's dump is kept for those who ask for it (RUST_BACKTRACE).
+#[cfg(not(target_arch = "wasm32"))]
+fn quiet_panics() {
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into())
+}
+
+/// Prints a line on standard output; a reader that went away (`| head`) ends nothing but the output.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
 }
 
 /// One command line, one step: each command is its own function below.
@@ -187,7 +225,9 @@ fn run(cli: Cli) -> Result<(), UserError> {
         }),
         Some(Command::Inspect { scene }) => {
             let loaded = Scene::load(&scene)?;
-            print!("{}", commands::inspect(&loaded));
+            use std::io::Write as _;
+            // A closed pipe (`inspect | head`) is the reader's choice, not an error.
+            let _ = std::io::stdout().lock().write_all(commands::inspect(&loaded).as_bytes());
             Ok(())
         }
         Some(Command::Render(args)) => render(args),
@@ -210,29 +250,46 @@ fn render(args: RenderArgs) -> Result<(), UserError> {
     let bar = progress_bar();
     let selection = commands::Selection { solo: args.solo, mute: args.mute };
     let mut progress = |p| set_progress(&bar, p);
+    let shown = |p: &std::path::Path| commands::printable(&p.display().to_string(), false);
     let rendered = if let Some(dir) = args.handout {
-        let made = commands::write_handout(&args.scene, &dir, &options, format, &selection, &mut progress)?;
+        remove_temporaries_when_stopped(&dir);
+        let made = commands::write_handout(&args.scene, &dir, &options, format, &selection, args.force, &mut progress)?;
         finish_progress(&bar);
-        println!("wrote {}, {} and {}", made.wav.display(), made.picture.display(), made.page.display());
+        say!("wrote {}, {} and {}", shown(&made.wav), shown(&made.picture), shown(&made.page));
         made.rendered
     } else {
         let output = args.output.expect("clap requires --output without --handout");
+        remove_temporaries_when_stopped(&proxemix::files::folder_of(&output));
         let rendered = commands::render_to_wav(&args.scene, &output, &options, format, &selection, &mut progress)?;
         finish_progress(&bar);
-        println!("wrote {} ({:.1} s, {} Hz)", output.display(), rendered.seconds(), rendered.sample_rate);
+        say!("wrote {} ({:.1} s, {} Hz)", shown(&output), rendered.seconds(), rendered.sample_rate);
         rendered
     };
     let elapsed = started.elapsed().as_secs_f64();
     for repair in &rendered.repairs {
-        println!("repaired: {repair}");
+        say!("repaired: {}", commands::printable(repair, false));
     }
     if let Some(g) = rendered.normalize_gain_db {
-        println!("normalised with {g:+.1} dB of master gain");
+        say!("normalised with {g:+.1} dB of master gain");
     }
-    println!("loudness: {}", rendered.loudness);
-    println!("rendered in {elapsed:.2} s ({:.0}× real time)", rendered.seconds() / elapsed.max(1e-9));
+    say!("loudness: {}", rendered.loudness);
+    say!("rendered in {elapsed:.2} s ({:.0}× real time)", rendered.seconds() / elapsed.max(1e-9));
     Ok(())
 }
+
+/// Ctrl+C or a kill (SIGINT, SIGTERM) during a render: the temporary file it writes in `folder` is removed, and
+/// the program stops with the shell's code for an interrupt (130).
+#[cfg(not(target_arch = "wasm32"))]
+fn remove_temporaries_when_stopped(folder: &std::path::Path) {
+    let folder = folder.to_owned();
+    let _ = ctrlc::set_handler(move || {
+        let removed = proxemix::files::remove_temporaries(&folder, true);
+        eprintln!("\nproxemix: stopped; {removed} unfinished file(s) removed, nothing else was touched");
+        std::process::exit(130);
+    });
+}
+#[cfg(target_arch = "wasm32")]
+fn remove_temporaries_when_stopped(_: &std::path::Path) {}
 
 /// `render`'s options as the renderer takes them; a length or a loudness out of range is refused, by name.
 fn render_options(args: &RenderArgs) -> Result<RenderOptions, UserError> {
@@ -240,10 +297,16 @@ fn render_options(args: &RenderArgs) -> Result<RenderOptions, UserError> {
     for name in &args.without {
         cues.switch_off(name).map_err(|e| UserError(format!("--without {name}: {e}")))?;
     }
+    if !(args.max_minutes.is_finite() && args.max_minutes > 0.0 && args.max_minutes <= 24.0 * 60.0) {
+        return Err(UserError(format!("--max-minutes {}: give a limit between 0 and 1440 minutes", args.max_minutes)));
+    }
+    let max_seconds = args.max_minutes * 60.0;
     if let Some(s) = args.seconds
-        && !(s.is_finite() && s > 0.0 && s <= 3600.0)
+        && !(s.is_finite() && s > 0.0 && s <= max_seconds)
     {
-        return Err(UserError(format!("--seconds {s}: give a length between 0 and 3600 seconds")));
+        return Err(UserError(format!(
+            "--seconds {s}: give a length between 0 and {max_seconds} seconds (--max-minutes raises the limit)"
+        )));
     }
     if let Some(l) = args.normalize
         && !(l.is_finite() && (-70.0..=0.0).contains(&l))
@@ -257,23 +320,29 @@ fn render_options(args: &RenderArgs) -> Result<RenderOptions, UserError> {
         normalize_lufs: args.normalize,
         cues,
         jobs: args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize),
+        max_seconds,
     })
 }
 
-/// `proxemix new`: a scene from a folder, never over an existing file unless forced (which keeps a `.bak`).
+/// `proxemix new`: a scene from a folder, never over an existing file unless forced (which keeps the old one
+/// as a numbered `.bak`), and never over one of the audio files it names.
 fn new_scene(dir: &std::path::Path, output: &std::path::Path, force: bool) -> Result<(), UserError> {
-    if output.exists() && !force {
+    if std::fs::symlink_metadata(output).is_ok() && !force {
         return Err(UserError(format!(
             "{}: already exists; choose another name or pass --force (the old file is kept as .bak)",
             output.display()
         )));
     }
     let made = commands::new_scene(dir, output)?;
+    let shown = |p: &std::path::Path| commands::printable(&p.display().to_string(), false);
+    // The audio files it names are what it must never write over.
+    let stems: Vec<PathBuf> = commands::render_inputs(output, &made.scene).into_iter().skip(1).collect();
+    commands::check_output(output, &stems)?;
     for (path, why) in &made.skipped {
-        eprintln!("skipped {}: {why}", path.display());
+        eprintln!("skipped {}: {why}", shown(path));
     }
     made.scene.save(output)?;
-    println!("wrote {} with {} stems", output.display(), made.scene.stems.len());
+    say!("wrote {} with {} stems", shown(output), made.scene.stems.len());
     Ok(())
 }
 

@@ -48,7 +48,9 @@ impl ExportJob {
 
     /// Renders `scene` (its file at `scene_path`) with the cues heard on the stage to a 24-bit WAV at `path` at
     /// `sample_rate`, on a thread. The stems playing (`live`: their sources and rate) are used when they are at
-    /// that rate; otherwise the files are opened again at it.
+    /// that rate; otherwise the files are opened again at it. `path` may not be the scene, a stem or any of
+    /// `other_inputs` (the other scenes of an A/B).
+    #[allow(clippy::too_many_arguments)] // each is one thing the export needs, named at the call
     pub fn start(
         &mut self,
         scene: Scene,
@@ -57,6 +59,7 @@ impl ExportJob {
         sample_rate: u32,
         cues: Cues,
         path: PathBuf,
+        other_inputs: Vec<PathBuf>,
     ) {
         if self.running.is_some() {
             return;
@@ -66,7 +69,7 @@ impl ExportJob {
         {
             // No threads: the render is stepped from `poll`, at the rate the stems were decoded at (the page
             // keeps no copy of the files to decode them again at another).
-            let _ = (scene_path, sample_rate);
+            let _ = (scene_path, sample_rate, other_inputs);
             let (audio, rate) = live;
             match stepped::Stepped::start(&scene, &audio, rate, cues, &path) {
                 Ok(job) => {
@@ -79,6 +82,19 @@ impl ExportJob {
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
+            let mut inputs = crate::commands::render_inputs(scene_path, &scene);
+            inputs.extend(other_inputs);
+            // The stage makes the folder typed in the path (the command line asks for an existing one).
+            let made_folder = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
+                    crate::commands::UserError(format!("{}: cannot create the folder: {e}", dir.display()))
+                }),
+                None => Ok(()),
+            };
+            if let Err(e) = made_folder.and_then(|()| crate::commands::check_output(&path, &inputs)) {
+                self.outcome = Some(Err(e.to_string()));
+                return;
+            }
             let progress = Arc::new(AtomicU32::new(0));
             let result = Arc::new(Mutex::new(None));
             let (p, r, out) = (progress.clone(), result.clone(), path.clone());
@@ -160,12 +176,6 @@ fn export(
     out: &Path,
     progress: &AtomicU32,
 ) -> Result<String, String> {
-    if out.is_dir() {
-        return Err(format!("{}: is a directory; give a file name for the WAV", out.display()));
-    }
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
-    }
     // One core is left to the stage, the rest render (the result does not depend on how many).
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1);
     let options = RenderOptions { sample_rate, cues, jobs, ..RenderOptions::default() };

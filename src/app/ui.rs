@@ -782,7 +782,9 @@ fn export_section(
         // comparison, the scene's own master gain is what it says.
         let cues = workshop.cues.0;
         let live = (stem_audio.audio.clone(), stem_audio.sample_rate);
-        export.start(scene, &doc.doc.path, live, rate, cues, target);
+        // The other scenes of an A/B are inputs too: an export never lands on one of them.
+        let others = workshop.compare.slots.iter().map(|slot| slot.path.clone()).collect();
+        export.start(scene, &doc.doc.path, live, rate, cues, target, others);
     }
     if exists {
         ui.label(egui::RichText::new("a file with this name exists; exporting replaces it").weak().small());

@@ -282,6 +282,7 @@ fn run_page_commands(
                     stem_audio.sample_rate,
                     cues.0,
                     PathBuf::from(format!("{name}.wav")),
+                    Vec::new(),
                 );
             }
             PageCommand::Save => {

@@ -208,7 +208,8 @@ where
             let spoil = Spoil::new(0.0, Hearing::FLAT, i as u64 + 1, sr);
             let chain =
                 StemChain::new(StemParams::IDENTITY, translate::chain_setup(), stem_meter.clone(), sr, MAX_CHUNK);
-            let (control, reader) = source::open_reader(stem_source, pass);
+            let (control, reader) = source::open_reader(stem_source, pass)
+                .map_err(|why| GraphError::Stem(format!("stem \"{}\": {why}", scene.stems[i].name)))?;
             let frames = stem_source.map_or(0, StemSource::frames);
             units.push(StemUnit::new(reader, frames, channels, spoil, chain));
             voices.push(StemVoice { source: control, meter: stem_meter });

@@ -87,7 +87,13 @@ pub struct RenderOptions {
     pub cues: Cues,
     /// Threads for the stems' chains; the output is bit-identical whatever the number.
     pub jobs: usize,
+    /// The longest render allowed (seconds): a render planned longer is refused before it starts (a scene of
+    /// a few hundred bytes must not fill the disk).
+    pub max_seconds: f64,
 }
+
+/// The longest render by default: one hour (`render --max-minutes` raises it).
+pub const MAX_RENDER_S: f64 = 3600.0;
 
 impl Default for RenderOptions {
     fn default() -> Self {
@@ -98,6 +104,7 @@ impl Default for RenderOptions {
             normalize_lufs: None,
             cues: Cues::ALL,
             jobs: 1,
+            max_seconds: MAX_RENDER_S,
         }
     }
 }
@@ -252,7 +259,7 @@ pub fn render_into(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Rendered, GraphError> {
     let sr = options.sample_rate;
-    let (config, total_frames) = plan(scene, sources, options);
+    let (config, total_frames) = plan(scene, sources, options)?;
     let pass = |scene: &Scene, sink: Option<Sink>, progress: &mut dyn FnMut(f64)| {
         render_pass(scene, sources, config, total_frames, options.block_frames, sink, progress)
     };
@@ -287,17 +294,55 @@ pub fn render_into(
     })
 }
 
-/// The graph's settings and the length in frames of a render of `scene` with `options`: the song and its
-/// reverb tail, or to the end of the last section if the timeline goes on longer, or the length asked for.
-fn plan(scene: &Scene, sources: &[Option<StemSource>], options: &RenderOptions) -> (GraphConfig, usize) {
+/// The length in frames of a render of `scene` with `options` (the song and its reverb tail, or to the end of
+/// the last section or keyframe if the timeline goes on longer, or the length asked for); longer than
+/// `options.max_seconds` is refused, saying by how much.
+pub fn planned_frames(
+    scene: &Scene,
+    sources: &[Option<StemSource>],
+    options: &RenderOptions,
+) -> Result<usize, GraphError> {
     let sr = options.sample_rate;
-    let end = SongEnd::of(scene, sources, sr);
-    let song = end.stems as usize;
-    let total_frames = match options.seconds {
-        Some(s) => (s * sr as f64).round() as usize,
+    let tail_s = tail_seconds(scene);
+    // The limit is the song's: the reverb's tail may ring out past it.
+    let (frames, allowed_s) = match options.seconds {
+        Some(s) => ((s.max(0.0) * sr as f64).round(), options.max_seconds),
         // What happens after the song ends is part of a staging too (the banter, the applause).
-        None => end.render_frames((tail_seconds(scene) * sr as f64).round() as u64) as usize,
+        None => {
+            let end = SongEnd::of(scene, sources, sr);
+            (end.render_frames((tail_s * sr as f64).round() as u64) as f64, options.max_seconds + tail_s)
+        }
     };
+    let seconds = frames / sr as f64;
+    if !(seconds <= allowed_s) {
+        return Err(GraphError::Output(format!(
+            "the render would be {} long, past the limit of {} (raise it with --max-minutes)",
+            clock(seconds),
+            clock(options.max_seconds)
+        )));
+    }
+    Ok(frames as usize)
+}
+
+/// `h:mm:ss` (or `m:ss`).
+fn clock(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// The graph's settings and the length in frames of a render of `scene` with `options` ([`planned_frames`]).
+fn plan(
+    scene: &Scene,
+    sources: &[Option<StemSource>],
+    options: &RenderOptions,
+) -> Result<(GraphConfig, usize), GraphError> {
+    let sr = options.sample_rate;
+    let song = SongEnd::of(scene, sources, sr).stems as usize;
+    let total_frames = planned_frames(scene, sources, options)?;
     let looping = options.seconds.is_some_and(|_| total_frames > song && song > 0);
     let config = GraphConfig {
         sample_rate: sr,
@@ -307,7 +352,7 @@ fn plan(scene: &Scene, sources: &[Option<StemSource>], options: &RenderOptions) 
         live: false,
         jobs: options.jobs.max(1),
     };
-    (config, total_frames)
+    Ok((config, total_frames))
 }
 
 /// Renders `scene` straight into a WAV file (through a temporary file and a rename).
@@ -322,7 +367,10 @@ pub fn render_wav(
     let mut outcome = None;
     let written = crate::files::write_atomically(path, false, |file| {
         let mut wav = WavSink::new(file, options.sample_rate, format)?;
-        let mut write = |block: &[f32]| wav.write(block).map_err(|e| GraphError::Output(e.to_string()));
+        let mut write = |block: &[f32]| {
+            wav.write(block)
+                .map_err(|e| GraphError::Output(format!("{}: cannot write the WAV file: {e}", path.display())))
+        };
         match render_into(scene, sources, options, &mut write, progress) {
             Ok(rendered) => {
                 wav.finish()?;
@@ -417,7 +465,7 @@ impl RenderPass {
         sources: &[Option<StemSource>],
         options: &RenderOptions,
     ) -> Result<RenderPass, GraphError> {
-        let (config, total_frames) = plan(scene, sources, options);
+        let (config, total_frames) = plan(scene, sources, options)?;
         RenderPass::new(scene, sources, config, total_frames, options.block_frames)
     }
 
@@ -433,7 +481,14 @@ impl RenderPass {
         while self.done < stop_at {
             let n = self.block.min(self.rendered_frames - self.done);
             let buf = &mut self.out[..2 * n];
-            self.graph.backend_mut().render_block(buf);
+            // A panic anywhere in the mix ends the render with the stem it came from named, never a hang or a
+            // crash of the program.
+            let graph = &mut self.graph;
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| graph.backend_mut().render_block(buf)))
+            {
+                return Err(GraphError::Stem(self.crash_report(payload.as_ref())));
+            }
             // The first `latency` frames are the macros' delay: dropped.
             let skip = self.latency.saturating_sub(self.done).min(n);
             let heard_part = &buf[2 * skip..];
@@ -483,6 +538,17 @@ impl RenderPass {
         (self.meter.finish(), repairs)
     }
 
+    /// What a panic in the mix was, naming the stem it came from where it is known.
+    fn crash_report(&self, payload: &(dyn std::any::Any + Send)) -> String {
+        match payload.downcast_ref::<crate::mix::engine::StemCrashed>() {
+            Some(crash) => {
+                let (name, file) = self.stems.get(crash.index).map_or(("?", "?"), |(n, f)| (n.as_str(), f.as_str()));
+                format!("stem \"{name}\" ({file}): crashed while mixing ({})", crash.message)
+            }
+            None => format!("the mix crashed ({})", crate::mix::panic_message(payload)),
+        }
+    }
+
     /// The first streamed stem that could not be read to the end, named.
     fn stream_problem(&self) -> Option<String> {
         self.graph.stems().iter().zip(&self.stems).find_map(|(voice, (name, _))| {
@@ -528,6 +594,28 @@ pub struct WavSink<W: std::io::Write + std::io::Seek> {
     writer: hound::WavWriter<W>,
     format: WavFormat,
     dither: rand_pcg::Pcg64Mcg,
+    /// Sample bytes written so far (a WAV's lengths are 32-bit: past [`MAX_WAV_DATA_BYTES`] it cannot say
+    /// how long it is).
+    data_bytes: u64,
+}
+
+/// The most sample bytes a WAV file holds: its lengths are 32-bit, less room for the header's chunks.
+pub const MAX_WAV_DATA_BYTES: u64 = u32::MAX as u64 - 4096;
+
+impl WavFormat {
+    /// Bytes per sample.
+    pub fn bytes_per_sample(self) -> u64 {
+        match self {
+            WavFormat::Int16 => 2,
+            WavFormat::Int24 => 3,
+            WavFormat::Float32 => 4,
+        }
+    }
+
+    /// Bytes of a stereo WAV file of `frames` frames, header included (near enough to check free space).
+    pub fn file_bytes(self, frames: u64) -> u64 {
+        frames.saturating_mul(2 * self.bytes_per_sample()).saturating_add(128)
+    }
 }
 
 impl<W: std::io::Write + std::io::Seek> WavSink<W> {
@@ -547,11 +635,18 @@ impl<W: std::io::Write + std::io::Seek> WavSink<W> {
             },
         };
         let writer = hound::WavWriter::new(file, spec).map_err(to_io)?;
-        Ok(WavSink { writer, format, dither: rand::SeedableRng::seed_from_u64(DITHER_SEED) })
+        Ok(WavSink { writer, format, dither: rand::SeedableRng::seed_from_u64(DITHER_SEED), data_bytes: 0 })
     }
 
-    /// Writes interleaved stereo.
+    /// Writes interleaved stereo; refuses to go past what a WAV file can hold (it would be written corrupt).
     pub fn write(&mut self, interleaved: &[f32]) -> std::io::Result<()> {
+        self.data_bytes += interleaved.len() as u64 * self.format.bytes_per_sample();
+        if self.data_bytes > MAX_WAV_DATA_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                "past the 4 GB a WAV file can hold (a shorter render, a lower rate or fewer bits fits)",
+            ));
+        }
         let writer = &mut self.writer;
         match self.format {
             WavFormat::Float32 => {

@@ -65,16 +65,16 @@ impl Scene {
     /// Reads, parses and validates a scene file from `files` (the disk, or what the web page handed over).
     pub fn load_from(files: &FileSource, path: &Path) -> Result<Scene, SceneError> {
         let io = |message: String| SceneError::Io { path: path.to_owned(), message };
-        let size = files.len(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
-        if size > MAX_SCENE_BYTES {
-            return Err(io(format!("{size} bytes is too large for a scene file (the limit is {MAX_SCENE_BYTES})")));
-        }
-        let text = files.read_to_string(path).map_err(|e| io(format!("cannot read scene file: {e}")))?;
+        // Never read past the limit (a link to an endless device would otherwise be read forever) and never
+        // wait on a FIFO: only a regular file is opened.
+        let text = files.read_text(path, MAX_SCENE_BYTES).map_err(|e| io(format!("cannot read scene file: {e}")))?;
         Scene::parse(&text, path)
     }
 
     /// Parses and validates scene text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Scene, SceneError> {
+        // Editors on some systems save UTF-8 with a byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // Implicit Some: a keyframe says `spoil: 0.4`, not `spoil: Some(0.4)`.
         let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let scene: Scene = options.from_str(text).map_err(|e| SceneError::Syntax {
@@ -126,17 +126,21 @@ impl Scene {
         if self.stems.len() > MAX_STEMS {
             return Err(invalid("stems", format!("{} stems; at most {MAX_STEMS} are supported", self.stems.len())));
         }
+        // Names seen so far, with where: a duplicate is found in one pass, however many stems.
+        let mut names: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(self.stems.len());
         for (i, stem) in self.stems.iter().enumerate() {
             let at = |field: &str| format!("stems[{i}].{field}");
             if stem.name.trim().is_empty() {
                 return Err(invalid(&at("name"), "must not be empty".into()));
             }
-            if let Some(first) = self.stems[..i].iter().position(|s| s.name == stem.name) {
+            if let Some(&first) = names.get(stem.name.as_str()) {
                 return Err(invalid(
                     &at("name"),
                     format!("\"{}\" is already the name of stems[{first}]; names identify stems", stem.name),
                 ));
             }
+            names.insert(stem.name.as_str(), i);
             if stem.file.trim().is_empty() {
                 return Err(invalid(&at("file"), "must name an audio file".into()));
             }

@@ -131,6 +131,8 @@ pub struct Resolved {
     room: Vec<(f64, RoomKey)>,
     /// When something changes: glides as (from, to), jumps as (at, at); for skipping still stretches.
     moves: Vec<(f64, f64)>,
+    /// Section by name, while the keyframes are being resolved.
+    section_index: Option<std::collections::HashMap<String, usize>>,
 }
 
 fn invalid(field: String, message: String) -> Invalid {
@@ -157,12 +159,14 @@ impl Resolved {
         }
         let mut resolved = Resolved { tempo, ..Resolved::default() };
         let mut previous_end = 0.0;
+        // Section names seen so far: a duplicate is found in one pass, however many sections.
+        let mut names = std::collections::HashSet::with_capacity(timeline.sections.len());
         for (i, section) in timeline.sections.iter().enumerate() {
             let field = |f: &str| format!("timeline.sections[{i}].{f}");
             if section.name.trim().is_empty() {
                 return Err(invalid(field("name"), "must not be empty".into()));
             }
-            if resolved.sections.iter().any(|s| s.name == section.name) {
+            if !names.insert(section.name.as_str()) {
                 return Err(invalid(field("name"), format!("\"{}\" names two sections", section.name)));
             }
             let start_s = match &section.start {
@@ -186,8 +190,21 @@ impl Resolved {
                 return Err(invalid(field("start"), "sections must be in time order".into()));
             }
             previous_end = start_s + length_s;
+            // Lengths add up: a song's sections together end within the same hour every time in it keeps to.
+            if previous_end > limits::TIME_S.1 {
+                return Err(invalid(
+                    field("length"),
+                    format!(
+                        "the sections run to {:.0} s by here; a song's timeline ends within {} s (one hour)",
+                        previous_end,
+                        limits::TIME_S.1
+                    ),
+                ));
+            }
             resolved.sections.push(SectionSpan { name: section.name.clone(), start_s, end_s: previous_end });
         }
+        // Keyframes placed at sections find them by name in one step.
+        resolved.section_index = Some(resolved.sections.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect());
         for (i, stem) in scene.stems.iter().enumerate() {
             let mut keys = Vec::with_capacity(stem.keys.len());
             for (k, key) in stem.keys.iter().enumerate() {
@@ -202,6 +219,7 @@ impl Resolved {
         }
         resolved.room.sort_by(|a, b| a.0.total_cmp(&b.0));
         resolved.moves = resolved.find_moves();
+        resolved.section_index = None;
         Ok(resolved)
     }
 
@@ -218,7 +236,7 @@ impl Resolved {
                 }
                 (bar - 1.0) * tempo.bar_s()
             }
-            At::Section(name) => match self.sections.iter().find(|s| &s.name == name) {
+            At::Section(name) => match self.section_named(name) {
                 Some(s) => s.start_s,
                 None => {
                     let known: Vec<&str> = self.sections.iter().map(|s| s.name.as_str()).collect();
@@ -234,6 +252,15 @@ impl Resolved {
             return Err(invalid(field.into(), format!("{seconds} s is outside {lo} ..= {hi} s")));
         }
         Ok(seconds)
+    }
+
+    /// The section called `name`: sections are in time order, not name order, so this is a search; a scene
+    /// that names many sections from many keyframes is resolved through [`Resolved::of`]'s index instead.
+    fn section_named(&self, name: &str) -> Option<&SectionSpan> {
+        match &self.section_index {
+            Some(index) => index.get(name).map(|&i| &self.sections[i]),
+            None => self.sections.iter().find(|s| s.name == name),
+        }
     }
 
     fn find_moves(&self) -> Vec<(f64, f64)> {
@@ -466,7 +493,8 @@ fn lerp(a: f32, b: f32, f: f32) -> f32 {
 }
 
 /// One property at time `t`: the last keyframe at or before `t` that sets it, gliding towards the next one
-/// that sets it when that one glides; before the first, `base`.
+/// that sets it when that one glides; before the first, `base`. The keyframes are in time order, so `t` is
+/// found by bisection and only the keyframes next to it are looked at (the audio thread asks every 128 frames).
 fn evaluate<K, T: Copy>(
     keys: &[(f64, K)],
     t: f64,
@@ -475,20 +503,16 @@ fn evaluate<K, T: Copy>(
     ease: impl Fn(&K) -> Ease,
     interpolate: impl Fn(T, T, f32) -> T,
 ) -> T {
-    let mut previous: Option<(f64, T)> = None;
-    for (time, key) in keys {
-        let Some(value) = get(key) else { continue };
-        if *time <= t {
-            previous = Some((*time, value));
-            continue;
+    let split = keys.partition_point(|(time, _)| *time <= t);
+    let previous = keys[..split].iter().rev().find_map(|(time, key)| get(key).map(|v| (*time, v)));
+    let next = keys[split..].iter().find_map(|(time, key)| get(key).map(|v| (*time, v, key)));
+    match (previous, next) {
+        (Some((t0, v0)), Some((t1, v1, key))) if ease(key) == Ease::Glide => {
+            interpolate(v0, v1, ((t - t0) / (t1 - t0)) as f32)
         }
-        return match previous {
-            Some((t0, v0)) if ease(key) == Ease::Glide => interpolate(v0, value, ((t - t0) / (time - t0)) as f32),
-            Some((_, v0)) => v0,
-            None => base,
-        };
+        (Some((_, v0)), _) => v0,
+        (None, _) => base,
     }
-    previous.map_or(base, |p| p.1)
 }
 
 #[cfg(test)]

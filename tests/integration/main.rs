@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod demo_song;
+mod hostile;
 mod import;
 mod laws;
 mod layers;

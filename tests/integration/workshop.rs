@@ -223,6 +223,7 @@ fn a_handout_has_the_wav_the_picture_and_the_page() {
         &options,
         proxemix::mix::offline::WavFormat::Int24,
         &Selection::default(),
+        true,
         &mut |_| {},
     )
     .unwrap();
@@ -253,7 +254,7 @@ fn a_handout_has_the_wav_the_picture_and_the_page() {
     std::fs::write(&file, "x").unwrap();
     let format = proxemix::mix::offline::WavFormat::Int16;
     let demo = root().join("scenes/demo.ron");
-    let err = commands::write_handout(&demo, &file, &options, format, &Selection::default(), &mut |_| {});
+    let err = commands::write_handout(&demo, &file, &options, format, &Selection::default(), false, &mut |_| {});
     assert!(err.is_err_and(|e| e.to_string().contains("not-a-folder")));
 }
 

@@ -17,6 +17,10 @@ pub(crate) struct Crew {
 
 struct CrewShared {
     groups: Vec<Mutex<Vec<StemUnit>>>,
+    /// Stem index of each unit, group by group (to name a stem that crashed).
+    indices: Vec<Vec<usize>>,
+    /// The first stem that crashed in a helper, and what it said.
+    crashed: Mutex<Option<StemCrashed>>,
     plan: Mutex<Option<ChunkPlan>>,
     epoch: AtomicU64,
     done: AtomicUsize,
@@ -38,8 +42,14 @@ impl Crew {
             place.push((g, groups[g].len()));
             groups[g].push(unit);
         }
+        let mut indices: Vec<Vec<usize>> = vec![Vec::new(); jobs];
+        for (i, &(g, _)) in place.iter().enumerate() {
+            indices[g].push(i);
+        }
         let shared = Arc::new(CrewShared {
             groups: groups.into_iter().map(Mutex::new).collect(),
+            indices,
+            crashed: Mutex::new(None),
             plan: Mutex::new(None),
             epoch: AtomicU64::new(0),
             done: AtomicUsize::new(0),
@@ -66,10 +76,12 @@ impl Crew {
                     }
                     seen = shared.epoch.load(Ordering::Acquire);
                     let plan = *lock(&shared.plan);
-                    if let Some(plan) = plan {
-                        for unit in lock(&shared.groups[g]).iter_mut() {
-                            unit.run(&plan);
-                        }
+                    if let Some(plan) = plan
+                        && let Err(crash) = run_group(&mut lock(&shared.groups[g]), &shared.indices[g], &plan)
+                    {
+                        // Said on the caller's thread once the chunk is over; this one counts itself done so
+                        // that nobody waits for it.
+                        lock(&shared.crashed).get_or_insert(crash);
                     }
                     shared.done.fetch_add(1, Ordering::AcqRel);
                 }
@@ -86,9 +98,7 @@ impl Crew {
         for t in &self.threads {
             t.thread().unpark();
         }
-        for unit in lock(&self.shared.groups[0]).iter_mut() {
-            unit.run(plan);
-        }
+        let here = run_group(&mut lock(&self.shared.groups[0]), &self.shared.indices[0], plan);
         let helpers = self.threads.len();
         let mut spins = 0u32;
         while self.shared.done.load(Ordering::Acquire) < helpers {
@@ -98,6 +108,9 @@ impl Crew {
             } else {
                 std::thread::yield_now();
             }
+        }
+        if let Some(crash) = here.err().or_else(|| lock(&self.shared.crashed).take()) {
+            std::panic::panic_any(crash);
         }
     }
 
@@ -114,6 +127,25 @@ impl Crew {
             f(i, &mut lock(&self.shared.groups[g])[k]);
         }
     }
+}
+
+/// A stem whose processing panicked: the panic the engine raises on the caller's thread, so that the render
+/// can name the stem.
+#[derive(Debug)]
+pub struct StemCrashed {
+    /// The stem's index in the scene.
+    pub index: usize,
+    /// What the panic said.
+    pub message: String,
+}
+
+/// Runs one chunk on each unit of a group; a panic is caught and said as the stem that raised it.
+pub(crate) fn run_group(units: &mut [StemUnit], indices: &[usize], plan: &ChunkPlan) -> Result<(), StemCrashed> {
+    for (unit, &index) in units.iter_mut().zip(indices) {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit.run(plan)))
+            .map_err(|payload| StemCrashed { index, message: crate::mix::panic_message(payload.as_ref()) })?;
+    }
+    Ok(())
 }
 
 impl Drop for Crew {

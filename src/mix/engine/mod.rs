@@ -23,6 +23,7 @@ use super::mapping::{self, Cues, Placement};
 use super::translate;
 use crate::scene::Room;
 use crew::Crew;
+pub use crew::StemCrashed;
 use transport::{ChunkPlan, Transport};
 pub use transport::{EngineShared, TransportCommand, TransportState};
 pub use unit::MAX_CHUNK;
@@ -354,8 +355,10 @@ impl Engine {
         };
         match &mut self.stems {
             Stems::Here(units) => {
-                for u in units.iter_mut() {
-                    u.run(plan);
+                for (index, u) in units.iter_mut().enumerate() {
+                    if let Err(crash) = crew::run_group(std::slice::from_mut(u), &[index], plan) {
+                        std::panic::panic_any(crash);
+                    }
                     add(u, out, wet_sum);
                 }
             }

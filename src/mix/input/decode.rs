@@ -20,9 +20,21 @@ const RESAMPLER_CHUNK: usize = 1024;
 /// that is heard begins (the FFT resampler's memory is shorter than this).
 const SEEK_WARMUP_FRAMES: u64 = 8192;
 
+/// The longest exact period (rate ÷ their greatest common divisor, in input or output frames) the FFT converter
+/// is built for. Common rates have short ones (44.1 → 48 kHz: 147 → 160); a rate with no factor in common
+/// with the engine's (a corrupt header's 767,957 Hz) would size the FFT by the rate itself, so an asynchronous
+/// sinc converter, whose size does not depend on the rates, takes those.
+const MAX_FFT_PERIOD: u64 = 4096;
+
+/// Whether `from` → `to` converts through the exact FFT converter (else the asynchronous sinc one).
+fn exact_period(from: u64, to: u64) -> Option<(u64, u64)> {
+    let g = gcd(from, to);
+    (from / g <= MAX_FFT_PERIOD && to / g <= MAX_FFT_PERIOD).then_some((from / g, to / g))
+}
+
 /// The band-limited rate converter and its bookkeeping.
 struct Resampling {
-    fft: rubato::Fft<f32>,
+    converter: Box<dyn rubato::Resampler<f32>>,
     /// Input frames per call.
     chunk: usize,
     /// Output frames of the current call, interleaved.
@@ -33,13 +45,25 @@ struct Resampling {
 
 impl Resampling {
     fn new(from: u32, to: u32, channels: usize) -> Result<Resampling, String> {
-        use rubato::{Fft, FixedSync, Resampler};
-        let fft = Fft::<f32>::new(from as usize, to as usize, RESAMPLER_CHUNK, channels, FixedSync::Input)
-            .map_err(|e| format!("cannot resample {from} Hz to {to} Hz: {e}"))?;
-        let chunk = fft.input_frames_next();
-        let out = vec![0.0; fft.output_frames_max() * channels];
-        let to_trim = fft.output_delay();
-        Ok(Resampling { fft, chunk, out, to_trim })
+        use rubato::{Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters};
+        let cannot = |e: rubato::ResamplerConstructionError| format!("cannot resample {from} Hz to {to} Hz: {e}");
+        let converter: Box<dyn Resampler<f32>> = if exact_period(from as u64, to as u64).is_some() {
+            Box::new(
+                Fft::<f32>::new(from as usize, to as usize, RESAMPLER_CHUNK, channels, FixedSync::Input)
+                    .map_err(cannot)?,
+            )
+        } else {
+            let ratio = to as f64 / from as f64;
+            let sinc = SincInterpolationParameters::default();
+            Box::new(
+                Async::<f32>::new_sinc(ratio, 1.0, &sinc, RESAMPLER_CHUNK, channels, FixedAsync::Input)
+                    .map_err(cannot)?,
+            )
+        };
+        let chunk = converter.input_frames_next();
+        let out = vec![0.0; converter.output_frames_max() * channels];
+        let to_trim = converter.output_delay();
+        Ok(Resampling { converter, chunk, out, to_trim })
     }
 }
 
@@ -72,6 +96,10 @@ pub struct StemDecoder {
     position: u64,
     repairs: Repairs,
     scratch: Vec<f32>,
+    /// The tests' way to make a decoder crash (the `dev` feature): set when the file's name is the value of
+    /// `PROXEMIX_TEST_DECODER_PANIC`.
+    #[cfg(feature = "dev")]
+    crash_for_tests: bool,
 }
 
 impl StemDecoder {
@@ -120,6 +148,9 @@ impl StemDecoder {
             position: 0,
             repairs: Repairs::default(),
             scratch: Vec::new(),
+            #[cfg(feature = "dev")]
+            crash_for_tests: std::env::var_os("PROXEMIX_TEST_DECODER_PANIC")
+                .is_some_and(|name| path.file_name() == Some(name.as_os_str())),
         })
     }
 
@@ -176,11 +207,18 @@ impl StemDecoder {
         let (source_start, engine_start) = if self.resampling.is_none() {
             (frame, frame)
         } else {
-            let g = gcd(from, to);
-            let (step_in, step_out) = (from / g, to / g);
             let target = (frame as u128 * from as u128 / to as u128) as u64;
-            let start = target.saturating_sub(SEEK_WARMUP_FRAMES) / step_in * step_in;
-            (start, start / step_in * step_out)
+            match exact_period(from, to) {
+                // On a period boundary, so the engine frame that corresponds to it is exact.
+                Some((step_in, step_out)) => {
+                    let start = target.saturating_sub(SEEK_WARMUP_FRAMES) / step_in * step_in;
+                    (start, start / step_in * step_out)
+                }
+                None => {
+                    let start = target.saturating_sub(SEEK_WARMUP_FRAMES);
+                    (start, (start as u128 * to as u128 / from as u128) as u64)
+                }
+            }
         };
         if source_start == 0 {
             // From the very start: a fresh decoder, so every lap of a loop is the same as the first.
@@ -290,7 +328,6 @@ impl StemDecoder {
 
     fn resample_chunk(&mut self, chunk: usize, partial: Option<usize>) -> Result<(), ImportError> {
         use rubato::Indexing;
-        use rubato::Resampler;
         use rubato::audioadapter_buffers::direct::InterleavedSlice;
         let channels = self.channels;
         let fail = |e: String| ImportError { path: self.info.path.clone(), reason: e };
@@ -316,7 +353,7 @@ impl StemDecoder {
             .map_err(|e| fail(format!("resampler: {e}")))?;
         let indexing = Indexing { input_offset: 0, output_offset: 0, active_channels_mask: None, partial_len: partial };
         let (_, produced) = resampling
-            .fft
+            .converter
             .process_into_buffer(&adapter_in, &mut adapter_out, Some(&indexing))
             .map_err(|e| fail(format!("resampling failed: {e}")))?;
         self.pending_start += taken * channels;
@@ -362,6 +399,10 @@ impl StemDecoder {
         if packet.track_id != self.track_id {
             return Ok(());
         }
+        #[cfg(feature = "dev")]
+        if self.crash_for_tests {
+            panic!("a decoder crash the tests asked for (PROXEMIX_TEST_DECODER_PANIC)");
+        }
         let channels = self.channels;
         self.scratch.clear();
         match self.decoder.decode(&packet) {
@@ -392,13 +433,11 @@ impl StemDecoder {
         let room = (declared - (self.source_position + skip as u64)) as usize;
         frames = (frames - skip).min(room);
         let samples = &mut self.scratch[skip * channels..(skip + frames) * channels];
+        // NaN, infinities and absurd values never reach the resampler (its FFT turns one into a block of NaN,
+        // or panics) or the mix.
+        let first = self.source_position + skip as u64;
         for (i, s) in samples.iter_mut().enumerate() {
-            if !s.is_finite() {
-                *s = 0.0;
-                self.repairs.non_finite += 1;
-                let at = self.source_position + skip as u64 + (i / channels) as u64;
-                self.repairs.first_non_finite_s.get_or_insert(at as f64 / rate as f64);
-            }
+            self.repairs.repair(s, || (first + (i / channels) as u64) as f64 / rate as f64);
         }
         self.pending.extend_from_slice(samples);
         self.source_position += (skip + frames) as u64;

@@ -1,7 +1,6 @@
 //! Reading a stem file's header without decoding it: its format, channels, rate and length at the engine rate,
 //! every refusal (empty, too large, implausible, truncated) named.
 
-use std::fs::File;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -62,12 +61,12 @@ pub(super) fn open_reader(files: &FileSource, path: &Path) -> Result<Opened, Imp
     let (source, len): (Box<dyn MediaSource>, u64) = match files.get(path) {
         Some(bytes) => (Box::new(Cursor::new(bytes.clone())), bytes.len() as u64),
         None => {
-            let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-            let metadata = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?;
-            if metadata.is_dir() {
-                return Err(fail("is a folder, not an audio file".into()));
-            }
-            let len = metadata.len();
+            // A regular file only: a FIFO would block the open (or the read) forever, a device never ends.
+            let file = crate::files::open_regular(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidInput => fail(format!("{e}; a stem must be an audio file")),
+                _ => fail(format!("cannot open: {e}")),
+            })?;
+            let len = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?.len();
             (Box::new(file), len)
         }
     };

@@ -110,11 +110,16 @@ pub fn open_files(files: &FileSource, paths: &[PathBuf], sample_rate: u32) -> Ve
             .iter()
             .map(|p| {
                 // A decoder bug on hostile input must cost one stem, not the program.
-                std::panic::catch_unwind(|| stem_info(files, p, sample_rate)).unwrap_or_else(|_| {
-                    Err(ImportError { path: p.clone(), reason: "the decoder crashed on this file".into() })
-                })
+                std::panic::catch_unwind(|| stem_info(files, p, sample_rate).map(StemSource::File)).unwrap_or_else(
+                    |payload| {
+                        let why = crate::mix::panic_message(payload.as_ref());
+                        Err(ImportError {
+                            path: p.clone(),
+                            reason: format!("the decoder crashed on this file ({why})"),
+                        })
+                    },
+                )
             })
-            .map(|r| r.map(StemSource::File))
             .collect()
     }
     #[cfg(target_arch = "wasm32")]
@@ -157,17 +162,17 @@ impl SourceControl {
     }
 }
 
-/// Opens a source for playing: a stream starts its thread, already producing `first`.
-pub(crate) fn open_reader(source: Option<&StemSource>, first: Pass) -> (SourceControl, SourceReader) {
-    match source {
+/// Opens a source for playing: a stream starts its thread, already producing `first`. A thread that cannot
+/// be started is an error naming the file (a stem must not go silent without a word).
+pub(crate) fn open_reader(source: Option<&StemSource>, first: Pass) -> Result<(SourceControl, SourceReader), String> {
+    Ok(match source {
         None => (SourceControl::Still, SourceReader::Silent),
         Some(StemSource::Memory(a)) => (SourceControl::Still, SourceReader::Memory(a.frames.clone())),
-        // No thread to stream with (the browser): the stem stays silent rather than stopping the mix.
         Some(StemSource::File(info)) => match StemStream::start(info.clone(), first) {
             Ok((stream, reader)) => (SourceControl::Stream(stream), SourceReader::Stream(reader)),
-            Err(_) => (SourceControl::Still, SourceReader::Silent),
+            Err(e) => return Err(format!("{}: cannot start its stream: {e}", info.path.display())),
         },
-    }
+    })
 }
 
 impl SourceReader {

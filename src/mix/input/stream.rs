@@ -22,6 +22,10 @@ pub const BLOCK_FRAMES: usize = 1024;
 /// How much audio the ring holds ahead of the playhead: a slow disk can stall this long before anything is
 /// missed.
 pub const AHEAD_S: f64 = 1.5;
+/// Stems no longer than this (frames at the engine rate, about 1.4 s at 48 kHz) are decoded whole the first
+/// time they are asked for and played from memory after that: a short loop then never reopens its file, and
+/// each block carries as many laps of it as fit.
+pub const SHORT_STEM_FRAMES: u64 = 1 << 16;
 /// How often an idle or blocked producer looks for work when nobody wakes it.
 const POLL: Duration = Duration::from_millis(20);
 /// ... and just after a seek, while the ring may still be full of the old pass.
@@ -125,7 +129,19 @@ impl StemStream {
             format!("proxemix stream {}", info.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
         let thread = std::thread::Builder::new().name(name).spawn({
             let shared = shared.clone();
-            move || produce(info, shared, producer)
+            move || {
+                let path = info.path.clone();
+                // A decoder bug on hostile input costs this stem, said with its file, never a reader waiting
+                // for blocks that will not come: whatever way the thread ends, the stream is marked failed.
+                let ended =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(info, shared.clone(), producer)));
+                if let Err(payload) = ended {
+                    let why = crate::mix::panic_message(payload.as_ref());
+                    *shared.problem.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(format!("{}: the decoder crashed on this file ({why})", path.display()));
+                }
+                shared.failed.store(true, Ordering::Release);
+            }
         })?;
         let reader =
             StreamReader { blocks: consumer, shared: shared.clone(), producer: thread.thread().clone(), capacity };
@@ -279,6 +295,8 @@ impl StreamReader {
 fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block>) {
     let stem_frames = info.frames;
     let mut decoder: Option<StemDecoder> = None;
+    // A short stem, decoded whole (see SHORT_STEM_FRAMES).
+    let mut whole: Option<Vec<Frame>> = None;
     let mut pass: Option<Pass> = None;
     // Next frame of the pass to produce; `None` when the pass is done (or failed).
     let mut next: Option<u64> = None;
@@ -316,6 +334,22 @@ fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block
             continue;
         }
         let result = (|| {
+            if stem_frames <= SHORT_STEM_FRAMES {
+                if whole.is_none() {
+                    let d = decoder.insert(StemDecoder::open(&info)?);
+                    let mut frames = Vec::with_capacity(stem_frames as usize);
+                    while d.read(&mut frames, BLOCK_FRAMES)? > 0 {}
+                    whole = Some(frames);
+                }
+                let frames = whole.as_deref().unwrap_or_default();
+                // As many frames of the pass as a block holds, laps and the silence between them included.
+                scratch.clear();
+                for k in 0..BLOCK_FRAMES as u64 {
+                    let Some(f) = p.song_frame(q + k) else { break };
+                    scratch.push(frames.get(f as usize).copied().unwrap_or(Frame::ZERO));
+                }
+                return Ok(scratch.len());
+            }
             let d = match decoder.as_mut() {
                 Some(d) => d,
                 None => decoder.insert(StemDecoder::open(&info)?),
