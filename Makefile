@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: doc run test test-live test-web web web-build setup bench bench-stage bench-latency soak core-is-bevy-free demo-song
+.PHONY: doc run test test-live test-web web web-build setup bench bench-stage bench-latency soak core-is-bevy-free demo-song fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -91,3 +91,18 @@ demo-song: setup
 	if [ -n "$$missing" ]; then s=""; [ "$$(id -u)" -ne 0 ] && s=sudo; $$s apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends $$missing; fi
 	python3 assets/make_demo_song.py
+
+# Fuzzing (not in `make test`): libFuzzer through cargo-fuzz on the scene parser and validation (fuzz/fuzz_targets/
+# scene.rs) and on a stem file's decoding, rate conversion and seeking (decode.rs), each for FUZZ_SECONDS, seeded
+# with the workshop scenes, the test fixtures and the hostile files in fuzz/seeds (the corpus grows in
+# fuzz/corpus, crashes land in fuzz/artifacts). On the stable toolchain: RUSTC_BOOTSTRAP lets cargo-fuzz pass its
+# coverage flags; no sanitizer (Rust's own checks remain).
+FUZZ_SECONDS ?= 600
+fuzz_one = mkdir -p fuzz/corpus/$(1) && echo "fuzz: $(1) for $(FUZZ_SECONDS) s" && cd fuzz && RUSTC_BOOTSTRAP=1 \
+	$(CARGO) fuzz run -s none -O $(1) corpus/$(1) $(2) -- -max_total_time=$(FUZZ_SECONDS) -max_len=262144 \
+	-rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+fuzz: setup
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s none -O
+	$(call fuzz_one,scene,../scenes)
+	$(call fuzz_one,decode,seeds/decode ../tests/fixtures)

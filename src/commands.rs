@@ -387,7 +387,7 @@ pub fn scene_for_files(
     }
     let scene_dir = scene_dir_of(scene_path);
     let n = usable.len();
-    let mut names: Vec<String> = Vec::with_capacity(n);
+    let mut names: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(n);
     // An arc in front of the listener, inside the social zone (1.2-3.6 m), from -60° to +60°; 1.8 m is just
     // past the default room's critical distance, a neutral place to stage from.
     let radius = NEW_SCENE_RADIUS_M;
@@ -406,7 +406,7 @@ pub fn scene_for_files(
                 name = format!("{base} {k}");
                 k += 1;
             }
-            names.push(name.clone());
+            names.insert(name.clone());
             Stem {
                 name,
                 file: relative_path(path, scene_dir).to_string_lossy().replace('\\', "/"),

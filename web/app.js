@@ -58,6 +58,26 @@ function say(text, kind = '') {
   return p;
 }
 
+// The limits the core holds files to (scene/model.rs MAX_SCENE_BYTES, mix/input/error.rs MAX_FILE_BYTES), checked
+// here before a byte is read: the page holds each file whole, so a stem is also held to what a tab can take.
+const MAX_SCENE_BYTES = 4 * 1024 * 1024;
+const MAX_STEM_BYTES = 1024 * 1024 * 1024;
+const MIB = 1024 * 1024;
+
+function limitFor(path) {
+  return path.toLowerCase().endsWith('.ron') ? MAX_SCENE_BYTES : MAX_STEM_BYTES;
+}
+
+function tooLarge(path, bytes, limit) {
+  return `${path}: ${(bytes / MIB).toFixed(1)} MB is larger than the ${limit / MIB} MB limit for ${limit === MAX_SCENE_BYTES ? 'a scene file' : 'a stem in the page'}`;
+}
+
+// Something failed that stops the page's work: the status line says it, and the messages say it in full.
+function fail(text) {
+  $('status-line').textContent = text.split('\n')[0];
+  say(text, 'error');
+}
+
 function progress(fraction, text) {
   $('progress').hidden = fraction === null;
   if (fraction !== null) {
@@ -68,24 +88,35 @@ function progress(fraction, text) {
 
 // ---- files the user opened, kept in the browser (IndexedDB) across the reload that opens them ----
 
+// Every request says why it failed (a full quota, private browsing, another tab holding an old version).
+const why = (e) => (e ? `${e.name || 'Error'}: ${e.message || e}` : 'no reason given');
+
 function database() {
   return new Promise((resolve, reject) => {
-    const open = indexedDB.open('proxemix', 1);
+    let open;
+    try {
+      open = indexedDB.open('proxemix', 1);
+    } catch (e) {
+      return reject(new Error(`this browser keeps no files (${why(e)})`));
+    }
     open.onupgradeneeded = () => open.result.createObjectStore('files');
     open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
+    open.onerror = () => reject(new Error(`this browser's storage cannot be opened (${why(open.error)})`));
+    open.onblocked = () => reject(new Error("this browser's storage is held by another tab of this page; close it"));
   });
 }
 
 async function storeLocalFiles(files) {
   const db = await database();
-  const tx = db.transaction('files', 'readwrite');
-  const store = tx.objectStore('files');
-  store.clear();
-  for (const [path, bytes] of files) store.put(bytes, path);
   await new Promise((resolve, reject) => {
+    const tx = db.transaction('files', 'readwrite');
+    const store = tx.objectStore('files');
+    store.clear();
+    for (const [path, bytes] of files) store.put(bytes, path);
     tx.oncomplete = resolve;
-    tx.onerror = () => reject(tx.error);
+    // A full quota aborts the transaction (QuotaExceededError): said, and nothing half-kept.
+    tx.onerror = () => reject(new Error(`the files cannot be kept in this browser (${why(tx.error)})`));
+    tx.onabort = () => reject(new Error(`the files cannot be kept in this browser (${why(tx.error)})`));
   });
 }
 
@@ -94,7 +125,7 @@ async function localFile(path) {
   return new Promise((resolve, reject) => {
     const get = db.transaction('files').objectStore('files').get(path);
     get.onsuccess = () => resolve(get.result);
-    get.onerror = () => reject(get.error);
+    get.onerror = () => reject(new Error(`${path}: cannot be read back from this browser (${why(get.error)})`));
   });
 }
 
@@ -108,11 +139,26 @@ async function deflate(text) {
   return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }
 
+// A link unpacks to at most a scene file's limit: a crafted one (a few hundred kB of deflated zeros is hundreds of
+// MB) is refused as soon as it passes the limit, never held whole.
 async function inflate(encoded) {
+  if (encoded.length > MAX_SCENE_BYTES) throw new Error(`the link is ${(encoded.length / MIB).toFixed(1)} MB long`);
   const binary = atob(encoded.replaceAll('-', '+').replaceAll('_', '/'));
   const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
-  return new Response(stream).text();
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  const parts = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > MAX_SCENE_BYTES) {
+      reader.cancel().catch(() => {});
+      throw new Error(`it unpacks to more than the ${MAX_SCENE_BYTES / MIB} MB limit for a scene`);
+    }
+    parts.push(value);
+  }
+  return new TextDecoder('utf-8', { fatal: true }).decode(await new Blob(parts).arrayBuffer());
 }
 
 // ---- where the scene comes from: a share link, files the user opened, or a scene served with the page ----
@@ -125,9 +171,39 @@ async function fileBytes(path) {
     const kept = await localFile(path);
     if (kept) return new Uint8Array(kept);
   }
-  const response = await fetch(path);
+  let response;
+  try {
+    response = await fetch(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot fetch it (${why(e)})`);
+  }
   if (!response.ok) throw new Error(`${path}: cannot fetch it (HTTP ${response.status})`);
-  return new Uint8Array(await response.arrayBuffer());
+  const limit = limitFor(path);
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > limit) {
+    response.body?.cancel().catch(() => {});
+    throw new Error(tooLarge(path, declared, limit));
+  }
+  // Read in pieces, so a server that does not say the length still cannot send more than the limit.
+  const reader = response.body.getReader();
+  const parts = [];
+  let total = 0;
+  for (;;) {
+    let piece;
+    try {
+      piece = await reader.read();
+    } catch (e) {
+      throw new Error(`${path}: the download broke off (${why(e)})`);
+    }
+    if (piece.done) break;
+    total += piece.value.length;
+    if (total > limit) {
+      reader.cancel().catch(() => {});
+      throw new Error(tooLarge(path, total, limit));
+    }
+    parts.push(piece.value);
+  }
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
 }
 
 async function handOverScene(path, text) {
@@ -138,8 +214,8 @@ async function handOverScene(path, text) {
 // ---- decoding the stems in workers, the progress bar while they come in ----
 
 // The workers start with the page, so they compile the app's code while the page compiles its own.
-const decoders = Array.from({ length: navigator.hardwareConcurrency >= 4 ? 2 : 1 },
-  () => new Worker('decode-worker.js', { type: 'module' }));
+const newDecoder = () => new Worker('decode-worker.js', { type: 'module' });
+const decoders = Array.from({ length: navigator.hardwareConcurrency >= 4 ? 2 : 1 }, newDecoder);
 
 function decodeStems(listed) {
   const paths = [...new Set(listed)]; // stems that share a file decode it once
@@ -148,36 +224,60 @@ function decodeStems(listed) {
   let done = 0;
   const began = performance.now();
   progress(0, `loading ${paths.length} stems…`);
-  const one = (worker, path) =>
+  const failed = (path, reason) => {
+    wasm.hand_over_failure(path, rate, reason.replace(`${path}: `, ''));
+    say(reason.startsWith(path) ? reason : `${path}: ${reason}`, 'error');
+  };
+  const counted = (path) => {
+    done++;
+    progress(done / paths.length, `decoded ${done} of ${paths.length} stems (${path.split('/').pop()})`);
+  };
+  // One stem in one worker. A worker that dies on a stem (out of memory, a trap in its code) fails that stem by
+  // name and is replaced, so the page never waits on it.
+  const one = (slot, path) =>
     new Promise(async (resolve) => {
       let bytes;
       try {
         bytes = await fileBytes(path);
       } catch (e) {
-        wasm.hand_over_failure(path, rate, String(e.message || e).replace(`${path}: `, ''));
-        say(String(e.message || e), 'error');
+        failed(path, String(e.message || e));
+        counted(path);
         return resolve();
       }
+      const worker = slot.worker;
+      const finish = () => {
+        worker.onmessage = worker.onerror = worker.onmessageerror = null;
+        counted(path);
+        resolve();
+      };
       worker.onmessage = ({ data }) => {
         if (data.ok) {
           wasm.hand_over_stem(path, rate, data.interleaved, data.sourceChannels, data.sourceRate);
           if (data.repairs) say(`${path}: repaired: ${data.repairs}`, 'note');
         } else {
-          wasm.hand_over_failure(path, rate, data.reason.replace(`${path}: `, ''));
-          say(data.reason, 'error');
+          failed(path, data.reason);
         }
-        done++;
-        progress(done / paths.length, `decoded ${done} of ${paths.length} stems (${path.split('/').pop()})`);
-        resolve();
+        finish();
       };
+      const died = (e) => {
+        e?.preventDefault?.();
+        failed(path, `the decoder stopped on this file (${e?.message || 'its worker failed'})`);
+        worker.terminate();
+        slot.worker = newDecoder();
+        finish();
+      };
+      worker.onerror = died;
+      worker.onmessageerror = died;
       worker.postMessage({ path, bytes, rate }, [bytes.buffer]);
     });
   const queue = [...paths];
-  const run = async (worker) => {
-    while (queue.length) await one(worker, queue.shift());
+  const slots = workers.map((worker) => ({ worker }));
+  const run = async (slot) => {
+    while (queue.length) await one(slot, queue.shift());
   };
-  return Promise.all(workers.map(run)).then(() => {
+  return Promise.all(slots.map(run)).then(() => {
     decoders.forEach((w) => w.terminate());
+    slots.forEach((s) => s.worker.terminate());
     page.decodeMs = performance.now() - began;
     progress(null);
   });
@@ -214,7 +314,15 @@ async function fillPickers(current, compare) {
 async function openFiles(fileList) {
   const files = [...fileList];
   if (!files.length) return;
-  const read = await Promise.all(files.map(async (f) => [`local/${f.name}`, new Uint8Array(await f.arrayBuffer())]));
+  // Sizes first: a file past its limit is refused before a byte of it is read.
+  const oversized = files.filter((f) => f.size > limitFor(f.name));
+  if (oversized.length) return fail(oversized.map((f) => tooLarge(`local/${f.name}`, f.size, limitFor(f.name))).join('\n'));
+  let read;
+  try {
+    read = await Promise.all(files.map(async (f) => [`local/${f.name}`, new Uint8Array(await f.arrayBuffer())]));
+  } catch (e) {
+    return fail(`the files cannot be read (${why(e)})`);
+  }
   const scenes = read.filter(([p]) => p.toLowerCase().endsWith('.ron'));
   const stems = read.filter(([p]) => !p.toLowerCase().endsWith('.ron'));
   if (scenes.length > 1) return say('open one scene (.ron) at a time, with its stems', 'error');
@@ -244,7 +352,11 @@ async function openFiles(fileList) {
   } catch (e) {
     return say(String(e), 'error');
   }
-  await storeLocalFiles(read);
+  try {
+    await storeLocalFiles(read);
+  } catch (e) {
+    return fail(`${String(e.message || e)}; the stage goes on with what it has`);
+  }
   location.href = `?local=1&scene=${encodeURIComponent(scenePath)}`;
 }
 
@@ -277,8 +389,8 @@ function offer(download) {
   if (download.kind === 'scene') {
     try {
       localStorage.setItem(`proxemix:scene:${download.name}`, new TextDecoder().decode(download.bytes));
-    } catch {
-      /* storage full or off: the download still happens */
+    } catch (e) {
+      say(`${download.name} is downloaded but not kept in this browser (${why(e)})`, 'error');
     }
   }
   const url = URL.createObjectURL(new Blob([download.bytes], { type: types[download.kind] }));
@@ -374,7 +486,7 @@ async function boot() {
       scenePath = 'scenes/shared staging.ron';
       compare = [];
     } catch (e) {
-      say(`this link's staging cannot be read (${e}); opening ${scenePath}`, 'error');
+      say(`this link's staging cannot be read (${e.message || e}); opening ${scenePath}`, 'error');
     }
   }
   await fillPickers(scenePath, compare);
@@ -386,8 +498,7 @@ async function boot() {
     for (const other of compare) wasm.scene_stems(other);
   } catch (e) {
     page.phase = 'error';
-    $('status-line').textContent = 'the scene could not be opened';
-    return say(String(e.message || e), 'error');
+    return fail(`the scene could not be opened: ${String(e.message || e)}`);
   }
   page.phase = 'decoding';
   await decodeStems(stems);
@@ -395,7 +506,7 @@ async function boot() {
     wasm.start(scenePath, compare);
   } catch (e) {
     page.phase = 'error';
-    return say(String(e.message || e), 'error');
+    return fail(String(e.message || e));
   }
   page.phase = 'running';
   page.ready = true;
@@ -417,5 +528,7 @@ async function boot() {
 
 boot().catch((e) => {
   page.phase = 'error';
-  say(`the page could not start: ${e.message || e}`, 'error');
+  fail(`the page could not start: ${e.message || e}`);
 });
+// Nothing fails unheard: a promise nobody awaited says what it was.
+window.addEventListener('unhandledrejection', (e) => fail(`something failed: ${e.reason?.message || e.reason}`));

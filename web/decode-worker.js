@@ -6,8 +6,8 @@ import init, { decode_stem } from './proxemix.js';
 const ready = init();
 
 self.onmessage = async ({ data: { path, bytes, rate } }) => {
-  await ready;
   try {
+    await ready;
     const d = decode_stem(path, bytes, rate);
     const reply = { path, ok: true, interleaved: d.interleaved, sourceChannels: d.sourceChannels, sourceRate: d.sourceRate, repairs: d.repairs };
     self.postMessage(reply, [d.interleaved.buffer]);

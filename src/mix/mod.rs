@@ -16,14 +16,3 @@ pub mod translate;
 pub use graph::{GraphConfig, MixGraph};
 pub use input::{Audio, StemSource};
 pub use mapping::{StemMix, Zone};
-
-/// What a caught panic said (its message, where it carries one), for a report that names what crashed.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "no message".to_owned()
-    }
-}

@@ -314,7 +314,8 @@ pub fn planned_frames(
         }
     };
     let seconds = frames / sr as f64;
-    if !(seconds <= allowed_s) {
+    // (NaN is past every limit too.)
+    if seconds.is_nan() || seconds > allowed_s {
         return Err(GraphError::Output(format!(
             "the render would be {} long, past the limit of {} (raise it with --max-minutes)",
             clock(seconds),
@@ -545,7 +546,7 @@ impl RenderPass {
                 let (name, file) = self.stems.get(crash.index).map_or(("?", "?"), |(n, f)| (n.as_str(), f.as_str()));
                 format!("stem \"{name}\" ({file}): crashed while mixing ({})", crash.message)
             }
-            None => format!("the mix crashed ({})", crate::mix::panic_message(payload)),
+            None => format!("the mix crashed ({})", crate::mix::input::error::panic_message(payload)),
         }
     }
 

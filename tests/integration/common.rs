@@ -90,7 +90,8 @@ pub fn scene_text(stems: &[String], reverb_db: f32) -> String {
 pub fn render(dir: &TempDir, scene: &str, name: &str, seconds: Option<f64>, block: usize) -> (Vec<f32>, Vec<f32>) {
     let scene_path = dir.path(&format!("{name}.ron"));
     std::fs::write(&scene_path, scene).unwrap();
-    let out = dir.path(&format!("{name}.wav"));
+    // Not `{name}.wav`: a scene is often named after its one stem, and a render never writes over an input.
+    let out = dir.path(&format!("{name}-render.wav"));
     let options = RenderOptions { sample_rate: SR, seconds, block_frames: block, ..Default::default() };
     commands::render_to_wav(&scene_path, &out, &options, WavFormat::Float32, &Default::default(), &mut |_| {}).unwrap();
     read_stereo(&out)

@@ -542,3 +542,97 @@ fn a_full_disk_is_found_before_the_render_and_named_if_it_fills_during_it() {
     assert!(err.contains("x.wav") && err.contains("No space left"), "{err}");
     assert_eq!(std::fs::read_dir(&disk.0).unwrap().count(), 0, "nothing left on the full disk");
 }
+
+mod property {
+    //! Whatever validation accepts renders within the limits: scenes made at random (stems anywhere, any size,
+    //! spoil and gain, sections and keyframes at any time, some far past the hour), each parsed; the accepted
+    //! ones are rendered, and either refused before they start (longer than the limit) or rendered to the
+    //! frame count planned, finite and under the ceiling.
+
+    use proptest::prelude::*;
+    use proxemix::mix::StemSource;
+    use proxemix::mix::input::Audio;
+    use proxemix::mix::offline::{self, RenderOptions};
+    use proxemix::scene::Scene;
+
+    use crate::common::{SR, noise};
+
+    /// The longest render these cases may run (a scene asking for more is refused, which is the point).
+    const MAX_S: f64 = 8.0;
+
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => -50.0..50.0f64,
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(1e30),
+            1 => Just(-0.0),
+            1 => 0.0..5000.0f64,
+        ]
+    }
+
+    fn ron(v: f64) -> String {
+        if v.is_nan() {
+            "NaN".into()
+        } else if v.is_infinite() {
+            if v > 0.0 { "inf".into() } else { "-inf".into() }
+        } else {
+            format!("{v:?}")
+        }
+    }
+
+    prop_compose! {
+        fn stem_text(i: usize)(x in number(), z in number(), size in number(), gain in number(), spoil in number(),
+                keys in prop::collection::vec((number(), number(), number()), 0..4)) -> String {
+            let keys: Vec<String> = keys
+                .iter()
+                .map(|(at, x, spoil)| format!("(at: Seconds({}), position: ({}, 1.2, -1.0), spoil: {})", ron(*at), ron(*x), ron(*spoil)))
+                .collect();
+            format!(
+                "(name: \"s{i}\", file: \"s{i}.wav\", position: ({}, 1.2, {}), size: {}, gain_db: {}, spoil: {}, keys: [{}])",
+                ron(x), ron(z), ron(size), ron(gain), ron(spoil), keys.join(", ")
+            )
+        }
+    }
+
+    prop_compose! {
+        fn scene_text()(n in 1..4usize)(stems in (0..n).map(stem_text).collect::<Vec<_>>(),
+                sections in prop::collection::vec(number(), 0..5), decay in number(), master_spoil in number())
+                -> String {
+            let sections: Vec<String> =
+                sections.iter().enumerate().map(|(i, l)| format!("(name: \"part {i}\", length: Seconds({}))", ron(*l))).collect();
+            format!(
+                "(version: 2, name: \"random\", room: (decay_s: {}), master_spoil: {}, stems: [{}], timeline: (sections: [{}]))",
+                ron(decay), ron(master_spoil), stems.join(", "), sections.join(", ")
+            )
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn whatever_validation_accepts_renders_within_the_limits(text in scene_text(), seconds in prop::option::of(0.1..20.0f64)) {
+            let Ok(scene) = Scene::parse(&text, std::path::Path::new("random.ron")) else { return Ok(()) };
+            let frames: Vec<kira::Frame> =
+                noise(SR as usize / 2, 0.3, 5).into_iter().map(|v| kira::Frame::new(v, -v)).collect();
+            let sources: Vec<Option<StemSource>> =
+                scene.stems.iter().map(|_| Some(StemSource::Memory(Audio::from_frames(SR, frames.clone())))).collect();
+            let options = RenderOptions { seconds, max_seconds: MAX_S, ..RenderOptions::default() };
+            let planned = offline::planned_frames(&scene, &sources, &options);
+            match offline::render(&scene, &sources, &options, &mut |_| {}) {
+                Err(e) => {
+                    prop_assert!(planned.is_err(), "only a render past the limit is refused: {e}");
+                    prop_assert!(e.to_string().contains("--max-minutes"), "{e}");
+                }
+                Ok(rendered) => {
+                    let planned = planned.expect("planned within the limit");
+                    prop_assert_eq!(rendered.frames, planned);
+                    let tail = offline::tail_seconds(&scene);
+                    prop_assert!(planned as f64 <= (MAX_S + tail) * SR as f64 + 1.0);
+                    let ceiling = 10f32.powf(scene.ceiling_dbtp / 20.0) * 1.01;
+                    prop_assert!(rendered.interleaved.iter().all(|v| v.is_finite() && v.abs() <= ceiling));
+                }
+            }
+        }
+    }
+}

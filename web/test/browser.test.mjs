@@ -473,6 +473,38 @@ test('a broken scene file is refused with its name and why, and the stage goes o
   assert.deepEqual(staged.problems, []);
 });
 
+test('a share-link bomb is refused at 4 MB unpacked, and the page opens its own scene instead', async () => {
+  // 400 MB of spaces deflate to about 400 kB: the link is short, what it unpacks to is not.
+  const bomb = zlib.deflateRawSync(Buffer.alloc(400 * 1024 * 1024, 0x20), { level: 9 });
+  const fragment = bomb.toString('base64').replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+  const began = Date.now();
+  const opened = await open(`#staging=${fragment}`);
+  const said = await messages(opened.page);
+  assert.match(said, /this link's staging cannot be read \(it unpacks to more than the 4 MB limit for a scene\); opening scenes\/demo\.ron/);
+  assert.equal((await status(opened.page)).path, 'scenes/demo.ron');
+  figures.shareBombLinkKb = Math.round(fragment.length / 1024);
+  figures.shareBombRefusedS = (Date.now() - began) / 1000;
+  assert.deepEqual(opened.problems, []);
+  await opened.context.close();
+});
+
+test('files past their limits are refused before they are read, and the stage goes on', async () => {
+  const { page } = staged;
+  const url = page.url();
+  await page.setInputFiles('#file-input', [
+    { name: 'huge.ron', mimeType: 'text/plain', buffer: Buffer.alloc(5 * 1024 * 1024, 0x20) },
+    { name: 'tone.wav', mimeType: 'audio/wav', buffer: toneWav(1) },
+  ]);
+  await page.waitForFunction(() => document.querySelector('#messages .error:last-child')?.textContent.includes('huge.ron'),
+    null, { timeout: 30_000 });
+  const error = await page.evaluate(() => document.querySelector('#messages .error:last-child').textContent);
+  assert.match(error, /local\/huge\.ron: 5\.0 MB is larger than the 4 MB limit for a scene file/);
+  assert.match(await page.evaluate(() => document.getElementById('status-line').textContent), /huge\.ron/);
+  await nextFrames(page, 2);
+  assert.equal(page.url(), url, 'the page stays on the staging it had');
+  assert.deepEqual(staged.problems, []);
+});
+
 test('A/B in the page: two scenes loaded, matched in loudness, Tab switches', async () => {
   const ab = await open('?scene=scenes/punchy-drums.ron&compare=scenes/buried-drums.ron');
   const { page } = ab;

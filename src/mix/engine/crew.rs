@@ -142,8 +142,10 @@ pub struct StemCrashed {
 /// Runs one chunk on each unit of a group; a panic is caught and said as the stem that raised it.
 pub(crate) fn run_group(units: &mut [StemUnit], indices: &[usize], plan: &ChunkPlan) -> Result<(), StemCrashed> {
     for (unit, &index) in units.iter_mut().zip(indices) {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit.run(plan)))
-            .map_err(|payload| StemCrashed { index, message: crate::mix::panic_message(payload.as_ref()) })?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit.run(plan))).map_err(|payload| StemCrashed {
+            index,
+            message: crate::mix::input::error::panic_message(payload.as_ref()),
+        })?;
     }
     Ok(())
 }

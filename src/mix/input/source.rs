@@ -112,7 +112,7 @@ pub fn open_files(files: &FileSource, paths: &[PathBuf], sample_rate: u32) -> Ve
                 // A decoder bug on hostile input must cost one stem, not the program.
                 std::panic::catch_unwind(|| stem_info(files, p, sample_rate).map(StemSource::File)).unwrap_or_else(
                     |payload| {
-                        let why = crate::mix::panic_message(payload.as_ref());
+                        let why = crate::mix::input::error::panic_message(payload.as_ref());
                         Err(ImportError {
                             path: p.clone(),
                             reason: format!("the decoder crashed on this file ({why})"),

@@ -136,7 +136,7 @@ impl StemStream {
                 let ended =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(info, shared.clone(), producer)));
                 if let Err(payload) = ended {
-                    let why = crate::mix::panic_message(payload.as_ref());
+                    let why = crate::mix::input::error::panic_message(payload.as_ref());
                     *shared.problem.lock().unwrap_or_else(|e| e.into_inner()) =
                         Some(format!("{}: the decoder crashed on this file ({why})", path.display()));
                 }
