@@ -366,7 +366,33 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
 
     let mut job = proxemix::app::export::ExportJob::default();
     let from_stage = dir.path("stage.wav");
-    job.start(scene.clone(), &scene_path, (stems.audio.clone(), SR), SR, Default::default(), from_stage.clone());
+    // The stage's export never lands on an input: the scene, a stem, the other scene of an A/B.
+    let other = dir.path("other half.ron");
+    std::fs::write(&other, &text).unwrap();
+    for target in [scene_path.clone(), other.clone()] {
+        let before = std::fs::read(&target).unwrap();
+        job.start(
+            scene.clone(),
+            &scene_path,
+            (stems.audio.clone(), SR),
+            SR,
+            Default::default(),
+            target.clone(),
+            vec![other.clone()],
+        );
+        let refused = job.outcome.clone().expect("refused at once");
+        assert!(refused.as_ref().is_err_and(|e| e.contains("an input of this render")), "{refused:?}");
+        assert_eq!(std::fs::read(&target).unwrap(), before, "{} untouched", target.display());
+    }
+    job.start(
+        scene.clone(),
+        &scene_path,
+        (stems.audio.clone(), SR),
+        SR,
+        Default::default(),
+        from_stage.clone(),
+        vec![other],
+    );
     let started = std::time::Instant::now();
     while job.progress().is_some() {
         assert!(started.elapsed().as_secs() < 60, "the export finishes");
@@ -391,7 +417,7 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
 
     // At another rate than the stage plays (the stems are opened again at it): the same as render at that rate.
     let at_44k = dir.path("stage-44k.wav");
-    job.start(scene, &scene_path, (stems.audio.clone(), SR), 44_100, Default::default(), at_44k.clone());
+    job.start(scene, &scene_path, (stems.audio.clone(), SR), 44_100, Default::default(), at_44k.clone(), Vec::new());
     while job.progress().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(5));
         job.poll();
@@ -851,7 +877,7 @@ fn f1_switches_the_level_cue_off_it_is_heard_and_the_export_equals_render_withou
     let cues = app.world().resource::<CueSwitches>().0;
     let mut job = proxemix::app::export::ExportJob::default();
     let from_stage = dir.path("stage.wav");
-    job.start(scene, &scene_path, (stems.audio.clone(), SR), SR, cues, from_stage.clone());
+    job.start(scene, &scene_path, (stems.audio.clone(), SR), SR, cues, from_stage.clone(), Vec::new());
     while job.progress().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(5));
         job.poll();
