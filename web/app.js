@@ -14,6 +14,7 @@ const page = (window.__proxemix = {
   ready: false, // stems decoded, the stage started
   firstFrameMs: null, // page load to the stage's first frame
   readyMs: null, // page load to the stage ready to sound (decoded, started)
+  linkMs: null, // unpacking a share link (or refusing it)
   soundMs: null, // page load to the AudioContext running after the click
   decodeMs: null,
   errors: [],
@@ -72,9 +73,11 @@ function tooLarge(path, bytes, limit) {
   return `${path}: ${(bytes / MIB).toFixed(1)} MB is larger than the ${limit / MIB} MB limit for ${limit === MAX_SCENE_BYTES ? 'a scene file' : 'a stem in the page'}`;
 }
 
-// Something failed that stops the page's work: the status line says it, and the messages say it in full.
+// Something failed that stops the page's work: the status line says it (for 20 s, beside the stage's own
+// status once the stage runs), and the messages say it in full.
 function fail(text) {
-  $('status-line').textContent = text.split('\n')[0];
+  page.problem = { text: text.split('\n')[0], until: performance.now() + 20_000 };
+  $('status-line').textContent = page.problem.text;
   say(text, 'error');
 }
 
@@ -423,7 +426,8 @@ function describe(s) {
   const lufs = s.lufs === null ? '' : ` · ${s.lufs.toFixed(1)} LUFS`;
   const late = page.buffers ? ` · late buffers ${page.lateBuffers}/${page.buffers}` : '';
   const news = s.news ? ` · ${s.news}` : '';
-  return `${s.scene} · ${s.playing ? '▶' : '❚❚'} ${time(s.positionS)} / ${time(s.songS)}${lufs} · sound ${sound}${late} · ${s.frameMs.toFixed(0)} ms/frame${news}`;
+  const problem = page.problem && performance.now() < page.problem.until ? ` · ⚠ ${page.problem.text}` : '';
+  return `${s.scene} · ${s.playing ? '▶' : '❚❚'} ${time(s.positionS)} / ${time(s.songS)}${lufs} · sound ${sound}${late} · ${s.frameMs.toFixed(0)} ms/frame${news}${problem}`;
 }
 
 let lastProblems = '';
@@ -481,11 +485,14 @@ async function boot() {
   let compare = params.getAll('compare').filter(Boolean);
   let sharedText;
   if (location.hash.startsWith('#staging=')) {
+    const began = performance.now();
     try {
       sharedText = await inflate(location.hash.slice('#staging='.length));
+      page.linkMs = performance.now() - began;
       scenePath = 'scenes/shared staging.ron';
       compare = [];
     } catch (e) {
+      page.linkMs = performance.now() - began;
       say(`this link's staging cannot be read (${e.message || e}); opening ${scenePath}`, 'error');
     }
   }

@@ -483,7 +483,9 @@ test('a share-link bomb is refused at 4 MB unpacked, and the page opens its own 
   assert.match(said, /this link's staging cannot be read \(it unpacks to more than the 4 MB limit for a scene\); opening scenes\/demo\.ron/);
   assert.equal((await status(opened.page)).path, 'scenes/demo.ron');
   figures.shareBombLinkKb = Math.round(fragment.length / 1024);
-  figures.shareBombRefusedS = (Date.now() - began) / 1000;
+  figures.shareBombPageS = (Date.now() - began) / 1000;
+  figures.shareBombRefusedMs = Math.round(await opened.page.evaluate(() => window.__proxemix.linkMs));
+  assert.ok(figures.shareBombRefusedMs < 5000, `refused in ${figures.shareBombRefusedMs} ms`);
   assert.deepEqual(opened.problems, []);
   await opened.context.close();
 });
