@@ -46,7 +46,7 @@ fn the_same_scene_renders_bit_identically_at_any_block_size() {
     assert_clean(&first.0);
     assert_clean(&first.1);
     // The file on disk is the same bytes too.
-    assert_eq!(std::fs::read(dir.path("one.wav")).unwrap(), std::fs::read(dir.path("two.wav")).unwrap());
+    assert_eq!(std::fs::read(dir.path("one-render.wav")).unwrap(), std::fs::read(dir.path("two-render.wav")).unwrap());
 }
 
 #[test]
