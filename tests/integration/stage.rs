@@ -369,30 +369,18 @@ fn export_from_the_stage_matches_proxemix_render_byte_for_byte() {
     // The stage's export never lands on an input: the scene, a stem, the other scene of an A/B.
     let other = dir.path("other half.ron");
     std::fs::write(&other, &text).unwrap();
+    let export_to = |job: &mut proxemix::app::export::ExportJob, target: std::path::PathBuf| {
+        let (live, others) = ((stems.audio.clone(), SR), vec![other.clone()]);
+        job.start(scene.clone(), &scene_path, live, SR, Default::default(), target, others);
+    };
     for target in [scene_path.clone(), other.clone()] {
         let before = std::fs::read(&target).unwrap();
-        job.start(
-            scene.clone(),
-            &scene_path,
-            (stems.audio.clone(), SR),
-            SR,
-            Default::default(),
-            target.clone(),
-            vec![other.clone()],
-        );
+        export_to(&mut job, target.clone());
         let refused = job.outcome.clone().expect("refused at once");
         assert!(refused.as_ref().is_err_and(|e| e.contains("an input of this render")), "{refused:?}");
         assert_eq!(std::fs::read(&target).unwrap(), before, "{} untouched", target.display());
     }
-    job.start(
-        scene.clone(),
-        &scene_path,
-        (stems.audio.clone(), SR),
-        SR,
-        Default::default(),
-        from_stage.clone(),
-        vec![other],
-    );
+    export_to(&mut job, from_stage.clone());
     let started = std::time::Instant::now();
     while job.progress().is_some() {
         assert!(started.elapsed().as_secs() < 60, "the export finishes");
