@@ -432,6 +432,9 @@ pub fn scene_for_files(
         ceiling_dbtp: -1.0,
         intent: None,
         timeline: None,
+        comments: Vec::new(),
+        takes: Vec::new(),
+        votes: Vec::new(),
     };
     Ok(NewScene { scene, skipped })
 }

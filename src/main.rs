@@ -43,6 +43,20 @@ struct Cli {
     /// Frames per device buffer: smaller answers a move sooner, larger drops out less on a busy machine.
     #[arg(long, value_name = "FRAMES", default_value_t = proxemix::mix::graph::DEFAULT_BUFFER_FRAMES, value_parser = clap::value_parser!(u32).range(64..=8192))]
     buffer: u32,
+    /// Open the room: phones on the same network join the stage (a link with a token, a QR code and a room
+    /// code are shown) to hold and move stems, vote, say where they hear a hidden body and pin notes.
+    #[arg(long)]
+    room: bool,
+    /// Where the room listens: "lan" (the first network interface that is up), an interface's name
+    /// ("wlan0") or an address ("127.0.0.1" keeps it to this machine).
+    #[arg(long, value_name = "INTERFACE", default_value = "lan")]
+    room_interface: String,
+    /// The room's port (0: any free one).
+    #[arg(long, value_name = "PORT", default_value_t = 7878)]
+    room_port: u16,
+    /// Participants the room takes at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
+    room_max: u32,
 }
 
 #[derive(Subcommand)]
@@ -222,6 +236,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
             device: cli.device,
             rate: cli.rate,
             buffer: cli.buffer,
+            room: cli.room.then_some((cli.room_interface, cli.room_port, cli.room_max as usize)),
         }),
         Some(Command::Inspect { scene }) => {
             let loaded = Scene::load(&scene)?;
@@ -417,6 +432,8 @@ struct StageArgs {
     device: Option<String>,
     rate: Option<u32>,
     buffer: u32,
+    /// The room's interface, port and size, when it opens with the stage.
+    room: Option<(String, u16, usize)>,
 }
 
 /// `proxemix devices`: one line per output device: what `--device` takes, its own rate and channels, its name.
@@ -455,6 +472,11 @@ fn open_stage(args: StageArgs) -> Result<(), UserError> {
             sample_rate: args.rate,
             buffer_frames: args.buffer,
         },
+        room: args.room.map(|(interface, port, max_participants)| proxemix::app::shared::RoomRequest {
+            interface,
+            port,
+            max_participants,
+        }),
     };
     proxemix::app::run(first, options)
 }

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 
 use super::camera::{OrbitCamera, place_camera};
 use super::shared::RecordMode;
-use super::shared::{StageSet, TransportCommand};
+use super::shared::{GestureAuthors, StageSet, TransportCommand};
 use super::stems::{
     BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemRowItem, StemsRebuilt, modified,
     same_stems, stem_components,
@@ -19,7 +19,7 @@ use crate::scene::{Room, Scene, limits};
 
 /// One edit gesture (a drag, a burst of wheel steps, a stick push, a slider grab, a key press): all its edits
 /// are one undo step. Input makes a new one when a gesture starts and tags every edit of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Gesture(u64);
 
 impl Gesture {
@@ -75,6 +75,22 @@ pub enum Edit {
     },
     /// Remove every keyframe of one property (it keeps its own value).
     ClearAutomation(Lane),
+}
+
+impl Edit {
+    /// What the edit does, in a word or two (the history names steps with it).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Edit::Place(_) | Edit::MoveBy(..) => "move",
+            Edit::SetSize(_) | Edit::ScaleSize(..) => "size",
+            Edit::SetSpoil(_) | Edit::SpoilBy(..) | Edit::SpoilEverywhere => "spoil",
+            Edit::SetGain(..) => "level",
+            Edit::ToggleMute(_) => "mute",
+            Edit::ToggleSolo(_) => "solo",
+            Edit::RoomAndMaster { .. } => "room and master",
+            Edit::ClearAutomation(_) => "clear automation",
+        }
+    }
 }
 
 /// What the recorder is asked to do.
@@ -167,6 +183,7 @@ impl Plugin for IntentPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<Intent>()
             .add_message::<Touched>()
+            .init_resource::<GestureAuthors>()
             .configure_sets(Update, (StageSet::Input, StageSet::Workshop, StageSet::Document).chain())
             .add_systems(Update, (apply_intents, place_camera).chain().in_set(StageSet::Document));
     }
@@ -259,12 +276,14 @@ pub fn apply_intents(
     mut transport: MessageWriter<TransportCommand>,
     mut rebuilt: MessageWriter<StemsRebuilt>,
     mut touched: MessageWriter<Touched>,
+    authors: Res<GestureAuthors>,
 ) {
     for intent in intents.read() {
         let target = match intent {
             Intent::Edit(gesture, edit) => {
                 if *last_gesture != Some(*gesture) {
-                    history.push(current(&doc.scene, &stems));
+                    let label = format!("{}: {}", authors.name(*gesture), edit.verb());
+                    history.push_named(current(&doc.scene, &stems), label);
                     *last_gesture = Some(*gesture);
                 }
                 let mut lanes = Vec::new();
@@ -311,8 +330,11 @@ pub fn apply_intents(
             Intent::Undo | Intent::Redo => {
                 let now = current(&doc.scene, &stems);
                 let undo = matches!(intent, Intent::Undo);
-                let Some(scene) = (if undo { history.undo(now) } else { history.redo(now) }) else { continue };
-                doc.status = if undo { "undone" } else { "redone" }.into();
+                let Some((scene, label)) = (if undo { history.undo(now) } else { history.redo(now) }) else {
+                    continue;
+                };
+                let done = if undo { "undone" } else { "redone" };
+                doc.status = if label.is_empty() { done.into() } else { format!("{done}: {label}") };
                 doc.dirty = true;
                 scene
             }

@@ -4,7 +4,8 @@
 //! A pipeline, each layer reading only those before it: `shared` (the nouns) and `camera`; `stems` (the
 //! document in the world); `intent` (the one place edits are applied); `reload` and `workshop` (ask for scenes
 //! to be shown); `input` (devices become intents); `audio` (the bridge to the engine), `record` (takes) and
-//! `export`; then what is drawn: `stage`, `ui`, `workshop_ui`, `screenshot`; in the browser, `web` (the page's
+//! `export`, and `room` (phones join: their moves become intents); then what is drawn: `stage`, `ui`,
+//! `workshop_ui`, `room_ui`, `screenshot`; in the browser, `web` (the page's
 //! side) last. With the `dev` feature, `bench` (the stage's own benchmark) and `testing` (the live tests' hooks).
 
 pub mod audio;
@@ -17,6 +18,10 @@ pub mod input;
 pub mod intent;
 pub mod record;
 pub mod reload;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod room;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod room_ui;
 pub mod screenshot;
 pub mod shared;
 pub mod stage;
@@ -91,7 +96,7 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> 
         .insert_resource(stage_audio)
         .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
         .add_plugins(device::DevicePlugin { choice: options.device.clone(), lost: device_lost && !silent })
-        .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
+        .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin, room_ui::RoomWindowPlugin));
     #[cfg(feature = "dev")]
     app.add_plugins(testing::TestHooksPlugin);
     if let Some(path) = &options.screenshot {
@@ -140,14 +145,18 @@ where
     B::Error: std::fmt::Display,
 {
     fn build(self) -> bevy::app::PluginGroupBuilder {
-        bevy::app::PluginGroupBuilder::start::<Self>()
+        let group = bevy::app::PluginGroupBuilder::start::<Self>()
             .add(stems::StemsPlugin { path: self.scene_path, scene: self.scene })
             .add(intent::IntentPlugin)
             .add(reload::ReloadPlugin)
             .add(input::StageInputPlugin)
             .add(workshop::WorkshopPlugin { slots: self.slots })
             .add(AudioBridgePlugin::<B>::default())
-            .add(record::RecordPlugin)
+            .add(record::RecordPlugin);
+        // Phones join through a server on the machine: not in the browser build.
+        #[cfg(not(target_arch = "wasm32"))]
+        let group = group.add(room::RoomPlugin);
+        group
     }
 }
 

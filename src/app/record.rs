@@ -16,10 +16,10 @@ use super::audio::BridgeSet;
 use super::intent::world_scene;
 use super::intent::{Gesture, Intent, RecordCommand, Touched, apply_intents};
 use super::shared::{
-    AudioNews, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand, TransportState,
+    AudioNews, GestureAuthors, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand, TransportState,
 };
 use super::stems::{History, StageScene, WorldRows};
-use crate::scene::Scene;
+use crate::scene::{Scene, TakeCredit};
 use crate::scene::automation::{self, Lane, Prop, TakeLane, Tolerance, Value};
 use crate::scene::timeline::Resolved;
 
@@ -63,6 +63,8 @@ pub struct TakeReport {
     pub keys: usize,
     /// Thrown away (Esc).
     pub discarded: bool,
+    /// Who played it: the room's participants by name, "stage" for the presenter's own hands.
+    pub players: Vec<String>,
 }
 
 /// The recorder's settings and the take in progress.
@@ -117,6 +119,8 @@ struct Pass {
     pass_and_lap: Option<(u32, u64)>,
     lanes: Vec<Writing>,
     report: TakeReport,
+    /// Song time of its first heard point.
+    from_s: Option<f64>,
 }
 
 /// A lane being written.
@@ -213,10 +217,15 @@ impl Recorder {
         }
         history.suspend(false);
         if pass.report.keys > 0 {
-            history.push(pass.before);
+            let players = if pass.report.players.is_empty() { vec!["stage".to_owned()] } else { pass.report.players.clone() };
+            let from_s = pass.from_s.unwrap_or(0.0).min(end_s);
+            let lanes = pass.report.lanes.clone();
+            doc.scene.takes.push(TakeCredit { by: players.clone(), lanes, from_s, to_s: end_s });
+            history.push_named(pass.before, format!("take by {}", players.join(", ")));
             doc.dirty = true;
             doc.status = format!(
-                "take: {} ({} points → {} keyframes)",
+                "take by {}: {} ({} points → {} keyframes)",
+                players.join(", "),
                 pass.report.lanes.join(", "),
                 pass.report.raw_points,
                 pass.report.keys
@@ -282,7 +291,7 @@ fn record_commands(
                 let before = world_scene(&doc.scene, world.iter());
                 history.suspend(true);
                 recorder.pass =
-                    Some(Pass { before, pass_and_lap: None, lanes: Vec::new(), report: TakeReport::default() });
+                    Some(Pass { before, pass_and_lap: None, lanes: Vec::new(), report: TakeReport::default(), from_s: None });
             }
             _ => {}
         }
@@ -302,6 +311,7 @@ fn record_touches(
     transport: Res<TransportState>,
     time: Res<Time>,
     world: WorldRows,
+    authors: Res<GestureAuthors>,
 ) {
     let touches: Vec<Touched> = touched.read().cloned().collect();
     let releases: Vec<Gesture> =
@@ -309,6 +319,11 @@ fn record_touches(
     if state.armed && transport.playing {
         for touch in touches {
             let Some(pass) = recorder.pass.as_mut() else { continue };
+            let player = authors.name(touch.gesture).to_owned();
+            if !pass.report.players.contains(&player) {
+                pass.report.players.push(player);
+            }
+            pass.from_s.get_or_insert(transport.position_s);
             for (lane, before) in touch.lanes {
                 if let Some(w) = pass.lanes.iter_mut().find(|w| w.lane == lane) {
                     if !w.gestures.contains(&touch.gesture) {
@@ -533,7 +548,8 @@ fn went_on(
         if !lanes.is_empty() {
             let before = world_scene(&doc.scene, world.iter());
             history.suspend(true);
-            recorder.pass = Some(Pass { before, pass_and_lap: Some(here), lanes, report: TakeReport::default() });
+            recorder.pass =
+                Some(Pass { before, pass_and_lap: Some(here), lanes, report: TakeReport::default(), from_s: Some(0.0) });
         }
         true
     } else {

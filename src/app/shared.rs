@@ -30,6 +30,8 @@ pub struct StageOptions {
     pub presenter: bool,
     /// The sound device to play through.
     pub device: DeviceChoice,
+    /// Open the room for phones when the stage opens.
+    pub room: Option<RoomRequest>,
 }
 
 pub use crate::mix::graph::DEFAULT_BUFFER_FRAMES;
@@ -302,3 +304,53 @@ pub struct AudioNews {
     /// The pass playing and how often it has wrapped, as of the last callback.
     pub pass_and_lap: (u32, u64),
 }
+
+/// Who made each gesture that did not come from the stage's own mouse, pad or panels (a room's participant):
+/// the history names its steps with it and a take remembers its players.
+#[derive(Resource, Debug, Default)]
+pub struct GestureAuthors {
+    names: std::collections::HashMap<super::intent::Gesture, String>,
+}
+
+impl GestureAuthors {
+    /// Gestures remembered at most (the oldest are forgotten; a gesture's steps are named when it starts).
+    const LIMIT: usize = 4096;
+
+    /// Notes that `gesture` is `name`'s.
+    pub fn insert(&mut self, gesture: super::intent::Gesture, name: String) {
+        if self.names.len() >= Self::LIMIT {
+            self.names.clear();
+        }
+        self.names.insert(gesture, name);
+    }
+
+    /// Whose `gesture` is: a participant's name, or "stage".
+    pub fn name(&self, gesture: super::intent::Gesture) -> &str {
+        self.names.get(&gesture).map_or("stage", String::as_str)
+    }
+}
+
+/// The room the stage opens (`--room`): where it listens and how many may join.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomRequest {
+    /// "lan", an interface's name, or an address.
+    pub interface: String,
+    /// The port (0: any free one).
+    pub port: u16,
+    /// Participants at once.
+    pub max_participants: usize,
+}
+
+/// What the room shows on the stage: each stem's holder (a name tag on its body) and the body hidden for a
+/// "where do you hear it?" round.
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct RoomTags {
+    /// By stem index: who holds it.
+    pub holders: Vec<Option<String>>,
+    /// The stem hidden from view.
+    pub hidden: Option<usize>,
+}
+
+/// The room's window is shown (the top bar's "Room" button toggles it; only where there is a room).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct RoomWindowShown(pub bool);

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 
 use super::camera::OrbitCamera;
 use super::input;
-use super::shared::{LiveMixes, LiveTimeline, Meters, TransportState};
+use super::shared::{LiveMixes, LiveTimeline, Meters, RoomTags, TransportState};
 use super::stems::{BodySize, Muted, Selected, Solo, Spoil, StageScene, StemBody};
 use super::workshop::{Presentation, QuizState};
 use crate::mix::mapping::{EAR_HEIGHT_M, Zone};
@@ -288,7 +288,9 @@ fn follow_bodies(
     meshes: Res<StageMeshes>,
     time: Res<Time>,
     presentation: Res<Presentation>,
+    tags: Option<Res<RoomTags>>,
 ) {
+    let hidden = tags.and_then(|t| t.hidden);
     for (mut t, size, _, _) in &mut bodies {
         let r = body_radius(size.0);
         if t.scale.x != r {
@@ -326,16 +328,24 @@ fn follow_bodies(
         t.translation = position;
         t.scale = scale;
         // Listen mode hides everything a body has, so people listen instead of look.
-        let visible = visible && !presentation.listen;
+        // So does the room's listening round, for the body it asks about.
+        let asked_about = hidden.is_some() && stems.get(part.body).is_ok_and(|s| Some(s.index) == hidden);
+        let visible = visible && !presentation.listen && !asked_about;
         visibility.set_if_neq(if visible { Visibility::Inherited } else { Visibility::Hidden });
     }
 }
 
 /// Listen mode: the bodies themselves disappear too (their parts follow in `follow_bodies`).
-fn hide_bodies_to_listen(presentation: Res<Presentation>, mut bodies: Query<&mut Visibility, With<StemBody>>) {
-    let wanted = if presentation.listen { Visibility::Hidden } else { Visibility::Inherited };
-    for mut visibility in &mut bodies {
-        visibility.set_if_neq(wanted);
+/// And the body the room is asked to place by ear ("where do you hear it?") hides until it is revealed.
+fn hide_bodies_to_listen(
+    presentation: Res<Presentation>,
+    tags: Option<Res<RoomTags>>,
+    mut bodies: Query<(&StemBody, &mut Visibility)>,
+) {
+    let hidden = tags.and_then(|t| t.hidden);
+    for (body, mut visibility) in &mut bodies {
+        let hide = presentation.listen || hidden == Some(body.index);
+        visibility.set_if_neq(if hide { Visibility::Hidden } else { Visibility::Inherited });
     }
 }
 

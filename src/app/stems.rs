@@ -74,8 +74,9 @@ impl StageScene {
 /// Snapshots of the scene before each edit gesture, for Ctrl+Z (and redo with Ctrl+Shift+Z).
 #[derive(Resource, Debug, Default)]
 pub struct History {
-    undo: Vec<Scene>,
-    redo: Vec<Scene>,
+    /// Each step: the scene before it, and who did what ("ana: move").
+    undo: Vec<(Scene, String)>,
+    redo: Vec<(Scene, String)>,
     /// While a take records, its edits are not steps of their own: the take is one step, pushed at its end.
     suspended: bool,
 }
@@ -86,26 +87,38 @@ const HISTORY_LIMIT: usize = 200;
 impl History {
     /// Remembers `scene` as the state before an edit.
     pub fn push(&mut self, scene: Scene) {
-        if self.suspended || self.undo.last() == Some(&scene) {
+        self.push_named(scene, String::new());
+    }
+
+    /// Remembers `scene` as the state before an edit described by `label` (who did what).
+    pub fn push_named(&mut self, scene: Scene, label: String) {
+        if self.suspended || self.undo.last().is_some_and(|(s, _)| *s == scene) {
             return;
         }
-        self.undo.push(scene);
+        self.undo.push((scene, label));
         if self.undo.len() > HISTORY_LIMIT {
             self.undo.remove(0);
         }
         self.redo.clear();
     }
 
-    pub fn undo(&mut self, current: Scene) -> Option<Scene> {
-        let previous = self.undo.pop()?;
-        self.redo.push(current);
-        Some(previous)
+    /// Takes back the last step: the scene before it, and what the step was.
+    pub fn undo(&mut self, current: Scene) -> Option<(Scene, String)> {
+        let (previous, label) = self.undo.pop()?;
+        self.redo.push((current, label.clone()));
+        Some((previous, label))
     }
 
-    pub fn redo(&mut self, current: Scene) -> Option<Scene> {
-        let next = self.redo.pop()?;
-        self.undo.push(current);
-        Some(next)
+    /// Does again the step last taken back.
+    pub fn redo(&mut self, current: Scene) -> Option<(Scene, String)> {
+        let (next, label) = self.redo.pop()?;
+        self.undo.push((current, label.clone()));
+        Some((next, label))
+    }
+
+    /// What the last steps were, newest first (the history as named by who did them).
+    pub fn recent(&self, count: usize) -> impl Iterator<Item = &str> {
+        self.undo.iter().rev().take(count).map(|(_, label)| label.as_str())
     }
 
     /// Stops (or starts again) taking steps: a take is one step however many gestures it holds.

@@ -18,8 +18,8 @@ use super::export::ExportJob;
 use super::intent::{Bodies, Edit, Gesture, Intent, RecordCommand, Selection};
 use super::record::Recorder;
 use super::shared::{
-    AudioDeviceStatus, DeviceChoice, LiveMixes, LiveTimeline, Meters, RecordMode, RecordingState, StageOptions,
-    StemAudio, TransportCommand, TransportState, UiFocus,
+    AudioDeviceStatus, DeviceChoice, LiveMixes, LiveTimeline, Meters, RecordMode, RecordingState, RoomTags,
+    RoomWindowShown, StageOptions, StemAudio, TransportCommand, TransportState, UiFocus,
 };
 use super::stage::{ZONE_RINGS, body_radius, stem_colour};
 use super::stems::{History, StageScene, WorldRows};
@@ -77,6 +77,8 @@ struct DocumentPanel<'w> {
     gesture: ResMut<'w, PanelGesture>,
     recording: Res<'w, RecordingState>,
     recorder: ResMut<'w, Recorder>,
+    /// The room's window (where there is a room: not in the browser).
+    room_window: Option<ResMut<'w, RoomWindowShown>>,
 }
 
 /// The panel gesture in progress (a take in touch mode writes until it is let go).
@@ -161,6 +163,7 @@ fn style_for_projector(mut contexts: EguiContexts, mut styled: Local<bool>) -> R
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn panels(
     mut contexts: EguiContexts,
     mut doc: DocumentPanel,
@@ -169,6 +172,7 @@ fn panels(
     mut export: ResMut<ExportJob>,
     mut view: ViewPanel,
     stems: StemQuery,
+    tags: Option<Res<RoomTags>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
     // Only a text field keeps the keyboard: a clicked button or slider (or egui's own Tab walk) would
@@ -246,7 +250,7 @@ fn panels(
     }
     fit_camera_to(&mut view, central);
     if !workshop.presentation.listen {
-        draw_labels(&ctx, &view, &stems, central);
+        draw_labels(&ctx, &view, &stems, central, tags.as_deref());
     }
     Ok(())
 }
@@ -285,6 +289,11 @@ fn top_bar(ui: &mut egui::Ui, doc: &mut DocumentPanel, sound: &SoundPanel, live:
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("Save (Ctrl+S)").clicked() {
                 doc.intents.write(Intent::Save);
+            }
+            if let Some(shown) = doc.room_window.as_mut()
+                && ui.selectable_label(shown.0, "Room").on_hover_text("open the room: phones join the stage").clicked()
+            {
+                shown.0 = !shown.0;
             }
             if ui.add_enabled(doc.history.can_redo(), egui::Button::new("Redo")).clicked() {
                 doc.intents.write(Intent::Redo);
@@ -809,7 +818,7 @@ fn default_export_path(doc: &StageScene) -> String {
 }
 
 /// Names beside the bodies, the zone labels on the rings and "you" at the listener, over the 3D view.
-fn draw_labels(ctx: &egui::Context, view: &ViewPanel, stems: &StemQuery, central: egui::Rect) {
+fn draw_labels(ctx: &egui::Context, view: &ViewPanel, stems: &StemQuery, central: egui::Rect, tags: Option<&RoomTags>) {
     let (camera, camera_transform) = &*view.camera;
     let painter = ctx
         .layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("stage-labels")))
@@ -829,7 +838,15 @@ fn draw_labels(ctx: &egui::Context, view: &ViewPanel, stems: &StemQuery, central
     }
     for row in stems.iter() {
         let (body, r) = (row.body, body_radius(row.size.0));
+        if tags.is_some_and(|t| t.hidden == Some(body.index)) {
+            continue;
+        }
         let Some(at) = project(row.transform.translation + Vec3::new(r * 0.8, r * 0.8, 0.0)) else { continue };
+        // Who holds it in the room: a name tag under its name.
+        if let Some(holder) = tags.and_then(|t| t.holders.get(body.index)).and_then(|h| h.as_deref()) {
+            let tag = format!("held by {holder}");
+            painter.text(at, egui::Align2::LEFT_TOP, tag, egui::FontId::proportional(13.0), egui::Color32::from_rgb(255, 210, 120));
+        }
         let colour = if row.muted.0 { egui::Color32::from_gray(130) } else { egui::Color32::WHITE };
         let font = egui::FontId::proportional(15.0);
         // A dark outline so names read on any background.

@@ -93,6 +93,9 @@ pub fn bench_scene(count: usize) -> Scene {
         ceiling_dbtp: -1.0,
         intent: None,
         timeline: None,
+        comments: Vec::new(),
+        takes: Vec::new(),
+        votes: Vec::new(),
     }
 }
 

@@ -486,7 +486,39 @@ pub fn markdown(scene: &Scene, facts: &RenderFacts) -> String {
         "\nDirect and send levels are relative to the stem file; angle 0° is straight ahead, + to the right. \
          Air is the low-pass cutoff that distance adds; width is the share of the stereo stage the body fills.\n",
     );
+    room_said(scene, &mut md);
     md
+}
+
+/// What the room said on the stage: its votes, the notes it pinned, who played the takes. Typed by people, so
+/// written as text (Markdown's characters escaped).
+fn room_said(scene: &Scene, md: &mut String) {
+    if scene.votes.is_empty() && scene.comments.is_empty() && scene.takes.is_empty() {
+        return;
+    }
+    let text = |s: &str| {
+        s.chars().fold(String::with_capacity(s.len()), |mut out, c| {
+            if "\\`*_{}[]<>()#+-.!|".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+            out
+        })
+    };
+    let _ = writeln!(md, "\n## What the room said\n");
+    for vote in &scene.votes {
+        let answers: Vec<String> = vote.answers.iter().map(|(a, n)| format!("{}: {n}", text(a))).collect();
+        let _ = writeln!(md, "- Vote: *{}* — {}", text(&vote.question), answers.join(", "));
+    }
+    for c in &scene.comments {
+        let done = if c.resolved { " (resolved)" } else { "" };
+        let (m, s) = ((c.at_s / 60.0).floor(), c.at_s % 60.0);
+        let _ = writeln!(md, "- Note at {m}:{s:04.1} on {} by {}: {}{done}", text(&c.stem), text(&c.by), text(&c.text));
+    }
+    for t in &scene.takes {
+        let by: Vec<String> = t.by.iter().map(|b| text(b)).collect();
+        let _ = writeln!(md, "- Take {:.1}–{:.1} s by {}: {}", t.from_s, t.to_s, by.join(", "), text(&t.lanes.join(", ")));
+    }
 }
 
 fn cue_cells(m: &StemMix) -> String {

@@ -108,6 +108,12 @@ impl Scene {
                 Some("timeline")
             } else if self.intent.is_some() {
                 Some("intent")
+            } else if !self.comments.is_empty() {
+                Some("comments")
+            } else if !self.takes.is_empty() {
+                Some("takes")
+            } else if !self.votes.is_empty() {
+                Some("votes")
             } else {
                 self.stems.iter().position(|s| !s.keys.is_empty()).map(|_| "stems[].keys")
             };
@@ -191,6 +197,38 @@ impl Scene {
                 }
             }
         }
+        for (v, vote) in self.votes.iter().enumerate() {
+            check_chars(&format!("votes[{v}].question"), &vote.question, COMMENT_CHARS)?;
+            if vote.answers.len() > 16 {
+                return Err(invalid(&format!("votes[{v}].answers"), "at most 16 answers".into()));
+            }
+            for (answer, _) in &vote.answers {
+                check_chars(&format!("votes[{v}].answers"), answer, NAME_CHARS)?;
+            }
+        }
+        if self.comments.len() > MAX_COMMENTS || self.takes.len() > MAX_COMMENTS || self.votes.len() > MAX_COMMENTS {
+            return Err(invalid("comments", format!("more than {MAX_COMMENTS} notes or take credits")));
+        }
+        for (c, comment) in self.comments.iter().enumerate() {
+            let at = |field: &str| format!("comments[{c}].{field}");
+            if !names.contains_key(comment.stem.as_str()) {
+                return Err(invalid(&at("stem"), format!("\"{}\" is not a stem of this scene", comment.stem)));
+            }
+            check_time(&at("at_s"), comment.at_s)?;
+            check_chars(&at("text"), &comment.text, COMMENT_CHARS)?;
+            check_chars(&at("by"), &comment.by, NAME_CHARS)?;
+        }
+        for (t, take) in self.takes.iter().enumerate() {
+            let at = |field: &str| format!("takes[{t}].{field}");
+            check_time(&at("from_s"), take.from_s)?;
+            check_time(&at("to_s"), take.to_s)?;
+            if take.by.len() > limits::MAX_COMMENTS || take.lanes.len() > 2 * MAX_STEMS + 8 {
+                return Err(invalid(&at("by"), "too many names or lanes".into()));
+            }
+            for name in take.by.iter().chain(&take.lanes) {
+                check_chars(&at("by"), name, COMMENT_CHARS)?;
+            }
+        }
         // Times, tempo and section names: resolving the timeline checks them all.
         timeline::Resolved::of(self)?;
         Ok(())
@@ -260,6 +298,21 @@ impl Scene {
             }
             out.push_str("    ),\n");
         }
+        if !self.comments.is_empty() {
+            out.push_str("    comments: ");
+            list(&mut out, "    ", self.comments.iter().map(|c| ron(c)).collect());
+            out.push_str(",\n");
+        }
+        if !self.votes.is_empty() {
+            out.push_str("    votes: ");
+            list(&mut out, "    ", self.votes.iter().map(|v| ron(v)).collect());
+            out.push_str(",\n");
+        }
+        if !self.takes.is_empty() {
+            out.push_str("    takes: ");
+            list(&mut out, "    ", self.takes.iter().map(|t| ron(t)).collect());
+            out.push_str(",\n");
+        }
         out.push_str(")\n");
         out
     }
@@ -292,6 +345,26 @@ fn check_range(field: &str, value: f32, (lo, hi): (f32, f32)) -> Result<(), Inva
     }
     if value < lo || value > hi {
         return Err(invalid(field, format!("{value} is outside the allowed range {lo} ..= {hi}")));
+    }
+    Ok(())
+}
+
+fn check_time(field: &str, value: f64) -> Result<(), Invalid> {
+    let (lo, hi) = limits::TIME_S;
+    if !value.is_finite() || value < lo || value > hi {
+        return Err(invalid(field, format!("{value} is not a song time in {lo} ..= {hi} s")));
+    }
+    Ok(())
+}
+
+/// Text that people type: at most `max` characters, no control characters.
+fn check_chars(field: &str, text: &str, max: usize) -> Result<(), Invalid> {
+    let count = text.chars().count();
+    if count > max {
+        return Err(invalid(field, format!("{count} characters; at most {max}")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(field, "has control characters".into()));
     }
     Ok(())
 }

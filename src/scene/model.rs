@@ -42,6 +42,12 @@ pub mod limits {
     pub const BEATS_PER_BAR: (u32, u32) = (1, 32);
     /// Keyframes per stem (and on the room).
     pub const MAX_KEYS: usize = 10_000;
+    /// Characters in a pinned note, and in the name of whoever left it.
+    pub const COMMENT_CHARS: usize = 280;
+    /// Characters in a participant's name.
+    pub const NAME_CHARS: usize = 32;
+    /// Pinned notes and take credits a scene keeps.
+    pub const MAX_COMMENTS: usize = 2_000;
 }
 
 /// A whole staging: a room, the stems in it and the master bus.
@@ -75,6 +81,56 @@ pub struct Scene {
     /// Sections, tempo and the room's keyframes (each stem carries its own keyframes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    /// Notes pinned to a stem at a song time ("too far in the chorus"), left by the room or the presenter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
+    /// Who played each take recorded on the stage (the room's participants or the presenter), and what.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub takes: Vec<TakeCredit>,
+    /// What the room voted on the stage, and how.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<VoteResult>,
+}
+
+/// A question the room voted on, with each answer's count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteResult {
+    /// The question.
+    pub question: String,
+    /// Each answer and its votes.
+    pub answers: Vec<(String, u32)>,
+}
+
+/// A note pinned to the song: on a stem, at a time, by someone; kept until resolved (and after, marked).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    /// The stem it is about (by name).
+    pub stem: String,
+    /// Song time it is pinned to, seconds.
+    pub at_s: f64,
+    /// Who left it.
+    pub by: String,
+    /// What it says (at most [`limits::COMMENT_CHARS`] characters).
+    pub text: String,
+    /// Dealt with.
+    #[serde(default)]
+    pub resolved: bool,
+}
+
+/// One recorded take and the people whose gestures it holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeCredit {
+    /// Who played it (participants' names; "stage" for the presenter's mouse, pad or panels).
+    pub by: Vec<String>,
+    /// The lanes it wrote ("bass position").
+    pub lanes: Vec<String>,
+    /// Song time the take began and ended, seconds.
+    pub from_s: f64,
+    /// Song time it ended.
+    pub to_s: f64,
 }
 
 /// The intent card: what a staging communicates, and which cues carry it.

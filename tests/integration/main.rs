@@ -13,6 +13,8 @@ mod realtime;
 #[cfg(feature = "app")]
 mod record;
 mod robustness;
+#[cfg(feature = "app")]
+mod room;
 mod spoil;
 #[cfg(feature = "app")]
 mod stage;

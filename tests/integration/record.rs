@@ -514,3 +514,47 @@ fn a_master_fader_ride_from_the_panel_is_written_as_room_keys_and_plays_back_as_
     eprintln!("master ride while recording against the render of the take: worst block {worst:.3} dB at {at:.2} s");
     assert!(worst < 0.1, "the fader ride plays back as it was heard: {worst:.3} dB at {at:.2} s");
 }
+
+#[test]
+fn a_take_played_from_a_phone_is_credited_to_it_and_plays_back_as_its_render() {
+    use crate::room::{open_room, phone, send, wait_for};
+    use serde_json::json;
+    let dir = TempDir::new("record-phone");
+    let path = scene_file(&dir, 4.0);
+    let mut stage = Stage::open(&path, false);
+    let (address, token) = open_room(&mut stage.app);
+    let mut ana = phone(address, &token, "Ana");
+    send(&mut ana, json!({"t": "claim", "stem": 0}));
+    wait_for(&mut stage.app, &mut ana, "you", |v| v["holds"] == json!([0]));
+    stage.send(Intent::Record(RecordCommand::ToggleArm));
+    stage.frames(30);
+    // Ana drags the near stem 2 m to the right over half a second, holds it, lifts her finger (touch: it
+    // glides back).
+    for i in 0..=30 {
+        send(&mut ana, json!({"t": "move", "stem": 0, "x": 2.0 * i as f32 / 30.0, "z": -2.0, "g": 1}));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        stage.frame();
+    }
+    stage.frames(30);
+    send(&mut ana, json!({"t": "release", "g": 1}));
+    stage.frames(60);
+    stage.send(Intent::Record(RecordCommand::ToggleArm));
+    stage.frames(30);
+    let saved = stage.save();
+    let keys = position_keys(&saved, 0);
+    eprintln!("a phone's take: {} keyframes: {keys:?}", keys.len());
+    assert!(keys.iter().any(|(_, p)| p.0 > 1.5), "the phone's drag was written: {keys:?}");
+    let take = saved.takes.last().expect("the take is credited in the scene");
+    assert_eq!(take.by, vec!["Ana".to_owned()], "{take:?}");
+    assert!(take.lanes.iter().any(|l| l.contains("near")), "{take:?}");
+
+    // The stage playing the saved take equals its render.
+    let reference = render(&path, 4.0);
+    let mut playback = Stage::open(&path, false);
+    playback.graph().start();
+    playback.frames(250);
+    let (played, at) =
+        block_levels_differ(&playback.heard, song_start(&playback.heard, &reference), &reference, 0.0, 4.0);
+    eprintln!("the stage playing a phone's take against its render: worst block {played:.4} dB at {at:.2} s");
+    assert!(played < 0.01, "the stage plays the phone's take as the render does: {played} dB at {at:.2} s");
+}
