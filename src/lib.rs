@@ -15,7 +15,7 @@ pub mod scene;
 
 #[cfg(feature = "app")]
 pub mod app;
-#[cfg(all(feature = "app", not(target_arch = "wasm32")))]
-pub mod room;
 #[cfg(feature = "dev")]
 pub mod bench;
+#[cfg(all(feature = "app", not(target_arch = "wasm32")))]
+pub mod room;

@@ -16,12 +16,13 @@ use super::audio::BridgeSet;
 use super::intent::world_scene;
 use super::intent::{Gesture, Intent, RecordCommand, Touched, apply_intents};
 use super::shared::{
-    AudioNews, GestureAuthors, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand, TransportState,
+    AudioNews, GestureAuthors, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand,
+    TransportState,
 };
 use super::stems::{History, StageScene, WorldRows};
-use crate::scene::{Scene, TakeCredit};
 use crate::scene::automation::{self, Lane, Prop, TakeLane, Tolerance, Value};
 use crate::scene::timeline::Resolved;
+use crate::scene::{Scene, TakeCredit};
 
 /// How long a touched property glides back to its automation after it is let go (touch) or after the
 /// transport stops (latch).
@@ -217,9 +218,11 @@ impl Recorder {
         }
         history.suspend(false);
         if pass.report.keys > 0 {
-            let players = if pass.report.players.is_empty() { vec!["stage".to_owned()] } else { pass.report.players.clone() };
+            let players =
+                if pass.report.players.is_empty() { vec!["stage".to_owned()] } else { pass.report.players.clone() };
             let from_s = pass.from_s.unwrap_or(0.0).min(end_s);
             let lanes = pass.report.lanes.clone();
+            doc.scene.use_current_format();
             doc.scene.takes.push(TakeCredit { by: players.clone(), lanes, from_s, to_s: end_s });
             history.push_named(pass.before, format!("take by {}", players.join(", ")));
             doc.dirty = true;
@@ -290,8 +293,13 @@ fn record_commands(
                 // the take are not steps of their own (so the history is held before the edit is applied).
                 let before = world_scene(&doc.scene, world.iter());
                 history.suspend(true);
-                recorder.pass =
-                    Some(Pass { before, pass_and_lap: None, lanes: Vec::new(), report: TakeReport::default(), from_s: None });
+                recorder.pass = Some(Pass {
+                    before,
+                    pass_and_lap: None,
+                    lanes: Vec::new(),
+                    report: TakeReport::default(),
+                    from_s: None,
+                });
             }
             _ => {}
         }
@@ -548,8 +556,13 @@ fn went_on(
         if !lanes.is_empty() {
             let before = world_scene(&doc.scene, world.iter());
             history.suspend(true);
-            recorder.pass =
-                Some(Pass { before, pass_and_lap: Some(here), lanes, report: TakeReport::default(), from_s: Some(0.0) });
+            recorder.pass = Some(Pass {
+                before,
+                pass_and_lap: Some(here),
+                lanes,
+                report: TakeReport::default(),
+                from_s: Some(0.0),
+            });
         }
         true
     } else {

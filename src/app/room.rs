@@ -151,19 +151,22 @@ fn room_commands(
             RoomCommand::Remove(who) => hall.remove(*who),
             RoomCommand::Ask { question, choices } => {
                 // Typed on the stage: kept within what the scene keeps (it is saved with the result).
-                let fit = |text: &str, max: usize| text.chars().filter(|c| !c.is_control()).take(max).collect::<String>();
+                let fit =
+                    |text: &str, max: usize| text.chars().filter(|c| !c.is_control()).take(max).collect::<String>();
                 let choices = choices.iter().take(16).map(|c| fit(c, limits::NAME_CHARS)).collect();
                 hall.ask(&fit(question, limits::COMMENT_CHARS), choices);
             }
             RoomCommand::CloseVote => {
                 hall.close_vote();
                 if let Some((vote, counts)) = hall.view().past_votes.last() {
-                    let result: Vec<String> = vote.choices.iter().zip(counts).map(|(c, n)| format!("{c}: {n}")).collect();
+                    let result: Vec<String> =
+                        vote.choices.iter().zip(counts).map(|(c, n)| format!("{c}: {n}")).collect();
                     doc.status = format!("vote \"{}\": {}", vote.question, result.join(", "));
                     info!("{}", doc.status);
                     // Kept with the scene (the handout says what the room voted).
                     let answers = vote.choices.iter().zip(counts).map(|(c, n)| (c.clone(), *n as u32)).collect();
                     if doc.scene.votes.len() < limits::MAX_COMMENTS {
+                        doc.scene.use_current_format();
                         doc.scene.votes.push(VoteResult { question: vote.question.clone(), answers });
                         doc.dirty = true;
                     }
@@ -205,7 +208,8 @@ fn room_inbox(
     };
     let hall = open.hall().clone();
     let events = hall.drain();
-    let entity_of = |stem: usize| world.iter().find(|r| r.body.index == stem).map(|r| (r.entity, r.transform.translation));
+    let entity_of =
+        |stem: usize| world.iter().find(|r| r.body.index == stem).map(|r| (r.entity, r.transform.translation));
     for event in events {
         match event.clone() {
             RoomEvent::Move { who, stem, gesture, .. } | RoomEvent::Size { who, stem, gesture, .. } => {
@@ -234,6 +238,7 @@ fn room_inbox(
                     continue;
                 }
                 doc.status = format!("{by} pinned a note on {name}");
+                doc.scene.use_current_format();
                 doc.scene.comments.push(Comment { stem: name, at_s, by, text, resolved: false });
                 doc.dirty = true;
             }
@@ -272,15 +277,16 @@ fn publish_stage(
     transport: Res<TransportState>,
     live: Res<LiveTimeline>,
     time: Res<Time>,
-    mut last: Local<f64>,
+    mut last: Local<Option<f64>>,
 ) {
     let Some(open) = room.open.as_ref() else { return };
     let hall = open.hall().clone();
     let now = time.elapsed_secs_f64();
-    if now - *last < 1.0 / 30.0 && now >= *last {
+    // The first frame after the room opens publishes at once: until then the phones see no stems.
+    if last.is_some_and(|last| now - last < 1.0 / 30.0 && now >= last) {
         return;
     }
-    *last = now;
+    *last = Some(now);
     let mut rows: Vec<_> = world.iter().collect();
     rows.sort_by_key(|r| r.body.index);
     let stems = rows

@@ -15,7 +15,9 @@ pub struct RoomWindowPlugin;
 
 impl Plugin for RoomWindowPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<RoomWindowShown>().init_resource::<RoomForm>().add_systems(EguiPrimaryContextPass, room_window);
+        app.init_resource::<RoomWindowShown>()
+            .init_resource::<RoomForm>()
+            .add_systems(EguiPrimaryContextPass, room_window);
     }
 }
 

@@ -845,7 +845,13 @@ fn draw_labels(ctx: &egui::Context, view: &ViewPanel, stems: &StemQuery, central
         // Who holds it in the room: a name tag under its name.
         if let Some(holder) = tags.and_then(|t| t.holders.get(body.index)).and_then(|h| h.as_deref()) {
             let tag = format!("held by {holder}");
-            painter.text(at, egui::Align2::LEFT_TOP, tag, egui::FontId::proportional(13.0), egui::Color32::from_rgb(255, 210, 120));
+            painter.text(
+                at,
+                egui::Align2::LEFT_TOP,
+                tag,
+                egui::FontId::proportional(13.0),
+                egui::Color32::from_rgb(255, 210, 120),
+            );
         }
         let colour = if row.muted.0 { egui::Color32::from_gray(130) } else { egui::Color32::WHITE };
         let font = egui::FontId::proportional(15.0);

@@ -517,7 +517,8 @@ fn room_said(scene: &Scene, md: &mut String) {
     }
     for t in &scene.takes {
         let by: Vec<String> = t.by.iter().map(|b| text(b)).collect();
-        let _ = writeln!(md, "- Take {:.1}–{:.1} s by {}: {}", t.from_s, t.to_s, by.join(", "), text(&t.lanes.join(", ")));
+        let _ =
+            writeln!(md, "- Take {:.1}–{:.1} s by {}: {}", t.from_s, t.to_s, by.join(", "), text(&t.lanes.join(", ")));
     }
 }
 

@@ -409,10 +409,11 @@ impl Hall {
             return Err(Refusal::TooManyTries);
         }
         let by_token = token.as_deref().is_some_and(|t| same_secret(t, &self.config.token));
-        let by_code = !by_token && code.as_deref().is_some_and(|c| {
-            let typed: String = c.trim().to_uppercase().chars().filter(|c| !c.is_whitespace()).collect();
-            same_secret(&typed, &self.config.code)
-        });
+        let by_code = !by_token
+            && code.as_deref().is_some_and(|c| {
+                let typed: String = c.trim().to_uppercase().chars().filter(|c| !c.is_whitespace()).collect();
+                same_secret(&typed, &self.config.code)
+            });
         let code_resting = recent(&mut state.code_attempts) >= ATTEMPTS_IN_ALL;
         let admitted = by_token || (by_code && !code_resting);
         if !admitted {
@@ -438,13 +439,20 @@ impl Hall {
         for id in expired {
             forget(&mut state, id);
         }
-        let returning =
-            resume.as_deref().and_then(|r| state.participants.values().find(|p| same_secret(&p.resume, r)).map(|p| p.id));
+        let returning = resume
+            .as_deref()
+            .and_then(|r| state.participants.values().find(|p| same_secret(&p.resume, r)).map(|p| p.id));
         let who = match returning {
             Some(id) => id,
             None => {
                 if state.participants.len() >= self.config.max_participants {
-                    return Err(Refusal::Full);
+                    // A full room makes way for a newcomer by letting go of whoever has been away longest.
+                    let longest_away =
+                        state.participants.values().filter_map(|p| Some((p.away_since?, p.id))).min().map(|(_, id)| id);
+                    match longest_away {
+                        Some(id) => forget(&mut state, id),
+                        None => return Err(Refusal::Full),
+                    }
                 }
                 let id = state.next_id;
                 state.next_id += 1;
@@ -493,10 +501,14 @@ impl Hall {
         }
     }
 
-    /// Notes that a connection was cut off, and why (the stage's panel lists it).
+    /// Notes that a connection was cut off, and why (the stage's panel lists it). The participant is let go
+    /// with it (its stems freed): a phone that floods or speaks nonsense does not keep a place to come back to.
     pub fn cut_off(&self, joined: Option<&Joined>, why: &str) {
         let mut state = self.lock();
         let name = joined.and_then(|j| state.participants.get(&j.who)).map_or("a phone".into(), |p| p.name.clone());
+        if let Some(joined) = joined {
+            forget(&mut state, joined.who);
+        }
         state.cut_off.push(format!("{name}: {why}"));
         if state.cut_off.len() > 32 {
             state.cut_off.remove(0);
@@ -510,11 +522,7 @@ impl Hall {
         let mut state = self.lock();
         let stems = state.stage.stems.len();
         let known = |stem: u32| {
-            if (stem as usize) < stems {
-                Ok(stem as usize)
-            } else {
-                Err(Malformed(format!("there is no stem {stem}")))
-            }
+            if (stem as usize) < stems { Ok(stem as usize) } else { Err(Malformed(format!("there is no stem {stem}"))) }
         };
         let who = joined.who;
         let holds = |state: &HallState, stem: usize| state.holders.get(stem).copied().flatten() == Some(who);
@@ -628,11 +636,8 @@ impl Hall {
                 }
             })
             .collect();
-        let people: Vec<_> = state
-            .participants
-            .values()
-            .map(|p| json!({"id": p.id, "name": p.name, "here": p.connected()}))
-            .collect();
+        let people: Vec<_> =
+            state.participants.values().map(|p| json!({"id": p.id, "name": p.name, "here": p.connected()})).collect();
         let vote = state.vote.as_ref().map(|v| {
             let mut value = json!({"id": v.id, "question": v.question, "choices": v.choices, "open": v.open});
             if !v.open {
@@ -676,10 +681,7 @@ impl Hall {
         let holds: Vec<usize> = (0..state.holders.len()).filter(|&i| state.holders[i] == Some(who)).collect();
         let ballot = state.vote.as_ref().and_then(|v| v.ballots.get(&who).map(|c| (v.id, *c)));
         let guess = state.round.as_ref().and_then(|r| r.guesses.get(&who).map(|g| (r.id, *g)));
-        let error = state
-            .round
-            .as_ref()
-            .and_then(|r| Some(GuessError::of(*r.guesses.get(&who)?, r.truth?)));
+        let error = state.round.as_ref().and_then(|r| Some(GuessError::of(*r.guesses.get(&who)?, r.truth?)));
         let score = state.scores.get(&who).copied().unwrap_or_default();
         json!({"t": "you", "id": who, "name": name, "holds": holds, "ballot": ballot, "guess": guess,
                "error": error, "score": score})

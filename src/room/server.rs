@@ -31,6 +31,8 @@ pub const MESSAGES_PER_S: f64 = 60.0;
 pub const BURST: f64 = 120.0;
 /// A phone silent this long (no message, no answer to pings) is taken for gone.
 pub const SILENT_FOR: Duration = Duration::from_secs(15);
+/// How long a goodbye waits for the phone to close its side.
+const CLOSE_WITHIN: Duration = Duration::from_millis(500);
 /// How often the server pings a phone.
 const PING_EVERY: Duration = Duration::from_secs(4);
 
@@ -40,7 +42,8 @@ pub struct RoomServer {
     pub address: SocketAddr,
     hall: Arc<Hall>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Told when the listener is gone (a mutex only to make the server shareable with the stage's systems).
+    listening_ended: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
 }
 
 impl RoomServer {
@@ -51,22 +54,30 @@ impl RoomServer {
         let address = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = hall.clone();
-        let thread = std::thread::Builder::new().name("proxemix-room".into()).spawn(move || {
+        let (no_longer_listening, listening_ended) = std::sync::mpsc::sync_channel::<()>(1);
+        let served = Served { hall: hall.clone(), sockets: Arc::new(AtomicUsize::new(0)) };
+        // The thread is not joined: it ends by itself once the room is closed and its phones are gone.
+        std::thread::Builder::new().name("proxemix-room".into()).spawn(move || {
             runtime.block_on(async move {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let app = router(serving);
-                let service = app.into_make_service_with_connect_info::<SocketAddr>();
+                let sockets = served.sockets.clone();
+                let service = router(served).into_make_service_with_connect_info::<SocketAddr>();
                 let _ = axum::serve(listener, service)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.await;
                     })
                     .await;
+                let _ = no_longer_listening.send(());
+                // The phones still connected have been told goodbye; each closes its socket on its own
+                // (a close frame and its answer). The slow ones are dropped with the runtime.
+                let deadline = tokio::time::Instant::now() + CLOSE_WITHIN * 2;
+                while sockets.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
             });
-            // Connections still open after their goodbye are dropped with the runtime.
-            runtime.shutdown_timeout(Duration::from_millis(500));
+            runtime.shutdown_timeout(Duration::from_millis(100));
         })?;
-        Ok(RoomServer { address, hall, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(RoomServer { address, hall, shutdown: Some(shutdown), listening_ended: listening_ended.into() })
     }
 
     /// The room it serves.
@@ -74,16 +85,15 @@ impl RoomServer {
         &self.hall
     }
 
-    /// Tells every phone the room is closing, stops listening and drops every connection.
+    /// Tells every phone the room is closing and stops listening (waiting only for that, a few milliseconds);
+    /// the connections say goodbye and close on the server's own thread, which then ends.
     pub fn close(&mut self) {
         self.hall.close();
         if let Some(shutdown) = self.shutdown.take() {
-            // A moment for the goodbyes to go out.
-            std::thread::sleep(Duration::from_millis(100));
             let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            if let Ok(ended) = self.listening_ended.lock() {
+                let _ = ended.recv_timeout(Duration::from_secs(1));
+            }
         }
     }
 }
@@ -101,8 +111,7 @@ struct Served {
     sockets: Arc<AtomicUsize>,
 }
 
-fn router(hall: Arc<Hall>) -> Router {
-    let served = Served { hall, sockets: Arc::new(AtomicUsize::new(0)) };
+fn router(served: Served) -> Router {
     Router::new()
         .route("/", get(|| async { page(PAGE_HTML, "text/html; charset=utf-8") }))
         .route("/room.js", get(|| async { page(PAGE_JS, "text/javascript; charset=utf-8") }))
@@ -170,9 +179,21 @@ async fn say(socket: &mut WebSocket, text: String) -> bool {
     socket.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
 }
 
+/// Says why, then closes as WebSocket asks: a close frame, and a short wait for the phone's own (so that the
+/// goodbye is read before the connection goes, and not lost to a reset).
 async fn goodbye(mut socket: WebSocket, reason: &str) {
     let _ = say(&mut socket, ToPhone::Bye { reason }.text()).await;
-    let _ = socket.send(Message::Close(None)).await;
+    if socket.send(Message::Close(None)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_WITHIN, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// One phone's connection, from hello to goodbye.

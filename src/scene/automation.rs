@@ -2,7 +2,7 @@
 //! place of what it covered, gliding back to what was there; and clearing a property's keyframes. Pure: the
 //! recorder on the stage hands it points in song time, and what comes out is an ordinary, hand-editable scene.
 
-use super::model::{At, FORMAT_VERSION, Key, RoomKey, Scene, limits};
+use super::model::{At, Key, RoomKey, Scene, limits};
 use super::timeline::{Resolved, RoomValues, StemValues};
 
 /// A property the timeline can drive.
@@ -399,9 +399,7 @@ pub fn write(scene: &mut Scene, take: &TakeLane) -> Written {
         new_keys.push((at, back));
     }
     let span = (start - 1e-9, new_keys.last().map_or(end, |l| l.0) + 1e-9);
-    if scene.version < FORMAT_VERSION {
-        scene.version = FORMAT_VERSION;
-    }
+    scene.use_current_format();
     let mut written = Written { raw: take.points.len(), keys: new_keys.len(), replaced: 0 };
     let at_of = |at: &At| old.time(at, "").unwrap_or(f64::NAN);
     let inside = |t: f64| t >= span.0 && t <= span.1;

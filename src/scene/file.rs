@@ -57,6 +57,12 @@ impl fmt::Display for SceneError {
 impl std::error::Error for SceneError {}
 
 impl Scene {
+    /// Moves an older scene to the current format before something only that format holds is added (keys,
+    /// notes, votes, takes): a version-1 file is saved as version 2, never refused on save.
+    pub fn use_current_format(&mut self) {
+        self.version = self.version.max(super::model::FORMAT_VERSION);
+    }
+
     /// Reads, parses and validates a scene file from the disk.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
         Scene::load_from(&FileSource::disk(), path)

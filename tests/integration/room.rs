@@ -128,8 +128,10 @@ fn phones_join_with_the_link_or_the_code_and_move_only_what_they_hold() {
     let mut ana = phone(address, &token, "Ana");
     let (mut ben, welcome) = join(address, json!({"t": "hello", "code": code.to_lowercase(), "name": "Ben"}));
     assert_eq!(welcome["t"], "welcome", "the typed code, in any case, lets Ben in");
-    for wrong in [json!({"t": "hello", "token": "x".repeat(22), "name": "Eve"}), json!({"t": "hello", "code": "AAAAAA", "name": "Eve"})]
-    {
+    for wrong in [
+        json!({"t": "hello", "token": "x".repeat(22), "name": "Eve"}),
+        json!({"t": "hello", "code": "AAAAAA", "name": "Eve"}),
+    ] {
         let (_, refused) = join(address, wrong);
         assert_eq!(refused["t"], "bye");
         assert_eq!(refused["reason"], "wrong room code or link");
@@ -296,7 +298,9 @@ fn a_flood_is_cut_off_within_a_second_while_the_others_still_move() {
             Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 cut = Some(started.elapsed())
             }
-            Err(tungstenite::Error::Io(e)) if e.kind() != std::io::ErrorKind::WouldBlock => cut = Some(started.elapsed()),
+            Err(tungstenite::Error::Io(e)) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                cut = Some(started.elapsed())
+            }
             _ => {}
         }
     }
@@ -421,5 +425,4 @@ fn a_phone_that_drops_comes_back_as_itself_with_its_stems() {
     eprintln!("a phone that dropped holds its stems again {:.0} ms after it reconnects", took.as_secs_f64() * 1e3);
     assert!(took < Duration::from_secs(2));
     assert_eq!(you["name"], "Ana", "an empty name keeps the one it had");
-
 }
