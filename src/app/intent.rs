@@ -7,7 +7,7 @@ use bevy::prelude::*;
 
 use super::camera::{OrbitCamera, place_camera};
 use super::shared::RecordMode;
-use super::shared::{GestureAuthors, StageSet, TransportCommand};
+use super::shared::{StageSet, TransportCommand};
 use super::stems::{
     BodySize, GainTrim, History, Muted, SendTrim, Solo, Spoil, StageScene, StemRowItem, StemsRebuilt, modified,
     same_stems, stem_components,
@@ -610,5 +610,30 @@ fn select(commands: &mut Commands, stems: &StemsMut, selection: Selection) {
         } else if !wanted && selected {
             commands.entity(entity).remove::<Selected>();
         }
+    }
+}
+
+/// Who made each gesture that did not come from the stage's own mouse, pad or panels (a room's participant):
+/// the history names its steps with it and a take remembers its players.
+#[derive(Resource, Debug, Default)]
+pub struct GestureAuthors {
+    names: std::collections::HashMap<Gesture, String>,
+}
+
+impl GestureAuthors {
+    /// Gestures remembered at most (the oldest are forgotten; a gesture's steps are named when it starts).
+    const LIMIT: usize = 4096;
+
+    /// Notes that `gesture` is `name`'s.
+    pub fn insert(&mut self, gesture: Gesture, name: String) {
+        if self.names.len() >= Self::LIMIT {
+            self.names.clear();
+        }
+        self.names.insert(gesture, name);
+    }
+
+    /// Whose `gesture` is: a participant's name, or "stage".
+    pub fn name(&self, gesture: Gesture) -> &str {
+        self.names.get(&gesture).map_or("stage", String::as_str)
     }
 }

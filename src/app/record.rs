@@ -14,10 +14,9 @@ use bevy::prelude::*;
 
 use super::audio::BridgeSet;
 use super::intent::world_scene;
-use super::intent::{Gesture, Intent, RecordCommand, Touched, apply_intents};
+use super::intent::{Gesture, GestureAuthors, Intent, RecordCommand, Touched, apply_intents};
 use super::shared::{
-    AudioNews, GestureAuthors, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand,
-    TransportState,
+    AudioNews, HeldLanes, LiveTimeline, RecordMode, RecordingState, StageSet, TransportCommand, TransportState,
 };
 use super::stems::{History, StageScene, WorldRows};
 use crate::scene::automation::{self, Lane, Prop, TakeLane, Tolerance, Value};

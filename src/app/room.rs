@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use bevy::prelude::*;
 
-use super::intent::{Edit, Gesture, Intent};
-use super::shared::{GestureAuthors, LiveTimeline, RoomTags, StageOptions, StageSet, TransportState};
+use super::intent::{Edit, Gesture, GestureAuthors, Intent};
+use super::shared::{LiveTimeline, RoomTags, StageOptions, StageSet, TransportState};
 use super::stems::{StageScene, WorldRows};
 use crate::room::hall::{GuessError, NoteView};
 use crate::room::{OpenRoom, RoomEvent, RoomPlace, StageView, StemView};

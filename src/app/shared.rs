@@ -305,31 +305,6 @@ pub struct AudioNews {
     pub pass_and_lap: (u32, u64),
 }
 
-/// Who made each gesture that did not come from the stage's own mouse, pad or panels (a room's participant):
-/// the history names its steps with it and a take remembers its players.
-#[derive(Resource, Debug, Default)]
-pub struct GestureAuthors {
-    names: std::collections::HashMap<super::intent::Gesture, String>,
-}
-
-impl GestureAuthors {
-    /// Gestures remembered at most (the oldest are forgotten; a gesture's steps are named when it starts).
-    const LIMIT: usize = 4096;
-
-    /// Notes that `gesture` is `name`'s.
-    pub fn insert(&mut self, gesture: super::intent::Gesture, name: String) {
-        if self.names.len() >= Self::LIMIT {
-            self.names.clear();
-        }
-        self.names.insert(gesture, name);
-    }
-
-    /// Whose `gesture` is: a participant's name, or "stage".
-    pub fn name(&self, gesture: super::intent::Gesture) -> &str {
-        self.names.get(&gesture).map_or("stage", String::as_str)
-    }
-}
-
 /// The room the stage opens (`--room`): where it listens and how many may join.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoomRequest {
