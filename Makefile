@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: doc run test test-live test-web web web-build setup bench bench-stage bench-latency soak core-is-bevy-free demo-song fuzz
+.PHONY: doc run test test-live test-web web-test-deps web web-build setup bench bench-stage bench-latency soak core-is-bevy-free demo-song fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -31,14 +31,19 @@ test: setup
 # (other tests' load would starve it). On 2 cores the private sound server now and then reports stream errors
 # and drops a buffer (on main before issue 22 too: a soak with 64 stream errors and one gap, a live-vs-render
 # residual of -61 dBFS): a failed run is run once more, and says so; failing twice fails.
+# The room's live test drives Chromium "phones" with playwright-core: web/test's packages come first.
 LIVE_TESTS = $(CARGO) test --features dev --test integration live:: -- --test-threads=1
-test-live:
+test-live: web-test-deps
 	@$(LIVE_TESTS) || { echo "test-live: failed once; running the live tests again (see the Makefile)"; $(LIVE_TESTS); }
 
 # The browser build (web/dist) driven in Debian's Chromium with software WebGL by playwright-core (pinned in
 # web/test): the page, its sound, a drag, the export against the native render, a share link, a broken file.
-test-web: web-build
-	cd web/test && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 browser.test.mjs
+test-web: web-build web-test-deps
+	cd web/test && node --test --test-concurrency=1 browser.test.mjs
+
+# playwright-core, pinned by web/test/package-lock.json (it drives the system's Chromium; no browser download).
+web-test-deps:
+	cd web/test && npm ci --no-audit --no-fund --loglevel=error
 
 # The stage in the browser: builds web/dist and serves it on http://127.0.0.1:8080 (any static server will do).
 web: setup web-build

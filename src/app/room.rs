@@ -249,6 +249,7 @@ fn room_inbox(
     let now = time.elapsed_secs_f64();
     if now - *checked_at >= 0.25 || now < *checked_at {
         *checked_at = now;
+        hall.tidy(std::time::Instant::now());
         let view = hall.view();
         let here = |who: u32| view.participants.iter().any(|p| p.id == who && p.connected());
         let gone: Vec<(u32, u32)> = room.gestures.keys().copied().filter(|(who, _)| !here(*who)).collect();

@@ -14,8 +14,11 @@ use super::protocol::{FromPhone, Malformed};
 
 /// Participants at once, by default.
 pub const DEFAULT_MAX_PARTICIPANTS: usize = 64;
-/// How long a participant whose phone went away keeps its place and its stems.
+/// How long a participant whose phone went away keeps its place (its name, its score, its resume key).
 pub const KEEP_AWAY: Duration = Duration::from_secs(600);
+/// A participant away this long lets go of its stems (so that the room is not kept from them); it still comes
+/// back as itself, with its name and score, until [`KEEP_AWAY`].
+pub const HOLD_WHILE_AWAY: Duration = Duration::from_secs(120);
 /// Wrong tokens or codes one address may try in [`ATTEMPT_WINDOW`] before it is refused until the window ends.
 pub const ATTEMPTS_PER_ADDRESS: usize = 5;
 /// Wrong room codes from all addresses together in [`ATTEMPT_WINDOW`] before the code stops working for a
@@ -429,16 +432,7 @@ impl Hall {
         }
         state.next_connection += 1;
         let connection = state.next_connection;
-        // Participants away for too long are let go (and their stems freed).
-        let expired: Vec<u32> = state
-            .participants
-            .values()
-            .filter(|p| p.away_since.is_some_and(|t| now.duration_since(t) > KEEP_AWAY))
-            .map(|p| p.id)
-            .collect();
-        for id in expired {
-            forget(&mut state, id);
-        }
+        tidy(&mut state, now);
         let returning = resume
             .as_deref()
             .and_then(|r| state.participants.values().find(|p| same_secret(&p.resume, r)).map(|p| p.id));
@@ -488,7 +482,17 @@ impl Hall {
         }
     }
 
-    /// The connection went away: the participant keeps its place and stems for [`KEEP_AWAY`].
+    /// Lets go of the stems of participants away longer than [`HOLD_WHILE_AWAY`], and of participants away
+    /// longer than [`KEEP_AWAY`] (the stage calls it a few times a second).
+    pub fn tidy(&self, now: Instant) {
+        let mut state = self.lock();
+        if tidy(&mut state, now) {
+            self.bump(&mut state);
+        }
+    }
+
+    /// The connection went away: the participant keeps its stems for [`HOLD_WHILE_AWAY`] and its place for
+    /// [`KEEP_AWAY`].
     pub fn leave(&self, joined: &Joined, now: Instant) {
         let mut state = self.lock();
         if let Some(p) = state.participants.get_mut(&joined.who)
@@ -832,6 +836,24 @@ fn queue(state: &mut HallState, event: RoomEvent) -> Result<Option<String>, Malf
     Ok(None)
 }
 
+/// Frees the stems of those away too long and forgets those away far too long; whether anything changed.
+fn tidy(state: &mut HallState, now: Instant) -> bool {
+    let away_for = |p: &Participant| p.away_since.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+    let expired: Vec<u32> = state.participants.values().filter(|p| away_for(p) > KEEP_AWAY).map(|p| p.id).collect();
+    let idle: Vec<u32> = state.participants.values().filter(|p| away_for(p) > HOLD_WHILE_AWAY).map(|p| p.id).collect();
+    let mut changed = !expired.is_empty();
+    for id in expired {
+        forget(state, id);
+    }
+    for holder in &mut state.holders {
+        if holder.is_some_and(|h| idle.contains(&h)) {
+            *holder = None;
+            changed = true;
+        }
+    }
+    changed
+}
+
 fn forget(state: &mut HallState, who: u32) {
     state.participants.remove(&who);
     for holder in &mut state.holders {
@@ -904,6 +926,30 @@ mod tests {
         assert!(hall.handle(&again, FromPhone::Move { stem: 1, x: 0.0, z: 0.0, g: 2 }).unwrap().is_some());
         hall.remove(b.who);
         assert!(hall.must_close(&b).is_some());
+    }
+
+    #[test]
+    fn an_absent_phone_lets_go_of_its_stems_then_of_its_place() {
+        let hall = hall_with(2);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let now = Instant::now();
+        let token = "T".repeat(22);
+        let a = hall.join(ip, &hello(Some(&token), None, None), now).unwrap();
+        hall.hand(0, Some(a.who));
+        hall.leave(&a, now);
+        hall.tidy(now + HOLD_WHILE_AWAY - Duration::from_secs(1));
+        assert_eq!(hall.view().holders[0], Some(a.who), "a phone that slept a minute still holds its stem");
+        hall.tidy(now + HOLD_WHILE_AWAY + Duration::from_secs(1));
+        assert_eq!(hall.view().holders[0], None, "away for minutes: the room may take it");
+        let back = hall.join(ip, &hello(Some(&token), None, Some(&a.resume)), now + KEEP_AWAY / 2).unwrap();
+        assert_eq!(back.who, a.who, "still itself");
+        hall.leave(&back, now + KEEP_AWAY / 2);
+        // A full room makes way for a newcomer by letting go of whoever has been away longest.
+        let b = hall.join(ip, &hello(Some(&token), None, None), now).unwrap();
+        let c = hall.join(ip, &hello(Some(&token), None, None), now + KEEP_AWAY / 2).unwrap();
+        assert!(hall.must_close(&b).is_none() && hall.must_close(&c).is_none());
+        assert!(hall.view().participants.iter().all(|p| p.id != a.who), "the absent one made way");
+        assert_eq!(hall.join(ip, &hello(Some(&token), None, None), now).unwrap_err(), Refusal::Full);
     }
 
     #[test]

@@ -646,3 +646,104 @@ fn a_take_recorded_with_the_mouse_on_the_real_stage_plays_back_as_its_render() {
     let recorded = capture(&pulse, &display, &scene, seconds, &dir);
     assert_equals_render("a recorded take", &recorded, &scene, seconds, 48_000);
 }
+
+/// The stage's room link, read from its log (it says it once the room is open).
+fn room_link(log: &Path, stage: &mut std::process::Child) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while std::time::Instant::now() < deadline {
+        let said = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = said.lines().find(|l| l.starts_with("proxemix: the room is open at ")) {
+            return line.split_whitespace().nth(6).expect("the link").to_owned();
+        }
+        assert!(stage.try_wait().unwrap().is_none(), "the stage ended before its room opened:\n{said}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the stage never said its room was open");
+}
+
+/// Runs web/test/room-phones.mjs (Chromium pages at 390×844, touch) on the room's link with this plan.
+fn phones(link: &str, plan: &serde_json::Value, shots: Option<&Path>) -> serde_json::Value {
+    let mut node = Command::new("node");
+    node.current_dir(root().join("web/test")).arg("room-phones.mjs").arg(link).arg(plan.to_string());
+    if let Some(shots) = shots {
+        node.arg(shots);
+    }
+    let out = node.output().expect("node runs (make test installs it, and web/test's packages)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the phones failed:\n{said}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(said.lines().last().unwrap_or_default()).expect("the phones' report")
+}
+
+/// Three phones (Chromium pages at 390×844 with touch) join the real stage's room with its link; each taps a
+/// stem to take it and drags it with a finger. The stage, heard through the sound server once they let go,
+/// equals the render of the staging they made (saved with Ctrl+S on the stage).
+#[test]
+fn three_phones_stage_the_song_on_the_real_stage_and_it_is_heard_as_its_render() {
+    let Some((pulse, display)) = harness() else { return };
+    let dir = TempDir::new("live-room");
+    let frames = SR as usize * 60;
+    for (k, name) in ["left", "centre", "right"].iter().enumerate() {
+        write_mono_wav(&dir.path(&format!("{name}.wav")), &noise(frames, 0.15, 7 + k as u32));
+    }
+    let stems = [
+        stem("left", "left.wav", (-1.5, 1.2, -2.5), 1.0, 0.0),
+        stem("centre", "centre.wav", (0.0, 1.2, -3.0), 1.0, 0.0),
+        stem("right", "right.wav", (1.5, 1.2, -2.5), 1.0, 0.0),
+    ];
+    let scene = dir.path("room stage.ron");
+    std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
+    let log = dir.path("stage.log");
+    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(&scene)
+        .args(["--room", "--room-interface", "127.0.0.1", "--room-port", "0"])
+        .envs(pulse.env())
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("the stage starts");
+    let link = room_link(&log, &mut stage);
+    let plan = serde_json::json!([
+        {"name": "Ana", "stem": 0, "to": [-0.6, -0.9]},
+        {"name": "Ben", "stem": 1, "to": [0.4, -4.2]},
+        {"name": "Cy", "stem": 2, "to": [2.6, -1.2]},
+    ]);
+    let report = phones(&link, &plan, None);
+    eprintln!("the phones: {report}");
+
+    // Once they let go (and the stage's glide has settled), what the sound server hears.
+    std::thread::sleep(Duration::from_millis(1500));
+    let recording = pulse.record(&dir.path("sink.f32"), 500).expect("parec");
+    std::thread::sleep(Duration::from_secs(4));
+    let recorded = recording.stop();
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    xdotool(&display, &words("search --sync --name Proxemix windowfocus %1 sleep 1"));
+    xdotool(&display, &words(&format!("keydown ctrl sleep {FRAME_S} key s sleep {FRAME_S} keyup ctrl sleep 2")));
+    let _ = stage.kill();
+    let _ = stage.wait();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+
+    // The staging they made, as the stage saved it: where each finger let go, at the height it had.
+    let saved = proxemix::scene::Scene::load(&scene).unwrap_or_else(|e| panic!("{e}\n{said}"));
+    for (k, phone) in report["phones"].as_array().unwrap().iter().enumerate() {
+        let (x, z) = (phone["x"].as_f64().unwrap() as f32, phone["z"].as_f64().unwrap() as f32);
+        let to = &plan[k]["to"];
+        assert!((x - to[0].as_f64().unwrap() as f32).abs() < 0.05 && (z - to[1].as_f64().unwrap() as f32).abs() < 0.05);
+        let p = saved.stems[k].position;
+        assert!((p.0 - x).abs() < 1e-3 && (p.2 - z).abs() < 1e-3 && (p.1 - 1.2).abs() < 1e-6, "{p:?} ≠ {x}, {z}");
+        assert_eq!(phone["holder"], plan[k]["name"], "the stage named the holder");
+    }
+    // Heard: three seconds of the recording, found in the render of that staging (by cross-correlation: the
+    // stems are noise), equal it.
+    let reference = render(&scene, 60.0);
+    let excerpt = &recorded[2 * 24_000..2 * (24_000 + 3 * 48_000)];
+    let start = align_at(&reference, excerpt, 48_000);
+    let (offset, at) = (-start, start as f64 / 48_000.0);
+    let (rms, worst, when) = residual(excerpt, &reference, offset, at + 0.05, at + 2.95);
+    eprintln!(
+        "three phones' staging: live against render at {at:.2} s: {rms:.1} dBFS RMS, worst {worst:.1} dBFS at {when:.2} s"
+    );
+    assert_clean(&recorded);
+    assert!(rms <= -90.0 && worst <= -80.0, "the stage differs from the render of the phones' staging: {rms:.1} dBFS");
+}

@@ -5,7 +5,7 @@
 'use strict';
 
 const ZONES = [[0.45, 'intimate'], [1.2, 'personal'], [3.6, 'social']];
-const VIEW_M = 6.5; // metres from the listener to the canvas's edge
+const VIEW_M = 5; // metres from the listener to the canvas's nearest edge (most of a mix is in front)
 const SEND_EVERY_MS = 33; // at most 30 moves a second (the server cuts off a phone past 60)
 
 const $ = (id) => document.getElementById(id);
@@ -131,7 +131,7 @@ function layout() {
   canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   scale = Math.min(w, h) / 2 / VIEW_M;
-  cx = w / 2; cy = h * 0.55;
+  cx = w / 2; cy = h * 0.64;
 }
 const toScreen = (x, z) => [cx + x * scale, cy + z * scale];
 const toRoom = (px, py) => [(px - cx) / scale, (py - cy) / scale];
@@ -149,13 +149,16 @@ function draw() {
   const w = canvas.clientWidth, h = canvas.clientHeight;
   ctx.clearRect(0, 0, w, h);
   ctx.font = '13px system-ui, sans-serif';
+  // The zones' names sit behind the listener, where bodies seldom are.
+  ctx.font = '11px system-ui, sans-serif';
   for (const [r, label] of ZONES) {
     ctx.strokeStyle = '#3a3f4c'; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.arc(cx, cy, r * scale, 0, 2 * Math.PI); ctx.stroke();
-    ctx.fillStyle = '#7d8494';
-    ctx.fillText(label, cx + r * scale * 0.72 + 2, cy - r * scale * 0.72 - 2);
+    ctx.fillStyle = '#6d7484';
+    ctx.fillText(label, cx + r * scale * 0.8 + 2, cy + r * scale * 0.6 + 10);
   }
-  ctx.fillStyle = '#7d8494'; ctx.fillText('public', cx + 3.6 * scale * 0.72 + 14, cy - 3.6 * scale * 0.72 - 16);
+  ctx.fillStyle = '#6d7484'; ctx.fillText('public', cx + 3.6 * scale * 0.8 + 16, cy + 3.6 * scale * 0.6 + 26);
+  ctx.font = '13px system-ui, sans-serif';
   // The listener, facing up the screen (the stage's front).
   ctx.fillStyle = '#e8e8ec';
   ctx.beginPath(); ctx.moveTo(cx, cy - 10); ctx.lineTo(cx - 7, cy + 7); ctx.lineTo(cx + 7, cy + 7); ctx.fill();
@@ -163,21 +166,22 @@ function draw() {
   const room = page.room;
   if (!room) return;
   const round = room.round;
-  room.stems.forEach((_, i) => {
+  // The big bodies first, so that the small ones stay in sight on top of them.
+  const order = room.stems.map((_, i) => i).filter((i) => !room.stems[i].hidden);
+  order.sort((a, b) => room.stems[b].size - room.stems[a].size);
+  for (const i of order) {
     const s = stemAt(i);
-    if (s.hidden) return;
     const [px, py] = toScreen(s.x, s.z);
     const r = Math.max(6, 0.3 * s.size * scale);
-    ctx.globalAlpha = s.holder != null && !mine(i) ? 0.75 : 1;
+    ctx.globalAlpha = mine(i) ? 0.95 : 0.7;
     ctx.fillStyle = rgb(s.colour);
     ctx.beginPath(); ctx.arc(px, py, r, 0, 2 * Math.PI); ctx.fill();
     if (mine(i)) { ctx.strokeStyle = '#ffffff'; ctx.lineWidth = 3; ctx.stroke(); }
     ctx.globalAlpha = 1;
     ctx.fillStyle = '#ffffff';
     ctx.fillText(s.name, px + r + 4, py);
-    ctx.fillStyle = '#9aa0ad';
-    ctx.fillText(s.holder_name != null ? `· ${s.holder_name}` : (room.free_claims ? '· free: tap' : ''), px + r + 4, py + 14);
-  });
+    if (s.holder_name != null) { ctx.fillStyle = '#9aa0ad'; ctx.fillText(`· ${s.holder_name}`, px + r + 4, py + 14); }
+  }
   if (round && round.truth) {
     for (const g of round.guesses) dot(g[0], g[1], 'rgba(255,200,90,0.55)', 5);
     dot(round.truth[0], round.truth[1], '#ffffff', 8);
@@ -207,6 +211,20 @@ function hit(px, py) {
   });
   return best;
 }
+
+// Where stem i is drawn, in the page's coordinates (what a finger aims at; the browser tests use it too).
+page.screenOf = (i) => {
+  const b = canvas.getBoundingClientRect();
+  const s = stemAt(i);
+  const [px, py] = toScreen(s.x, s.z);
+  return [b.left + px, b.top + py];
+};
+// The page coordinates of a place in the room.
+page.screenAt = (x, z) => {
+  const b = canvas.getBoundingClientRect();
+  const [px, py] = toScreen(x, z);
+  return [b.left + px, b.top + py];
+};
 
 const pointers = new Map();
 function local(e) { const b = canvas.getBoundingClientRect(); return [e.clientX - b.left, e.clientY - b.top]; }
