@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SCENE ?= scenes/demo.ron
 
-.PHONY: doc run test test-live test-web web-test-deps web web-build setup bench bench-stage bench-latency soak core-is-bevy-free demo-song fuzz
+.PHONY: doc run test test-live test-web web-test-deps web web-build setup bench bench-room bench-stage bench-latency soak core-is-bevy-free demo-song fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -85,6 +85,11 @@ soak: setup
 	$(CARGO) run --features dev -- bench --soak 600
 
 # CPU time per frame of the stage's own systems with 64 moving bodies, against the same app without them.
+# The room on the real stage: a Chromium phone's drag to sound (30 drags, then 10 during floods), 64 simulated
+# participants moving 30 times a second for 60 s, a phone that drops and comes back (about 3 minutes).
+bench-room: setup web-test-deps
+	$(CARGO) run --features dev -- bench --room --moves 30
+
 bench-stage: setup
 	$(CARGO) run --features dev -- bench --stage
 

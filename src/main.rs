@@ -154,6 +154,17 @@ struct BenchArgs {
     /// Device buffer (frames) for --latency.
     #[arg(long, default_value_t = proxemix::mix::graph::DEFAULT_BUFFER_FRAMES)]
     buffer: u32,
+    /// Instead: the room on the real stage: a Chromium phone's drag to sound (`--moves` drags, then a third as
+    /// many during floods), `--participants` simulated phones moving 30 times a second for `--crowd-seconds`,
+    /// a phone that drops and comes back; each beside its baseline.
+    #[arg(long)]
+    room: bool,
+    /// Simulated participants for --room.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
+    participants: u32,
+    /// How long the participants of --room move.
+    #[arg(long, default_value_t = 60.0)]
+    crowd_seconds: f64,
     /// Instead: the demo on the real stage for this many seconds with a body moving every frame: dropouts,
     /// underruns, NaN/Inf heard, memory growth.
     #[arg(long, value_name = "SECONDS")]
@@ -365,9 +376,11 @@ fn new_scene(dir: &std::path::Path, output: &std::path::Path, force: bool) -> Re
 #[cfg(feature = "dev")]
 fn bench(args: BenchArgs) -> Result<(), UserError> {
     use proxemix::bench;
-    if args.latency || args.soak.is_some() || args.song {
+    if args.latency || args.soak.is_some() || args.song || args.room {
         let exe = std::env::current_exe().map_err(|e| UserError(format!("cannot find myself: {e}")))?;
-        let measured = if let Some(s) = args.soak {
+        let measured = if args.room {
+            bench_room(&exe, &args)
+        } else if let Some(s) = args.soak {
             bench::soak::print(&exe, &bench::song::demo_scene(), s)
         } else if args.latency {
             bench::latency::print(&exe, args.moves.max(2), args.buffer)
@@ -384,6 +397,16 @@ fn bench(args: BenchArgs) -> Result<(), UserError> {
     }
     bench_chain(&args);
     Ok(())
+}
+
+#[cfg(all(feature = "dev", not(target_arch = "wasm32")))]
+fn bench_room(exe: &std::path::Path, args: &BenchArgs) -> Result<(), String> {
+    proxemix::bench::room::print(exe, args.moves.max(2), args.participants as usize, args.crowd_seconds.max(1.0))
+}
+
+#[cfg(all(feature = "dev", target_arch = "wasm32"))]
+fn bench_room(_: &std::path::Path, _: &BenchArgs) -> Result<(), String> {
+    Err("the room's benchmark runs on the desktop".into())
 }
 
 /// The chain's figures, each beside its baseline in the same run: the full chain against plain kira, many jobs

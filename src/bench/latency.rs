@@ -40,7 +40,7 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Level (dB) of each 64-frame block of interleaved stereo.
-fn block_levels(interleaved: &[f32]) -> Vec<f64> {
+pub(crate) fn block_levels(interleaved: &[f32]) -> Vec<f64> {
     interleaved
         .chunks(BLOCK * 2)
         .map(|b| 10.0 * (b.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / b.len() as f64).max(1e-20).log10())
@@ -49,7 +49,7 @@ fn block_levels(interleaved: &[f32]) -> Vec<f64> {
 
 /// For each event time, the milliseconds until the first block (arriving after it) whose level has gone
 /// halfway from the level before to the level `settle` later.
-fn latencies(levels: &[f64], arrivals: &[(Instant, u64)], events: &[Instant], settle: Duration) -> Vec<f64> {
+pub(crate) fn latencies(levels: &[f64], arrivals: &[(Instant, u64)], events: &[Instant], settle: Duration) -> Vec<f64> {
     let block_at = |t: Instant| -> Option<usize> {
         let i = arrivals.partition_point(|(at, _)| *at < t);
         arrivals.get(i).map(|(_, frames)| *frames as usize / BLOCK)
@@ -78,7 +78,7 @@ fn latencies(levels: &[f64], arrivals: &[(Instant, u64)], events: &[Instant], se
 }
 
 /// A mono 24-bit WAV of a steady tone.
-fn write_tone(path: &Path, seconds: f64) -> Result<(), String> {
+pub(crate) fn write_tone(path: &Path, seconds: f64) -> Result<(), String> {
     let spec =
         hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 24, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;

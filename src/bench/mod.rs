@@ -4,6 +4,8 @@
 
 pub mod latency;
 pub mod pulse;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod room;
 pub mod soak;
 pub mod song;
 

@@ -687,8 +687,10 @@ impl Hall {
         let guess = state.round.as_ref().and_then(|r| r.guesses.get(&who).map(|g| (r.id, *g)));
         let error = state.round.as_ref().and_then(|r| Some(GuessError::of(*r.guesses.get(&who)?, r.truth?)));
         let score = state.scores.get(&who).copied().unwrap_or_default();
+        // How many of its messages the room has taken (a phone can tell that none were lost).
+        let heard = state.participants.get(&who).map_or(0, |p| p.messages);
         json!({"t": "you", "id": who, "name": name, "holds": holds, "ballot": ballot, "guess": guess,
-               "error": error, "score": score})
+               "error": error, "score": score, "heard": heard})
         .to_string()
     }
 
