@@ -63,7 +63,14 @@ fn room_window(
     }
     let ctx = contexts.ctx_mut()?.clone();
     let mut open = shown.0;
-    egui::Window::new("The room").open(&mut open).default_width(380.0).default_pos([330.0, 90.0]).vscroll(true).show(
+    // Held at the right edge, where it hides the least of the stage (the bodies gather in front of the
+    // listener), whatever the window's size.
+    egui::Window::new("The room")
+        .open(&mut open)
+        .default_width(380.0)
+        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 130.0])
+        .vscroll(true)
+        .show(
         &ctx,
         |ui| {
             let Some(opened) = room.open.as_ref() else {

@@ -3,7 +3,8 @@
 // phone sends them), all at once. Prints one JSON line: where each stem ended, as the room reports it.
 //
 //   node room-phones.mjs LINK PLAN [SHOTS_DIR]
-//   PLAN: [{"name": "Ana", "stem": 0, "to": [x, z]}, ...]   (metres; the listener at 0, the front at -z)
+//   PLAN: [{"name": "Ana", "stem": 0, "to": [x, z], "note": "optional"}, ...]   (metres; the listener at 0,
+//         the front at -z; a note is pinned to the stem at the playhead once it is dragged)
 //
 // Bounded: everything is given up after 90 s.
 import { chromium } from 'playwright-core';
@@ -65,6 +66,14 @@ try {
       const s = window.proxemixRoom.room.stems[i];
       return Math.hypot(s.x - x, s.z - z) < 0.05;
     }, `${step.name}'s ${i} where the finger left it`, 10_000, [i, ...step.to]);
+    if (step.note) {
+      // Pin a note to the stem at the playhead, as a person would: open the notes, pick the stem, type, Pin.
+      await page.click('#notes-box summary');
+      await page.selectOption('#note-stem', String(i));
+      await page.fill('#note-text', step.note);
+      await page.click('#note-send');
+      await until(page, (text) => window.proxemixRoom.room.notes.some((n) => n.text === text), `${step.name}'s note`, 5000, step.note);
+    }
     const seen = await page.evaluate((i) => {
       const r = window.proxemixRoom.room;
       return { x: r.stems[i].x, z: r.stems[i].z, holder: r.stems[i].holder_name, at_s: r.at_s, sent: window.proxemixRoom.sent };
