@@ -96,7 +96,10 @@ pub fn run(scene_path: PathBuf, options: StageOptions) -> Result<(), UserError> 
         .insert_resource(stage_audio)
         .add_plugins(stage_logic::<CpalBackend>(scene_path, scene, slots))
         .add_plugins(device::DevicePlugin { choice: options.device.clone(), lost: device_lost && !silent })
-        .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin, room_ui::RoomWindowPlugin));
+        .add_plugins((stage::StageViewPlugin, ui::PanelsPlugin, export::ExportPlugin));
+    // The room's window: the room is a server on the machine, not in the browser build.
+    #[cfg(not(target_arch = "wasm32"))]
+    app.add_plugins(room_ui::RoomWindowPlugin);
     #[cfg(feature = "dev")]
     app.add_plugins(testing::TestHooksPlugin);
     if let Some(path) = &options.screenshot {

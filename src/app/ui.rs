@@ -444,6 +444,21 @@ fn take_line(ui: &mut egui::Ui, doc: &DocumentPanel) {
 }
 
 /// The automated properties of one stem (or of the room, with `None`), each with a button that clears it.
+/// The notes pinned to this stem (by the room's phones), each with its song time and who left it; resolved
+/// ones struck through (the room window resolves them).
+fn pinned_notes(ui: &mut egui::Ui, doc: &DocumentPanel, stem: &str) {
+    let notes: Vec<_> = doc.doc.scene.comments.iter().filter(|c| c.stem == stem).collect();
+    if notes.is_empty() {
+        return;
+    }
+    ui.label(egui::RichText::new("notes pinned to the song:").small());
+    for note in notes {
+        let at = format!("{}:{:04.1}", (note.at_s / 60.0).floor() as u32, note.at_s % 60.0);
+        let text = egui::RichText::new(format!("{at} {} — {}", note.text, note.by)).small();
+        ui.add(egui::Label::new(if note.resolved { text.strikethrough().weak() } else { text }).wrap());
+    }
+}
+
 fn automation_list(ui: &mut egui::Ui, doc: &mut DocumentPanel, stem: Option<usize>) {
     let lanes: Vec<Lane> = match stem {
         Some(i) => Prop::STEM.iter().map(|p| Lane::Stem(i, *p)).collect(),
@@ -576,6 +591,7 @@ fn body_inspector(ui: &mut egui::Ui, doc: &mut DocumentPanel, mixes: &LiveMixes,
     });
     ui.label(egui::RichText::new(&body.file).weak().small());
     automation_list(ui, doc, Some(body.index));
+    pinned_notes(ui, doc, &body.name);
     let mut p = transform.translation;
     let mut place: Option<Gesture> = None;
     egui::Grid::new("placement").num_columns(2).show(ui, |ui| {
