@@ -6,7 +6,7 @@
 //! Skips, saying why, where PulseAudio or Xvfb cannot start; with PROXEMIX_REQUIRE_LIVE=1 (CI) a skip fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use proxemix::bench::pulse::{PrivateDisplay, PrivatePulse};
@@ -58,6 +58,20 @@ fn capture_with(
     let _ = stage.kill();
     let _ = stage.wait();
     recording.stop()
+}
+
+/// The real stage on `scene` with these arguments, heard through `pulse`, drawn on `display`, its log in `log`.
+fn stage_on(pulse: &PrivatePulse, display: &PrivateDisplay, scene: &Path, args: &[&str], log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_proxemix"))
+        .arg(scene)
+        .args(args)
+        .envs(pulse.env())
+        .env("DISPLAY", &display.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("the stage's log"))
+        .spawn()
+        .expect("the stage starts")
 }
 
 /// Mono sum of interleaved stereo.
@@ -491,15 +505,7 @@ fn the_sound_comes_back_when_the_server_does_at_the_playhead_it_would_have_reach
     let first = pulse.record(&dir.path("before.f32"), 10).expect("parec");
     std::thread::sleep(Duration::from_millis(300));
     let log = dir.path("stage.log");
-    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
-        .arg(&scene)
-        .envs(pulse.env())
-        .env("DISPLAY", &display.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("the stage starts");
+    let mut stage = stage_on(&pulse, &display, &scene, &[], &log);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let song_start = first.wait_for_sound(1e-4, deadline, || false).expect("the stage was heard");
     std::thread::sleep(Duration::from_secs(4));
@@ -597,15 +603,7 @@ fn a_take_recorded_with_the_mouse_on_the_real_stage_plays_back_as_its_render() {
     std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
     let at = screen_positions(&display, &scene, &dir.path("take.png"));
 
-    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
-        .arg(&scene)
-        .envs(pulse.env())
-        .env("DISPLAY", &display.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path("record.log")).unwrap())
-        .spawn()
-        .expect("the stage starts");
+    let mut stage = stage_on(&pulse, &display, &scene, &[], &dir.path("record.log"));
     let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     xdotool(&display, &words("search --sync --name Proxemix"));
     wait_until_drawn(&display, at["still"]); // palette colour 1, orange
@@ -693,16 +691,8 @@ fn three_phones_stage_the_song_on_the_real_stage_and_it_is_heard_as_its_render()
     let scene = dir.path("room stage.ron");
     std::fs::write(&scene, scene_text(&stems, -60.0)).unwrap();
     let log = dir.path("stage.log");
-    let mut stage = Command::new(env!("CARGO_BIN_EXE_proxemix"))
-        .arg(&scene)
-        .args(["--room", "--room-interface", "127.0.0.1", "--room-port", "0"])
-        .envs(pulse.env())
-        .env("DISPLAY", &display.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("the stage starts");
+    let mut stage =
+        stage_on(&pulse, &display, &scene, &["--room", "--room-interface", "127.0.0.1", "--room-port", "0"], &log);
     let link = room_link(&log, &mut stage);
     let plan = serde_json::json!([
         {"name": "Ana", "stem": 0, "to": [-0.6, -0.9]},
