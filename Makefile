@@ -79,8 +79,9 @@ bench: setup
 bench-latency: setup
 	$(CARGO) run --features dev -- bench --latency
 
-# Ten minutes of the demo on the real stage with a body moving every frame: dropouts, underruns, NaN/Inf heard,
-# memory growth (make test runs a one-minute version).
+# Ten minutes of the demo on the real stage with a body moving every frame and a seek every 5 s, alone and then
+# beside two busy processes: dropouts and underruns a minute, seek waits, NaN/Inf heard, memory growth (make test
+# runs a one-minute version under load).
 soak: setup
 	$(CARGO) run --features dev -- bench --soak 600
 

@@ -169,6 +169,12 @@ struct BenchArgs {
     /// underruns, NaN/Inf heard, memory growth.
     #[arg(long, value_name = "SECONDS")]
     soak: Option<f64>,
+    /// A seek every this many seconds during --soak (0: none).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    seek_every: f64,
+    /// Processes kept busy beside the stage during --soak (its baseline, run first, has none).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    load: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -381,7 +387,13 @@ fn bench(args: BenchArgs) -> Result<(), UserError> {
         let measured = if args.room {
             bench_room(&exe, &args)
         } else if let Some(s) = args.soak {
-            bench::soak::print(&exe, &bench::song::demo_scene(), s)
+            let plan = bench::soak::SoakPlan {
+                seconds: s,
+                warmup_s: 60f64.min(s / 3.0),
+                seek_every_s: (args.seek_every > 0.0).then_some(args.seek_every),
+                busy_processes: args.load,
+            };
+            bench::soak::print(&exe, &bench::song::demo_scene(), plan)
         } else if args.latency {
             bench::latency::print(&exe, args.moves.max(2), args.buffer)
         } else {

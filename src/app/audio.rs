@@ -383,6 +383,10 @@ where
     }
     meters.underruns = underruns;
     meters.underrun_s = frames as f64 / graph.config().sample_rate as f64;
+    let waits = graph.priming_waits();
+    let rate = graph.config().sample_rate as f64;
+    meters.longest_seek_wait_s = waits.longest_frames as f64 / rate;
+    meters.longest_seek_switch_s = waits.longest_switch_frames as f64 / rate;
     if meters.stream_problems != problems {
         meters.stream_problems = problems;
     }

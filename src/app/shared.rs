@@ -249,6 +249,11 @@ pub struct Meters {
     pub underruns: u64,
     /// How much silence the underruns were, in seconds.
     pub underrun_s: f64,
+    /// The longest a start or seek waited for the streams to hold the new position (silence), in seconds.
+    pub longest_seek_wait_s: f64,
+    /// The longest a seek while playing waited for the new position before switching to it (the old position
+    /// played on meanwhile), in seconds.
+    pub longest_seek_switch_s: f64,
     /// Streamed stems that went silent while playing (their file vanished or was cut off), with why.
     pub stream_problems: Vec<String>,
     /// What had to be repaired in the stems' files to play them.

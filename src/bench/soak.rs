@@ -1,12 +1,57 @@
-//! The soak: a scene on the real stage for a long while, a body moving every frame (scripted input through the
-//! stage's own intents), heard through a private PulseAudio null sink: dropouts heard, underruns counted, NaN
-//! and Inf in what was heard, and how the stage's memory grows.
+//! The soak: a scene on the real stage for a long while, a body moving every frame and, if asked, a seek every
+//! few seconds (scripted input through the stage's own intents), with busy processes beside it if asked, heard
+//! through a private PulseAudio null sink: dropouts heard, underruns counted, NaN and Inf in what was heard, and
+//! how the stage's memory grows.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::pulse::{PrivateDisplay, PrivatePulse};
+
+/// How a soak is run.
+#[derive(Debug, Clone, Copy)]
+pub struct SoakPlan {
+    /// How long the stage plays.
+    pub seconds: f64,
+    /// How long before memory growth counts.
+    pub warmup_s: f64,
+    /// A seek every this many seconds (see `app::testing::SEEK_CYCLE`), or none.
+    pub seek_every_s: Option<f64>,
+    /// Processes spinning on the CPU beside the stage the whole time (a workshop laptop that also runs a
+    /// browser and a video call).
+    pub busy_processes: usize,
+}
+
+/// Processes that keep the CPU busy until dropped.
+pub struct BusyProcesses(Vec<std::process::Child>);
+
+impl BusyProcesses {
+    /// Starts `count` shells that spin forever (at the stage's own priority).
+    pub fn start(count: usize) -> Result<BusyProcesses, String> {
+        let mut spinning = BusyProcesses(Vec::new());
+        for _ in 0..count {
+            let child = Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start a busy process: {e}"))?;
+            spinning.0.push(child);
+        }
+        Ok(spinning)
+    }
+}
+
+impl Drop for BusyProcesses {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
 
 /// What the soak found.
 #[derive(Debug, Clone)]
@@ -19,6 +64,10 @@ pub struct SoakReport {
     pub device_errors: u64,
     pub late_buffers: u64,
     pub stream_underruns: u64,
+    /// The longest a start or seek waited for the streams (silence), ms.
+    pub longest_seek_wait_ms: f64,
+    /// The longest a seek while playing waited for the new position before switching (the old played on), ms.
+    pub longest_seek_switch_ms: f64,
     /// Stretches of 10 ms or more of exact silence in what was heard after the first sound: dropouts.
     pub gaps: usize,
     /// NaN or infinite samples in what was heard.
@@ -26,12 +75,20 @@ pub struct SoakReport {
     /// Resident memory when the warm-up ended, and the most it reached after (bytes).
     pub memory_after_warmup: u64,
     pub memory_peak_after: u64,
+    /// The plan it ran.
+    pub plan: SoakPlan,
 }
 
 impl SoakReport {
     /// Memory growth after the warm-up, bytes.
     pub fn growth(&self) -> i64 {
         self.memory_peak_after as i64 - self.memory_after_warmup as i64
+    }
+
+    /// Dropouts heard and stream underruns per minute played.
+    pub fn per_minute(&self) -> (f64, f64) {
+        let minutes = self.seconds.max(1e-9) / 60.0;
+        (self.gaps as f64 / minutes, self.stream_underruns as f64 / minutes)
     }
 
     /// Frames drawn per second.
@@ -48,9 +105,10 @@ pub fn resident_memory(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Plays `scene` on the stage (`exe`) for `seconds` with the first body circling the listener every frame,
-/// the memory read every second; `warmup_s` is how long before memory growth counts.
-pub fn run(exe: &Path, scene: &Path, seconds: f64, warmup_s: f64) -> Result<SoakReport, String> {
+/// Plays `scene` on the stage (`exe`) as `plan` says, with the first body circling the listener every frame,
+/// the memory read every second.
+pub fn run(exe: &Path, scene: &Path, plan: SoakPlan) -> Result<SoakReport, String> {
+    let SoakPlan { seconds, warmup_s, seek_every_s, busy_processes } = plan;
     let mut pulse = PrivatePulse::start(48_000)?;
     pulse.keep_warm()?;
     let display = PrivateDisplay::start()?;
@@ -59,8 +117,13 @@ pub fn run(exe: &Path, scene: &Path, seconds: f64, warmup_s: f64) -> Result<Soak
     let stats = dir.join("stats.tsv");
     let recording = pulse.record(&dir.join("sink.f32"), 200)?;
     std::thread::sleep(Duration::from_millis(300));
+    let _busy = BusyProcesses::start(busy_processes)?;
     let opened = Instant::now();
-    let mut stage = Command::new(exe)
+    let mut stage = Command::new(exe);
+    if let Some(every) = seek_every_s {
+        stage.env(SEEK_EVERY, every.to_string());
+    }
+    let mut stage = stage
         .arg(scene)
         .envs(pulse.env())
         .env("DISPLAY", &display.display)
@@ -90,7 +153,7 @@ pub fn run(exe: &Path, scene: &Path, seconds: f64, warmup_s: f64) -> Result<Soak
     let heard = recording.stop();
     let _ = std::fs::remove_dir_all(&dir);
     let numbers: Vec<f64> = line.split_whitespace().filter_map(|v| v.parse().ok()).collect();
-    let [_, frames, errors, late, underruns] = numbers[..] else {
+    let [_, frames, errors, late, underruns, seek_wait_ms, seek_switch_ms] = numbers[..] else {
         return Err(format!("the stage wrote no stats ({})", stats.display()));
     };
     let non_finite = heard.iter().filter(|v| !v.is_finite()).count();
@@ -101,10 +164,13 @@ pub fn run(exe: &Path, scene: &Path, seconds: f64, warmup_s: f64) -> Result<Soak
         device_errors: errors as u64,
         late_buffers: late as u64,
         stream_underruns: underruns as u64,
+        longest_seek_wait_ms: seek_wait_ms,
+        longest_seek_switch_ms: seek_switch_ms,
         gaps: gaps(&heard, 480),
         non_finite,
         memory_after_warmup: after_warmup.unwrap_or(0),
         memory_peak_after: peak_after,
+        plan,
     })
 }
 
@@ -134,13 +200,43 @@ pub fn gaps(interleaved: &[f32], frames: usize) -> usize {
 pub const WANDER: &str = "PROXEMIX_TEST_WANDER";
 /// See [`WANDER`].
 pub const STATS: &str = "PROXEMIX_TEST_STATS";
+/// See [`WANDER`].
+pub const SEEK_EVERY: &str = "PROXEMIX_TEST_SEEK_EVERY";
 
-/// `proxemix bench --soak SECONDS`: runs the soak on the demo and prints what it found against the targets.
-pub fn print(exe: &Path, scene: &Path, seconds: f64) -> Result<(), String> {
-    let warmup = 60f64.min(seconds / 3.0);
-    println!("soak: {} on the stage for {seconds:.0} s, the first body moving every frame ...", scene.display());
-    let r = run(exe, scene, seconds, warmup)?;
+/// `proxemix bench --soak SECONDS`: runs the soak on the demo as `plan` says and prints what it found against
+/// the targets; with busy processes, the same soak without them first, as its baseline.
+pub fn print(exe: &Path, scene: &Path, plan: SoakPlan) -> Result<(), String> {
+    let mut runs = Vec::new();
+    if plan.busy_processes > 0 {
+        runs.push(SoakPlan { busy_processes: 0, ..plan });
+    }
+    runs.push(plan);
+    let mut reports = Vec::new();
+    for plan in runs {
+        let seeks = plan.seek_every_s.map_or("no seeks".to_string(), |s| format!("a seek every {s} s"));
+        println!(
+            "soak: {} on the stage for {:.0} s, the first body moving every frame, {seeks}, {} busy processes beside it ...",
+            scene.display(),
+            plan.seconds,
+            plan.busy_processes
+        );
+        let r = run(exe, scene, plan)?;
+        print_one(&r);
+        reports.push(r);
+    }
+    if let [baseline, loaded] = &reports[..] {
+        let (a, b) = (baseline.per_minute(), loaded.per_minute());
+        println!(
+            "  under load vs alone: dropouts {:.1} vs {:.1} a minute, stream underruns {:.1} vs {:.1} a minute   (target 0)",
+            b.0, a.0, b.1, a.1
+        );
+    }
+    Ok(())
+}
+
+fn print_one(r: &SoakReport) {
     let mb = |b: i64| b as f64 / 1e6;
+    let (gaps_per_minute, underruns_per_minute) = r.per_minute();
     println!(
         "  played {:.0} s, {:.0} s reached the sink, {} frames ({:.1} per second)",
         r.seconds,
@@ -148,19 +244,24 @@ pub fn print(exe: &Path, scene: &Path, seconds: f64) -> Result<(), String> {
         r.frames,
         r.frame_rate()
     );
-    println!("  dropouts heard (≥ 10 ms of silence)  {:>6}   (target 0)", r.gaps);
+    println!("  dropouts heard (≥ 10 ms of silence)  {:>6}   {gaps_per_minute:.1} a minute   (target 0)", r.gaps);
     println!(
-        "  device errors · late buffers          {:>6} · {}   stream underruns {}",
-        r.device_errors, r.late_buffers, r.stream_underruns
+        "  stream underruns                      {:>6}   {underruns_per_minute:.1} a minute   (target 0)",
+        r.stream_underruns
     );
+    println!(
+        "  seeks: longest silence waiting {:.1} ms, longest switch {:.1} ms (the old position playing on)",
+        r.longest_seek_wait_ms, r.longest_seek_switch_ms
+    );
+    println!("  device errors · late buffers          {:>6} · {}", r.device_errors, r.late_buffers);
     println!("  NaN / Inf samples heard               {:>6}   (target 0)", r.non_finite);
     println!(
-        "  memory after {warmup:.0} s {:.0} MB, most after {:.0} MB: growth {:+.1} MB   (target ≤ 10 MB)",
+        "  memory after {:.0} s {:.0} MB, most after {:.0} MB: growth {:+.1} MB   (target ≤ 10 MB)",
+        r.plan.warmup_s,
         mb(r.memory_after_warmup as i64),
         mb(r.memory_peak_after as i64),
         mb(r.growth())
     );
-    Ok(())
 }
 
 #[cfg(test)]

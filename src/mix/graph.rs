@@ -339,6 +339,11 @@ where
         (self.engine.shared.generation(), self.engine.shared.lap())
     }
 
+    /// How long live starts and seeks waited for the streamed stems to hold the new position.
+    pub fn priming_waits(&self) -> crate::mix::engine::PrimingWaits {
+        self.engine.shared.priming_waits()
+    }
+
     /// Length of the song: its longest stem, or its last section when that ends later.
     pub fn song_seconds(&self) -> f64 {
         self.song_frames as f64 / self.config.sample_rate as f64

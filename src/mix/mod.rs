@@ -11,6 +11,7 @@ pub mod input;
 pub mod mapping;
 pub mod offline;
 pub mod quiz;
+pub mod realtime;
 pub mod translate;
 
 pub use graph::{GraphConfig, MixGraph};

@@ -25,7 +25,7 @@ use crate::scene::Room;
 use crew::Crew;
 pub use crew::StemCrashed;
 use transport::{ChunkPlan, Transport};
-pub use transport::{EngineShared, TransportCommand, TransportState};
+pub use transport::{EngineShared, PrimingWaits, TransportCommand, TransportState};
 pub use unit::MAX_CHUNK;
 use unit::StemUnit;
 
@@ -297,13 +297,29 @@ impl Engine {
         self.stems.all(|u| u.reader.primed(&pass, u.stem_frames, q, PRIME_FRAMES))
     }
 
+    /// Live, a seek while rolling: switches once every stream holds the new pass's opening (or it waited
+    /// [`PRIME_TIMEOUT_S`]); the current pass plays on meanwhile. Counts the wait.
+    fn check_pending(&mut self, n: usize) {
+        let Some((pass, _)) = self.transport.pending else { return };
+        let waited = self.transport.pending_for as f64 / self.sample_rate as f64;
+        let ready = self.stems.all(|u| u.reader.landed(&pass, u.stem_frames, PRIME_FRAMES));
+        if ready || waited >= PRIME_TIMEOUT_S {
+            self.shared.switched_after(self.transport.pending_for, !ready);
+            self.transport.switch_now();
+        } else {
+            self.transport.pending_for += n as u64;
+        }
+    }
+
     /// Live: whether the streams hold enough of the pass to start (or it waited long enough); counts the wait.
     fn check_priming(&mut self, n: usize) {
         if self.transport.state != TransportState::Priming {
             return;
         }
         let waited = self.transport.primed_for as f64 / self.sample_rate as f64;
-        if self.all_primed() || waited >= PRIME_TIMEOUT_S {
+        let ready = self.all_primed();
+        if ready || waited >= PRIME_TIMEOUT_S {
+            self.shared.primed_after(self.transport.primed_for, !ready);
             self.transport.primed();
         } else {
             self.transport.primed_for += n as u64;
@@ -370,29 +386,13 @@ impl Engine {
     }
 }
 
-/// Asks for real-time scheduling for the calling thread (the live audio thread), as JACK and PipeWire run
-/// theirs, so a busy machine (a software renderer on every core) cannot starve the sound; where the system does
-/// not allow it (no privilege, no such call) the thread stays as it is. One system call, once.
-#[allow(unsafe_code)]
-fn promote_to_real_time() -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        // Low in the real-time range: above every ordinary thread, below the system's own.
-        let param = libc::sched_param { sched_priority: 10 };
-        // SAFETY: sets the scheduling of the calling thread only; `param` outlives the call.
-        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        false
-    }
-}
-
 impl Sound for Engine {
     fn on_start_processing(&mut self) {
         if self.promote {
             self.promote = false;
-            self.shared.set_real_time(promote_to_real_time());
+            // As JACK and PipeWire run theirs: a busy machine cannot starve the sound.
+            use super::realtime::{AUDIO_THREAD, Sharing, promote_current_thread};
+            self.shared.set_real_time(promote_current_thread(AUDIO_THREAD, Sharing::FirstInFirstOut));
         }
         while let Ok(command) = self.commands.pop() {
             self.shared.took_command();
@@ -407,6 +407,7 @@ impl Sound for Engine {
         let mut done = 0;
         while done < out.len() {
             let mut n = (out.len() - done).min(MAX_CHUNK);
+            self.check_pending(n);
             self.check_priming(n);
             self.untouched &= !self.transport.rolling();
             if self.untouched || self.transport.state == TransportState::Priming {
@@ -441,5 +442,8 @@ mod tests {
     fn the_grid_is_one_chunk() {
         assert_eq!(GRID, MAX_CHUNK);
         assert!(PRIME_FRAMES as usize >= GRID);
+        // A seek's opening fits in the landing ring, so a seek while rolling can switch without a gap.
+        use crate::mix::input::stream::{BLOCK_FRAMES, LANDING_BLOCKS};
+        assert!(PRIME_FRAMES as usize <= LANDING_BLOCKS * BLOCK_FRAMES);
     }
 }

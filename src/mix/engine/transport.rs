@@ -71,6 +71,27 @@ pub struct EngineShared {
     lap: AtomicU64,
     /// The live audio thread runs with real-time scheduling.
     real_time: std::sync::atomic::AtomicBool,
+    /// Live starts and seeks that waited for the streams, the longest wait (frames) and how many gave up
+    /// waiting (played with what was there).
+    primings: AtomicU64,
+    longest_priming: AtomicU64,
+    priming_timeouts: AtomicU64,
+    /// The longest a seek while rolling waited for the new position before switching to it (frames; the old
+    /// position played on meanwhile).
+    longest_switch: AtomicU64,
+}
+
+/// How long live starts and seeks waited for the streams to hold the new position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrimingWaits {
+    /// Starts and seeks so far.
+    pub count: u64,
+    /// The longest wait, frames at the engine rate.
+    pub longest_frames: u64,
+    /// Waits that ran out of time (the streams were not ready: what was missing is counted as underruns).
+    pub timeouts: u64,
+    /// The longest a seek while rolling waited before switching (frames; the old position played on).
+    pub longest_switch_frames: u64,
 }
 
 impl EngineShared {
@@ -100,6 +121,28 @@ impl EngineShared {
     }
     pub(crate) fn set_real_time(&self, yes: bool) {
         self.real_time.store(yes, Ordering::Relaxed);
+    }
+    /// How long live starts and seeks waited for the streams.
+    pub fn priming_waits(&self) -> PrimingWaits {
+        PrimingWaits {
+            count: self.primings.load(Ordering::Relaxed),
+            longest_frames: self.longest_priming.load(Ordering::Relaxed),
+            timeouts: self.priming_timeouts.load(Ordering::Relaxed),
+            longest_switch_frames: self.longest_switch.load(Ordering::Relaxed),
+        }
+    }
+    pub(crate) fn primed_after(&self, frames: u64, timed_out: bool) {
+        self.primings.fetch_add(1, Ordering::Relaxed);
+        self.longest_priming.fetch_max(frames, Ordering::Relaxed);
+        if timed_out {
+            self.priming_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    pub(crate) fn switched_after(&self, frames: u64, timed_out: bool) {
+        self.longest_switch.fetch_max(frames, Ordering::Relaxed);
+        if timed_out {
+            self.priming_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
     }
     pub(crate) fn took_command(&self) {
         self.commands_taken.fetch_add(1, Ordering::AcqRel);
@@ -175,6 +218,11 @@ pub struct Transport {
     /// Frames spent priming the current pass, and the fade-in that follows.
     pub primed_for: u64,
     fade_in_after_priming: u32,
+    /// Live, a seek while rolling: the pass to switch to once its streams hold its opening (the current pass
+    /// plays on meanwhile, so a seek costs no silence) and its fade.
+    pub pending: Option<(Pass, u32)>,
+    /// How long the pending pass has waited, frames.
+    pub pending_for: u64,
 }
 
 impl Transport {
@@ -192,6 +240,8 @@ impl Transport {
             after_fade: None,
             primed_for: 0,
             fade_in_after_priming: 0,
+            pending: None,
+            pending_for: 0,
         }
     }
 
@@ -203,6 +253,8 @@ impl Transport {
     /// Takes one command.
     pub fn command(&mut self, command: TransportCommand) {
         let rolling = self.rolling();
+        // Whatever comes next replaces a seek still waiting for its streams.
+        self.pending = None;
         match command {
             TransportCommand::Play { pass, fade_frames } => {
                 if pass.generation == self.pass.generation && self.state != TransportState::Ended {
@@ -213,6 +265,10 @@ impl Transport {
                         self.after_fade = None;
                         self.fade(1.0, fade_frames);
                     }
+                } else if rolling && fade_frames > 0 && self.live {
+                    // Live: the current pass plays on until the new one is ready (`switch_now`).
+                    self.pending = Some((pass, fade_frames));
+                    self.pending_for = 0;
                 } else if rolling && fade_frames > 0 {
                     self.after_fade = Some(AfterFade::Switch { pass, fade_frames });
                     self.fade(0.0, fade_frames);
@@ -269,6 +325,19 @@ impl Transport {
         self.target = to;
         self.step = (to - self.gain) / frames as f32;
         self.ramp_left = frames;
+    }
+
+    /// Starts the switch to the pending pass (its streams hold its opening, or it waited long enough): the
+    /// current pass fades out and the new one fades in after it.
+    pub fn switch_now(&mut self) {
+        if let Some((pass, fade_frames)) = self.pending.take() {
+            if self.rolling() {
+                self.after_fade = Some(AfterFade::Switch { pass, fade_frames });
+                self.fade(0.0, fade_frames);
+            } else {
+                self.begin(pass, fade_frames, true);
+            }
+        }
     }
 
     /// Ends priming (the streams are ready, or it waited long enough) and fades in.

@@ -212,17 +212,34 @@ impl SourceReader {
         }
     }
 
+    /// Whether the opening of `pass` (its first `enough` frames) has landed, without touching what the current
+    /// pass still plays from: a seek can switch to it without a gap.
+    pub fn landed(&mut self, pass: &Pass, stem_frames: u64, enough: u64) -> bool {
+        match self {
+            SourceReader::Memory(_) | SourceReader::Silent => true,
+            SourceReader::Stream(reader) => {
+                let Some(frame) = pass.song_frame(0) else { return true };
+                if frame >= stem_frames || reader.failed() {
+                    return true;
+                }
+                let needed = enough.min(stem_frames - frame);
+                reader.landed_frames(pass.generation, 0, needed) >= needed
+            }
+        }
+    }
+
     /// Whether enough of pass frames `q ..` is here to start playing without a gap.
     pub fn primed(&mut self, pass: &Pass, stem_frames: u64, q: u64, enough: u64) -> bool {
         match self {
             SourceReader::Memory(_) | SourceReader::Silent => true,
             SourceReader::Stream(reader) => {
                 let Some(frame) = pass.song_frame(q) else { return true };
-                if frame >= stem_frames || reader.failed() || reader.full() {
+                if frame >= stem_frames || reader.failed() {
                     return true;
                 }
                 let needed = enough.min(stem_frames - frame);
-                reader.ready_frames(pass.generation, q, needed) >= needed
+                // Counting drops what is left of an older pass first; a ring full of this one is enough.
+                reader.ready_frames(pass.generation, q, needed) >= needed || reader.full()
             }
         }
     }

@@ -5,6 +5,11 @@
 //!
 //! Every block says which pass of the transport it belongs to (a seek, a loop switch or a new start begins a
 //! pass) and which frame of that pass it starts at, so stale blocks are dropped and stems stay sample-aligned.
+//!
+//! A pass's first blocks go through a small ring of their own, the landing ring, the rest through the main
+//! ring. After a seek the main ring is still full of the old position, which goes on playing; the new
+//! position's opening lands beside it, so the transport can switch the moment every stem has it (see
+//! `engine`), with no silence between.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +31,9 @@ pub const AHEAD_S: f64 = 1.5;
 /// time they are asked for and played from memory after that: a short loop then never reopens its file, and
 /// each block carries as many laps of it as fit.
 pub const SHORT_STEM_FRAMES: u64 = 1 << 16;
+/// A pass's first blocks, sent through the landing ring: more than a live start or seek waits for
+/// (`engine::PRIME_FRAMES`), and enough to play while the main ring drops the old position and refills.
+pub const LANDING_BLOCKS: usize = 4;
 /// How often an idle or blocked producer looks for work when nobody wakes it.
 const POLL: Duration = Duration::from_millis(20);
 /// ... and just after a seek, while the ring may still be full of the old pass.
@@ -89,6 +97,8 @@ struct Shared {
     /// (audio thread → control side).
     underrun_frames: AtomicU64,
     underruns: AtomicU64,
+    /// The producer runs with real-time scheduling.
+    real_time: AtomicBool,
 }
 
 /// The control side of a stream: asks for passes, reads its health, stops its thread when dropped.
@@ -100,6 +110,8 @@ pub struct StemStream {
 /// The audio side of a stream: reads the blocks.
 pub struct StreamReader {
     blocks: rtrb::Consumer<Block>,
+    /// The first blocks of each pass.
+    landing: rtrb::Consumer<Block>,
     shared: Arc<Shared>,
     producer: Thread,
     /// Capacity of the ring in blocks.
@@ -117,6 +129,8 @@ pub struct StreamHealth {
     pub problem: Option<String>,
     /// What had to be repaired in the file.
     pub repairs: Repairs,
+    /// Whether its thread runs with real-time scheduling.
+    pub real_time: bool,
 }
 
 impl StemStream {
@@ -124,17 +138,22 @@ impl StemStream {
     pub fn start(info: StemInfo, first: Pass) -> std::io::Result<(StemStream, StreamReader)> {
         let capacity = ((AHEAD_S * info.engine_rate as f64) as usize).div_ceil(BLOCK_FRAMES).max(4);
         let (producer, consumer) = rtrb::RingBuffer::new(capacity);
+        let (landing_producer, landing) = rtrb::RingBuffer::new(LANDING_BLOCKS);
         let shared = Arc::new(Shared { pass: Mutex::new(Some(first)), ..Shared::default() });
         let name =
             format!("proxemix stream {}", info.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
         let thread = std::thread::Builder::new().name(name).spawn({
             let shared = shared.clone();
             move || {
+                // Above drawing, below the audio thread (see `realtime`); where it is not allowed, as it was.
+                use crate::mix::realtime::{STREAM_THREADS, Sharing, promote_current_thread};
+                shared.real_time.store(promote_current_thread(STREAM_THREADS, Sharing::RoundRobin), Ordering::Relaxed);
                 let path = info.path.clone();
                 // A decoder bug on hostile input costs this stem, said with its file, never a reader waiting
                 // for blocks that will not come: whatever way the thread ends, the stream is marked failed.
-                let ended =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(info, shared.clone(), producer)));
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    produce(info, shared.clone(), Rings { main: producer, landing: landing_producer })
+                }));
                 if let Err(payload) = ended {
                     let why = crate::mix::input::error::panic_message(payload.as_ref());
                     *shared.problem.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -143,8 +162,13 @@ impl StemStream {
                 shared.failed.store(true, Ordering::Release);
             }
         })?;
-        let reader =
-            StreamReader { blocks: consumer, shared: shared.clone(), producer: thread.thread().clone(), capacity };
+        let reader = StreamReader {
+            blocks: consumer,
+            landing,
+            shared: shared.clone(),
+            producer: thread.thread().clone(),
+            capacity,
+        };
         Ok((StemStream { shared, thread: Some(thread) }, reader))
     }
 
@@ -172,6 +196,7 @@ impl StemStream {
             underrun_frames: self.shared.underrun_frames.load(Ordering::Relaxed),
             problem: self.shared.problem.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             repairs: self.shared.repairs.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            real_time: self.shared.real_time.load(Ordering::Relaxed),
         }
     }
 }
@@ -195,8 +220,12 @@ impl StreamReader {
         while filled < out.len() {
             let want = q + filled as u64;
             let rest = &mut out[filled..];
-            let Ok(chunk) = self.blocks.read_chunk(1) else {
-                // Nothing in the ring.
+            // The pass's opening comes through the landing ring, the rest after it through the main one.
+            drop_front(&mut self.landing, |b| b.stale(generation, want));
+            let from_landing = front(&self.landing).is_some_and(|b| b.generation == generation);
+            let ring = if from_landing { &mut self.landing } else { &mut self.blocks };
+            let Ok(chunk) = ring.read_chunk(1) else {
+                // Nothing in either ring.
                 if self.shared.failed.load(Ordering::Relaxed) {
                     rest.fill(Frame::ZERO);
                     return;
@@ -209,8 +238,7 @@ impl StreamReader {
                 return;
             };
             let block = &chunk.as_slices().0[0];
-            let end = block.start + block.len as u64;
-            if block.generation < generation || end <= want {
+            if block.stale(generation, want) {
                 // From an older pass, or already played (after an underrun): drop it.
                 chunk.commit_all();
                 if wait {
@@ -242,21 +270,23 @@ impl StreamReader {
         }
     }
 
-    /// Frames of pass `generation` from frame `q` on that are already in the ring (up to `enough`).
+    /// Frames of pass `generation` from frame `q` on that are already here (up to `enough`). Blocks of older
+    /// passes at the front of the rings are dropped first: after a seek the main ring is still full of the old
+    /// position, and until they go the producer has no room for the rest of the new one.
     pub fn ready_frames(&mut self, generation: u32, q: u64, enough: u64) -> u64 {
-        let Ok(chunk) = self.blocks.read_chunk(self.blocks.slots()) else { return 0 };
-        let (a, b) = chunk.as_slices();
-        let mut ready = 0;
-        for block in a.iter().chain(b) {
-            if block.generation != generation || block.start + block.len as u64 <= q {
-                continue;
-            }
-            ready += block.start + block.len as u64 - q.max(block.start);
-            if ready >= enough {
-                break;
-            }
+        drop_front(&mut self.blocks, |b| b.stale(generation, q));
+        let landed = self.landed_frames(generation, q, enough);
+        if landed >= enough {
+            return landed;
         }
-        ready
+        landed + count_ready(&mut self.blocks, generation, q + landed, enough - landed)
+    }
+
+    /// Frames of pass `generation` from frame `q` on in the landing ring (up to `enough`), without touching
+    /// the main ring: what a seek can count on while the old position still plays from it.
+    pub fn landed_frames(&mut self, generation: u32, q: u64, enough: u64) -> u64 {
+        drop_front(&mut self.landing, |b| b.stale(generation, q));
+        count_ready(&mut self.landing, generation, q, enough)
     }
 
     /// The producer gave up on the current pass (its file vanished or is cut off).
@@ -264,7 +294,7 @@ impl StreamReader {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
-    /// Whether the ring is full (nothing more can arrive until something is read).
+    /// Whether the main ring is full (nothing more can arrive until something is read).
     pub fn full(&self) -> bool {
         self.blocks.slots() >= self.capacity
     }
@@ -282,7 +312,7 @@ impl StreamReader {
     fn wait_for_a_block(&self) {
         self.producer.unpark();
         for _ in 0..64 {
-            if !self.blocks.is_empty() || self.shared.failed.load(Ordering::Relaxed) {
+            if !self.blocks.is_empty() || !self.landing.is_empty() || self.shared.failed.load(Ordering::Relaxed) {
                 return;
             }
             std::hint::spin_loop();
@@ -291,8 +321,63 @@ impl StreamReader {
     }
 }
 
+impl Block {
+    /// The frame of the pass after its last.
+    fn end(&self) -> u64 {
+        self.start + self.len as u64
+    }
+
+    /// Whether a reader at frame `q` of pass `generation` is done with it: it is from an older pass, or from
+    /// this one and already played. A newer pass's block is never stale (it waits for its pass, whatever its
+    /// frames: a seek's opening lands while the old position plays on).
+    fn stale(&self, generation: u32, q: u64) -> bool {
+        self.generation < generation || (self.generation == generation && self.end() <= q)
+    }
+}
+
+/// The block at the front of a ring, if any.
+fn front(ring: &rtrb::Consumer<Block>) -> Option<&Block> {
+    ring.peek().ok()
+}
+
+/// Drops blocks from the front of a ring while `stale` says so.
+fn drop_front(ring: &mut rtrb::Consumer<Block>, stale: impl Fn(&Block) -> bool) {
+    while let Ok(chunk) = ring.read_chunk(1) {
+        if !stale(&chunk.as_slices().0[0]) {
+            return;
+        }
+        chunk.commit_all();
+    }
+}
+
+/// Frames of pass `generation` from `q` on, without a hole, in a ring, counted up to `enough`.
+fn count_ready(ring: &mut rtrb::Consumer<Block>, generation: u32, q: u64, enough: u64) -> u64 {
+    let Ok(chunk) = ring.read_chunk(ring.slots()) else { return 0 };
+    let (a, b) = chunk.as_slices();
+    let mut ready = 0;
+    for block in a.iter().chain(b) {
+        if block.generation != generation || block.end() <= q + ready {
+            continue;
+        }
+        if block.start > q + ready {
+            break; // a hole: what comes after it cannot be played yet
+        }
+        ready = block.end() - q;
+        if ready >= enough {
+            break;
+        }
+    }
+    ready
+}
+
+/// The producer's ends of the two rings.
+struct Rings {
+    main: rtrb::Producer<Block>,
+    landing: rtrb::Producer<Block>,
+}
+
 /// The producer thread: follows the requested pass, decoding block after block while the ring has room.
-fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block>) {
+fn produce(info: StemInfo, shared: Arc<Shared>, mut rings: Rings) {
     let stem_frames = info.frames;
     let mut decoder: Option<StemDecoder> = None;
     // A short stem, decoded whole (see SHORT_STEM_FRAMES).
@@ -304,13 +389,29 @@ fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block
     let mut reported = Repairs::default();
     let mut block = Box::new(Block { generation: 0, start: 0, len: 0, frames: [Frame::ZERO; BLOCK_FRAMES] });
     let mut scratch: Vec<Frame> = Vec::with_capacity(BLOCK_FRAMES);
+    // Blocks decoded while their ring was full, oldest first, each with whether it goes to the landing ring
+    // (the first LANDING_BLOCKS of a pass); `decoded` counts the pass's blocks so far.
+    let mut waiting: std::collections::VecDeque<(Block, bool)> =
+        std::collections::VecDeque::with_capacity(LANDING_BLOCKS);
+    let mut decoded = 0usize;
     while !shared.shutdown.load(Ordering::Relaxed) {
         let wanted = *shared.pass.lock().unwrap_or_else(|e| e.into_inner());
         if wanted != pass {
             pass = wanted;
             next = pass.map(|_| 0);
             just_switched = true;
+            waiting.clear();
+            decoded = 0;
             shared.failed.store(false, Ordering::Relaxed);
+        }
+        while let Some(&(block, to_landing)) = waiting.front() {
+            let ring = if to_landing { &mut rings.landing } else { &mut rings.main };
+            if ring.push(block).is_err() {
+                break; // full: it waits
+            }
+            waiting.pop_front();
+            // The new pass has reached the main ring: back to the slow poll once it is full again.
+            just_switched &= to_landing;
         }
         let (Some(p), Some(q)) = (pass, next) else {
             std::thread::park_timeout(POLL);
@@ -320,7 +421,7 @@ fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block
             std::thread::park_timeout(POLL_AFTER_SEEK);
             continue;
         }
-        if blocks.is_full() {
+        if waiting.len() >= LANDING_BLOCKS {
             std::thread::park_timeout(if just_switched { POLL_AFTER_SEEK } else { POLL });
             continue;
         }
@@ -374,11 +475,15 @@ fn produce(info: StemInfo, shared: Arc<Shared>, mut blocks: rtrb::Producer<Block
                 block.start = q;
                 block.len = n as u32;
                 block.frames[..n].copy_from_slice(&scratch[..n]);
-                if blocks.push(*block).is_err() {
-                    continue; // cannot happen: it was not full and only this thread writes
+                let to_landing = decoded < LANDING_BLOCKS;
+                decoded += 1;
+                let ring = if to_landing { &mut rings.landing } else { &mut rings.main };
+                if !waiting.is_empty() || ring.push(*block).is_err() {
+                    waiting.push_back((*block, to_landing)); // its ring is full: it goes when there is room
+                } else {
+                    just_switched &= to_landing;
                 }
                 next = Some(q + n as u64);
-                just_switched = false;
                 if let Some(d) = &decoder
                     && d.repairs() != &reported
                 {
