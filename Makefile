@@ -45,10 +45,10 @@ test-web: web-build web-test-deps
 web-test-deps:
 	cd web/test && npm ci --no-audit --no-fund --loglevel=error
 
-# The stage in the browser: builds web/dist and serves it on http://127.0.0.1:8080 (any static server will do).
+# The stage in the browser: builds web/dist and serves it on http://127.0.0.1:8080 as a host should (its
+# compressed files with Content-Encoding, cross-origin isolation headers: see web/README.md).
 web: setup web-build
-	@echo "open http://127.0.0.1:8080 (Ctrl+C stops the server)"
-	python3 -m http.server 8080 --bind 127.0.0.1 --directory web/dist
+	python3 scripts/serve-web.py web/dist --port 8080 --bind 127.0.0.1
 
 web-build:
 	@bash scripts/build-web.sh

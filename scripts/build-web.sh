@@ -26,7 +26,10 @@ cargo build --profile web --target wasm32-unknown-unknown --bin proxemix
 dist=web/dist
 rm -rf "$dist.new"
 mkdir -p "$dist.new/scenes" "$dist.new/assets/stems"
-wasm-bindgen --target web --no-typescript --out-dir "$dist.new" --out-name proxemix \
+# Without the name section (function names for the console's stack traces: 18 of the wasm's 65 MB); a panic
+# still says what happened.
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+  --out-dir "$dist.new" --out-name proxemix \
   "$target_dir/wasm32-unknown-unknown/web/proxemix.wasm"
 cp web/index.html web/app.js web/decode-worker.js web/style.css "$dist.new/"
 cp scenes/*.ron "$dist.new/scenes/"
@@ -44,4 +47,12 @@ PY
 rm -rf "$dist"
 mv "$dist.new" "$dist"
 wasm="$dist/proxemix_bg.wasm"
-echo "build-web: $dist ready: $(du -h "$wasm" | cut -f1) wasm, $(gzip -9c "$wasm" | wc -c | awk '{printf "%.1f MB", $1/1e6}') gzipped"
+# Compressed copies beside the big files, for servers that send them as they are (`make web`'s does, with
+# Content-Encoding; nginx's gzip_static and brotli_static, Caddy's precompressed): brotli where the tool is
+# there (the setup step installs it), gzip always.
+for f in "$wasm" "$dist/proxemix.js"; do
+  gzip -9 -k -n "$f"
+  if command -v brotli >/dev/null; then brotli -q 9 -w 24 -k "$f"; fi
+done
+mb() { awk '{printf "%.1f MB", $1/1e6}' <<<"$(wc -c <"$1")"; }
+echo "build-web: $dist ready: wasm $(mb "$wasm"), gzipped $(mb "$wasm.gz")$( [ -f "$wasm.br" ] && echo ", brotli $(mb "$wasm.br")")"

@@ -6,10 +6,11 @@ set -euo pipefail
 # sox for measuring renders by hand, Xvfb + Mesa's software Vulkan for the screenshot tests, xdotool and xwd to
 # work the real window as a person would and look at it, and a PulseAudio server with ALSA's "pulse" device to
 # hear the stage through a private null sink (benchmarks, live tests); Chromium (and a font for the page's own
-# text) to drive the browser build in the browser tests; GNU time for the hostile-input tests' peak memory.
+# text) to drive the browser build in the browser tests; GNU time for the hostile-input tests' peak memory;
+# brotli and gzip for the browser build's compressed files.
 packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev
           clang mold sox xvfb xauth mesa-vulkan-drivers libvulkan1 xdotool x11-apps
-          pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-liberation time)
+          pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-liberation time brotli gzip)
 # Node.js drives Chromium in the browser tests (playwright-core); machines that have it keep theirs.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 

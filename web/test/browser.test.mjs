@@ -37,9 +37,18 @@ before(async () => {
     const url = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
     const file = path.join(dist, url === '/' ? 'index.html' : url);
     if (!file.startsWith(dist)) return res.writeHead(403).end();
-    fs.readFile(file, (err, data) => {
+    // As scripts/serve-web.py serves it (make web): cross-origin isolated, the build's compressed copies sent
+    // as they are to a browser that takes them.
+    const headers = { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+      'cross-origin-resource-policy': 'same-origin' };
+    const accepts = String(req.headers['accept-encoding'] || '');
+    const packed = [['br', '.br'], ['gzip', '.gz']].find(([enc, ext]) => accepts.includes(enc) && fs.existsSync(file + ext));
+    const served = packed ? file + packed[1] : file;
+    if (packed) Object.assign(headers, { 'content-encoding': packed[0], vary: 'Accept-Encoding' });
+    fs.readFile(served, (err, data) => {
       if (err) return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' }).end(data);
+      res.writeHead(200, headers).end(data);
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -263,6 +272,15 @@ test('the page loads, reports ready and draws each body in its colour where the 
   figures.firstFrameS = +(p.firstFrameMs / 1000).toFixed(2);
   figures.readyS = +(p.readyMs / 1000).toFixed(2);
   figures.decodeS = +(p.decodeMs / 1000).toFixed(2);
+  // Served as a host should serve it: isolated (what a SharedArrayBuffer ring to an AudioWorklet needs), and
+  // the wasm sent compressed.
+  const served = await page.evaluate(() => {
+    const wasm = performance.getEntriesByType('resource').find((e) => e.name.endsWith('proxemix_bg.wasm'));
+    return { isolated: self.crossOriginIsolated, sent: wasm?.encodedBodySize, size: wasm?.decodedBodySize };
+  });
+  assert.ok(served.isolated, 'the page is cross-origin isolated');
+  assert.ok(served.sent > 0 && served.sent < served.size / 3, `the wasm came compressed (${served.sent} of ${served.size} bytes)`);
+  figures.wasmSentMB = +(served.sent / 1e6).toFixed(1);
   await nextFrames(page, 3);
   const s = await status(page);
   assert.equal(s.bodies.length, 8, 'the demo has eight bodies');
